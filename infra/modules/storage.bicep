@@ -1,0 +1,102 @@
+// One storage account: the Functions host (AzureWebJobsStorage, identity-based), the Flex Consumption
+// deployment container, and "bodies" for claim-checked request/response bodies written by APIM, deleted
+// by a lifecycle rule after bodyRetentionDays. Shared keys are disabled; blob via private endpoint.
+param location string
+param tags object
+param accountName string
+param deploymentContainerName string
+param bodiesContainerName string = 'bodies'
+param bodyRetentionDays int = 30
+param privateEndpointSubnetId string
+param privateDnsZoneId string
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: accountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Disabled'
+    networkAcls: {
+      defaultAction: 'Deny'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource bodiesContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: bodiesContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'delete-claim-checked-bodies'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${bodiesContainerName}/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: bodyRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
+module privateEndpoint 'private-endpoint.bicep' = {
+  name: 'pe-${accountName}-blob'
+  params: {
+    location: location
+    tags: tags
+    name: 'pe-${accountName}-blob'
+    subnetId: privateEndpointSubnetId
+    targetResourceId: account.id
+    groupId: 'blob'
+    privateDnsZoneId: privateDnsZoneId
+  }
+}
+
+output accountId string = account.id
+output accountName string = account.name
+output blobEndpoint string = account.properties.primaryEndpoints.blob
+output deploymentContainerName string = deploymentContainer.name
+output bodiesContainerName string = bodiesContainer.name

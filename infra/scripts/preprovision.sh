@@ -1,0 +1,48 @@
+#!/bin/sh
+# Creates or updates the Entra ID app registration of the aoai-ledger usage API, with the app roles the
+# API checks (Usage.Read, Usage.ReadAll, Audit.Read, Ledger.Admin), and stores its client id in the azd
+# environment as LEDGER_API_CLIENT_ID. Plain Bicep cannot create app registrations (that needs the
+# Microsoft Graph Bicep extension and Graph permissions most deployers lack), so this runs with the
+# signed-in user's rights instead. Requires: az (logged in), azd. Idempotent.
+set -eu
+
+existing=$(azd env get-value LEDGER_API_CLIENT_ID 2>/dev/null || true)
+case "$existing" in *ERROR*|"") existing="" ;; esac
+env_name=$(azd env get-value AZURE_ENV_NAME)
+display_name="aoai-ledger-api-${env_name}"
+
+roles_file=$(mktemp)
+trap 'rm -f "$roles_file"' EXIT
+# Fixed role ids keep the roles stable across runs (changing an id would orphan assignments).
+cat > "$roles_file" <<'JSON'
+[
+  {"allowedMemberTypes": ["User", "Application"], "displayName": "Usage.Read", "value": "Usage.Read",
+   "description": "Read own usage", "id": "7a1c0f3e-1d2b-4c5e-9f60-1a2b3c4d5e01", "isEnabled": true},
+  {"allowedMemberTypes": ["User", "Application"], "displayName": "Usage.ReadAll", "value": "Usage.ReadAll",
+   "description": "Read everyone's usage, quotas and alerts", "id": "7a1c0f3e-1d2b-4c5e-9f60-1a2b3c4d5e02", "isEnabled": true},
+  {"allowedMemberTypes": ["User", "Application"], "displayName": "Audit.Read", "value": "Audit.Read",
+   "description": "Read prompt and completion text of calls", "id": "7a1c0f3e-1d2b-4c5e-9f60-1a2b3c4d5e03", "isEnabled": true},
+  {"allowedMemberTypes": ["User", "Application"], "displayName": "Ledger.Admin", "value": "Ledger.Admin",
+   "description": "Change quotas, read dead letters", "id": "7a1c0f3e-1d2b-4c5e-9f60-1a2b3c4d5e04", "isEnabled": true}
+]
+JSON
+
+if [ -z "$existing" ]; then
+  existing=$(az ad app list --display-name "$display_name" --query "[0].appId" -o tsv)
+fi
+if [ -z "$existing" ]; then
+  echo "Creating app registration ${display_name}"
+  existing=$(az ad app create --display-name "$display_name" --sign-in-audience AzureADMyOrg \
+    --app-roles "@${roles_file}" --query appId -o tsv)
+else
+  echo "Updating app roles of ${display_name} (${existing})"
+  az ad app update --id "$existing" --app-roles "@${roles_file}"
+fi
+az ad app update --id "$existing" --identifier-uris "api://${existing}"
+# Tokens for this API must be v2 so Easy Auth's issuer (…/v2.0) matches.
+az ad app update --id "$existing" --set api.requestedAccessTokenVersion=2
+az ad sp show --id "$existing" >/dev/null 2>&1 || az ad sp create --id "$existing" >/dev/null
+
+azd env set LEDGER_API_CLIENT_ID "$existing"
+echo "LEDGER_API_CLIENT_ID=${existing}. Assign app roles with:"
+echo "  az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/<sp-object-id>/appRoleAssignedTo -b '{\"principalId\":\"<user-or-app-object-id>\",\"resourceId\":\"<sp-object-id>\",\"appRoleId\":\"7a1c0f3e-1d2b-4c5e-9f60-1a2b3c4d5e04\"}'"
