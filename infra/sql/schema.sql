@@ -1,0 +1,170 @@
+-- aoai-ledger schema for Azure SQL Database, generated from shared/store/schema.py (make schema).
+-- Idempotent: each table is created only when it does not exist yet.
+
+IF OBJECT_ID(N'dbo.call_payloads', N'U') IS NULL
+BEGIN
+    CREATE TABLE call_payloads (
+	call_id VARCHAR(64) NOT NULL, 
+	time DATETIME2 NOT NULL, 
+	request_params NVARCHAR(max) NULL, 
+	prompt_text NVARCHAR(max) NULL, 
+	completion_text NVARCHAR(max) NULL, 
+	tool_calls NVARCHAR(max) NULL, 
+	content_filter NVARCHAR(max) NULL, 
+	request_body NVARCHAR(max) NULL, 
+	response_body NVARCHAR(max) NULL, 
+	PRIMARY KEY (call_id)
+);
+    CREATE INDEX ix_call_payloads_time ON call_payloads (time);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.calls', N'U') IS NULL
+BEGIN
+    CREATE TABLE calls (
+	call_id VARCHAR(64) NOT NULL, 
+	time DATETIME2 NOT NULL, 
+	hour DATETIME2 NOT NULL, 
+	ingested_at DATETIME2 NOT NULL, 
+	source VARCHAR(64) NOT NULL, 
+	operation VARCHAR(32) NOT NULL, 
+	api_operation_id NVARCHAR(256) NULL, 
+	api_version VARCHAR(32) NULL, 
+	deployment NVARCHAR(256) NULL, 
+	model NVARCHAR(256) NULL, 
+	ip VARCHAR(64) NULL, 
+	subscription_id NVARCHAR(256) NULL, 
+	subscription_name NVARCHAR(256) NULL, 
+	product_id NVARCHAR(256) NULL, 
+	user_id NVARCHAR(256) NULL, 
+	user_name NVARCHAR(256) NULL, 
+	app_id NVARCHAR(256) NULL, 
+	tenant_id NVARCHAR(256) NULL, 
+	gateway NVARCHAR(256) NULL, 
+	region NVARCHAR(256) NULL, 
+	backend_id NVARCHAR(256) NULL, 
+	backend_url VARCHAR(512) NULL, 
+	status INTEGER NOT NULL, 
+	duration_ms FLOAT NULL, 
+	backend_ms FLOAT NULL, 
+	streamed BIT NOT NULL, 
+	finish_reason VARCHAR(32) NULL, 
+	content_filtered BIT NOT NULL, 
+	error_code NVARCHAR(256) NULL, 
+	error_message VARCHAR(1024) NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	tokens_estimated BIT NOT NULL, 
+	cost_usd FLOAT NULL, 
+	truncated BIT NOT NULL, 
+	body_missing BIT NOT NULL, 
+	stream_incomplete BIT NOT NULL, 
+	PRIMARY KEY (call_id)
+);
+    CREATE INDEX ix_calls_ingested_at ON calls (ingested_at);
+    CREATE INDEX ix_calls_subscription_time ON calls (subscription_id, time);
+    CREATE INDEX ix_calls_time ON calls (time, call_id);
+    CREATE INDEX ix_calls_user_time ON calls (user_id, time);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.dead_letters', N'U') IS NULL
+BEGIN
+    CREATE TABLE dead_letters (
+	id INTEGER NOT NULL IDENTITY, 
+	received_at DATETIME2 NOT NULL, 
+	raw_sha256 VARCHAR(64) NOT NULL, 
+	event_id VARCHAR(64) NULL, 
+	source VARCHAR(256) NULL, 
+	reason VARCHAR(1024) NOT NULL, 
+	raw VARBINARY(max) NOT NULL, 
+	call_id VARCHAR(64) NULL, 
+	status VARCHAR(16) NOT NULL, 
+	resolved_at DATETIME2 NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (raw_sha256)
+);
+    CREATE INDEX ix_dead_letters_received ON dead_letters (received_at);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.pending_parts', N'U') IS NULL
+BEGIN
+    CREATE TABLE pending_parts (
+	kind VARCHAR(32) NOT NULL, 
+	part_key VARCHAR(64) NOT NULL, 
+	part VARCHAR(64) NOT NULL, 
+	received_at DATETIME2 NOT NULL, 
+	payload VARBINARY(max) NOT NULL, 
+	PRIMARY KEY (kind, part_key, part)
+);
+    CREATE INDEX ix_pending_parts_received ON pending_parts (received_at);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_daily', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_daily (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_daily PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_hourly', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_hourly (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_hourly PRIMARY KEY (hour, dims_key)
+);
+END;
+GO

@@ -1,0 +1,6 @@
+"""The usage API: routes, parameters and handlers, independent of the Functions host."""
+
+from . import usage_routes  # noqa: F401  (registers its routes)
+from .routes import ROUTES, Route, handle
+
+__all__ = ["ROUTES", "Route", "handle"]

@@ -1,0 +1,73 @@
+"""The route table of the usage API and the one entry point the HTTP triggers call.
+
+Each route names its roles and parameters here; `handle` authenticates, authorises, validates and maps
+errors to problem+json, so a handler only ever sees a known caller and parsed values.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from ..auth import AuthError, Authenticator, Caller
+from .http import ApiError, ApiRequest, ApiResponse, problem
+from .params import Param, parse_params
+
+logger = logging.getLogger(__name__)
+
+
+class ApiContext(Protocol):
+    """What handlers may use; `shared.wiring.AppContext` is the production one."""
+
+    authenticator: Authenticator
+
+    @property
+    def store(self) -> Any: ...
+
+
+Handler = Callable[[ApiContext, ApiRequest, Caller | None, dict[str, Any]], ApiResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the Functions function name
+    method: str
+    path: str  # below /api, e.g. "requests/{id}"
+    roles: tuple[str, ...] | None  # any of these; None: public
+    params: tuple[Param, ...]
+    handler: Handler
+    summary: str
+    responses: dict[str, Any]  # OpenAPI responses object for the success case(s)
+    request_body: dict[str, Any] | None = None  # OpenAPI schema of a JSON body
+
+
+ROUTES: dict[str, Route] = {}
+
+
+def register(route: Route) -> Route:
+    if route.name in ROUTES:
+        raise ValueError(f"route {route.name} registered twice")
+    ROUTES[route.name] = route
+    return route
+
+
+def handle(name: str, request: ApiRequest, context: ApiContext) -> ApiResponse:
+    """Serve one request for the route called `name`."""
+    route = ROUTES[name]
+    try:
+        caller = None
+        if route.roles is not None:
+            try:
+                caller = context.authenticator.caller(request.headers)
+            except AuthError as exc:
+                raise ApiError(401, "Unauthorized", str(exc)) from None
+            if not any(caller.has(role) for role in route.roles):
+                raise ApiError(403, "Forbidden", f"this route needs one of the roles {', '.join(route.roles)}")
+        values = parse_params(route.params, request.query, request.route_params)
+        return route.handler(context, request, caller, values)
+    except ApiError as exc:
+        return problem(exc)
+    except Exception:  # the caller gets a problem document, the log gets the stack
+        logger.exception("route %s failed", name)
+        return problem(ApiError(500, "Internal Server Error", "the request failed; the error is in the app's log"))

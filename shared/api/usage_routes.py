@@ -1,0 +1,119 @@
+"""`GET /api/health` and `GET /api/usage`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..auth import USAGE_READ, USAGE_READ_ALL, Caller
+from ..usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
+from .http import ApiError, ApiRequest, ApiResponse, json_response
+from .params import Param
+from .routes import ApiContext, Route, register
+
+DEFAULT_RANGE = timedelta(days=30)
+
+RANGE_PARAMS = (
+    Param("from", "time", "start of the range, inclusive (ISO-8601 UTC); default 30 days before `to`"),
+    Param("to", "time", "end of the range, exclusive (ISO-8601 UTC); default now"),
+)
+FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
+USAGE_PARAMS = (
+    *RANGE_PARAMS,
+    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3)", enum=GROUP_KEYS, default=(), max_items=3),
+    *FILTER_PARAMS,
+    Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
+)
+
+FIGURE_SCHEMA = {
+    name: ({"type": ["number", "null"]} if name in ("costUsd", "avgDurationMs") else {"type": "number"})
+    for name in FIGURES
+}
+USAGE_ROW_SCHEMA = {
+    "type": "object",
+    "properties": {**{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS}, **FIGURE_SCHEMA},
+    "required": ["requests", "totalTokens"],
+}
+USAGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "groupBy": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": USAGE_ROW_SCHEMA},
+        "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+    },
+    "required": ["from", "to", "groupBy", "rows", "totals"],
+}
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
+    end = values.get("to") or datetime.now(timezone.utc)
+    start = values.get("from") or end - DEFAULT_RANGE
+    if start >= end:
+        raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
+    return start, end
+
+
+def filters_of(values: dict[str, Any]) -> dict[str, str]:
+    filters = {key: values[key] for key in FILTER_KEYS if values.get(key) is not None}
+    if "status" in filters and not filters["status"].isdigit():
+        raise ApiError(400, "Bad parameter", "status: must be an HTTP status code such as 429", parameter="status")
+    return filters
+
+
+def own_rows_only(caller: Caller | None) -> str | None:
+    """A Usage.Read caller is limited to its own object id; without one it can see nothing."""
+    if caller is None or caller.sees_all_usage:
+        return None
+    if not caller.user_id:
+        raise ApiError(403, "Forbidden", "Usage.Read shows your own usage, but your identity carries no object id (oid)")
+    return caller.user_id
+
+
+def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
+    try:
+        context.store.ping()
+    except Exception as exc:  # the probe must say why it fails, not crash
+        return json_response({"status": "unhealthy", "store": f"unreachable: {type(exc).__name__}"}, status=503)
+    return json_response({"status": "healthy", "store": "reachable"})
+
+
+def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+    start, end = time_range(values)
+    query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
+    with context.store.read() as conn:
+        result = query_usage(conn, query)
+    if values["format"] == "csv":
+        return csv_response(usage_csv_columns(query.group_by), result.rows)
+    return json_response(
+        {"from": iso(start), "to": iso(end), "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals}
+    )
+
+
+def csv_response(columns: list[str], rows: list[dict[str, Any]]) -> ApiResponse:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return ApiResponse(200, buffer.getvalue().encode(), "text/csv; charset=utf-8")
+
+
+register(Route(
+    name="health", method="GET", path="health", roles=None, params=(), handler=_health,
+    summary="Liveness and store reachability (the Application Gateway probe)",
+    responses={"200": {"description": "healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
+               "503": {"description": "the store is unreachable", "content": {"application/json": {"schema": {"type": "object"}}}}},
+))
+register(Route(
+    name="usage", method="GET", path="usage", roles=(USAGE_READ, USAGE_READ_ALL), params=USAGE_PARAMS, handler=_usage,
+    summary="Usage totals grouped by up to three keys (Usage.Read: own rows only)",
+    responses={"200": {"description": "usage rows and totals", "content": {
+        "application/json": {"schema": USAGE_SCHEMA}, "text/csv": {"schema": {"type": "string"}}}}},
+))

@@ -1,0 +1,148 @@
+"""Who is calling the usage API, and with which roles.
+
+Three modes (`LEDGER_AUTH`): `easyauth` trusts App Service Authentication's `X-MS-CLIENT-PRINCIPAL` only
+where the platform says Easy Auth is on (or a setting vouches for another front door); `jwt` validates Entra
+bearer tokens itself; `dev` makes every caller an admin and is refused anywhere but loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jwt
+
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+USAGE_READ, USAGE_READ_ALL, AUDIT_READ, LEDGER_ADMIN = "Usage.Read", "Usage.ReadAll", "Audit.Read", "Ledger.Admin"
+ALL_ROLES = frozenset({USAGE_READ, USAGE_READ_ALL, AUDIT_READ, LEDGER_ADMIN})
+_OID_CLAIMS = ("oid", "http://schemas.microsoft.com/identity/claims/objectidentifier")
+_ROLE_CLAIMS = ("roles", "role", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
+_NAME_CLAIMS = ("preferred_username", "upn", "name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
+
+
+class AuthError(Exception):
+    """No usable identity: the API answers 401 with this message as the problem's detail."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str | None
+    name: str | None
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        # Ledger.Admin can do everything; Usage.ReadAll includes Usage.Read.
+        if LEDGER_ADMIN in self.roles or role in self.roles:
+            return True
+        return role == USAGE_READ and USAGE_READ_ALL in self.roles
+
+    @property
+    def sees_all_usage(self) -> bool:
+        return self.has(USAGE_READ_ALL)
+
+
+DEV_CALLER = Caller(user_id="dev", name="developer (LEDGER_AUTH=dev)", roles=ALL_ROLES)
+
+
+class Authenticator:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwt = JwtValidator(settings) if settings.auth_mode == "jwt" else None
+
+    def caller(self, headers: Mapping[str, str]) -> Caller:
+        """The caller of one request; raises AuthError when there is none we can trust."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        mode = self.settings.auth_mode
+        if mode == "dev":
+            return DEV_CALLER
+        if mode == "easyauth":
+            return self._easyauth(lowered)
+        authorization = lowered.get("authorization", "")
+        if not authorization.lower().startswith("bearer "):
+            raise AuthError("a bearer token is required (Authorization: Bearer <Entra access token>)")
+        assert self._jwt is not None
+        return self._jwt.caller(authorization[7:].strip())
+
+    def _easyauth(self, headers: Mapping[str, str]) -> Caller:
+        if not (self.settings.website_auth_enabled or self.settings.easyauth_trusted):
+            raise AuthError(
+                "X-MS-CLIENT-PRINCIPAL is not trusted here: App Service Authentication is off "
+                "(WEBSITE_AUTH_ENABLED) and LEDGER_EASYAUTH_TRUSTED is not set"
+            )
+        encoded = headers.get("x-ms-client-principal")
+        if not encoded:
+            raise AuthError("no X-MS-CLIENT-PRINCIPAL header: sign in through App Service Authentication")
+        try:
+            principal = json.loads(base64.b64decode(encoded + "=" * (-len(encoded) % 4)))
+            claims = principal.get("claims") or []
+            role_type = principal.get("role_typ")
+        except (ValueError, AttributeError):
+            raise AuthError("X-MS-CLIENT-PRINCIPAL is not base64 JSON") from None
+        values: dict[str, list[str]] = {}
+        for claim in claims:
+            if isinstance(claim, dict) and "typ" in claim and "val" in claim:
+                values.setdefault(str(claim["typ"]), []).append(str(claim["val"]))
+        roles = {role for name in (*_ROLE_CLAIMS, role_type) if name for role in values.get(name, [])}
+        user_id = next((values[name][0] for name in _OID_CLAIMS if name in values), None)
+        name = next((values[name][0] for name in _NAME_CLAIMS if name in values), None)
+        return Caller(user_id=user_id, name=name, roles=frozenset(roles))
+
+
+class JwtValidator:
+    """Entra access tokens: signature from the tenant's JWKS, issuer and audience from settings (cached)."""
+
+    _CACHE_SECONDS = 3600
+
+    def __init__(self, settings: Settings) -> None:
+        self.audience = settings.jwt_audience
+        tenant = settings.jwt_tenant_id
+        self.config_url = settings.jwt_openid_config_url or (
+            f"https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
+        )
+        self._lock = threading.Lock()
+        self._config: dict[str, Any] | None = None
+        self._fetched_at = 0.0
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def _openid_config(self) -> dict[str, Any]:
+        with self._lock:
+            if self._config is None or time.monotonic() - self._fetched_at > self._CACHE_SECONDS:
+                with urllib.request.urlopen(self.config_url, timeout=10) as response:  # noqa: S310 - https or loopback by config
+                    self._config = json.loads(response.read())
+                self._fetched_at = time.monotonic()
+                self._jwks = jwt.PyJWKClient(self._config["jwks_uri"], cache_keys=True, lifespan=self._CACHE_SECONDS)
+            return self._config
+
+    def caller(self, token: str) -> Caller:
+        try:
+            config = self._openid_config()
+            assert self._jwks is not None
+            key = self._jwks.get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=config["issuer"],
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"bearer token rejected: {exc}") from None
+        except OSError as exc:
+            logger.error("cannot reach the OpenID configuration %s: %s", self.config_url, exc)
+            raise AuthError("bearer token could not be validated: the identity provider is unreachable") from None
+        roles = claims.get("roles") or []
+        return Caller(
+            user_id=claims.get("oid") or claims.get("sub"),
+            name=claims.get("preferred_username") or claims.get("upn") or claims.get("name") or claims.get("appid"),
+            roles=frozenset(str(r) for r in roles if isinstance(r, str)),
+        )

@@ -1,0 +1,325 @@
+"""The ingest use case: a batch of raw Event Hubs events becomes recorded calls, parts and dead letters.
+
+Every event ends as exactly one of: recorded (it made or completed a call), duplicate (its call was already
+known), pending (a part waiting for its partner) or dead-lettered (raw bytes + a reason). One bad event never
+fails the batch; a store failure does (the whole batch is one transaction, so the host's retry starts clean
+and, being idempotent, never counts twice).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+import orjson
+
+from .formats.values import EventError
+from .merge import merge_records
+from .pricing import PriceBook
+from .records import CallRecord, DeadLetter, TokenUsage
+from .store.sql import SqlStore
+from .store.rows import naive_utc
+from .store.writes import PartKey
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IncomingEvent:
+    body: bytes
+    source: str | None = None  # "partition 2 seq 4711", "sample.jsonl:12": where to look for it again
+
+
+@dataclass(slots=True)
+class Part:
+    """A piece of a call that needs other pieces (the other half of a pair, LLM-log chunks, a blob)."""
+
+    kind: str
+    key: str
+    name: str
+    payload: bytes
+
+
+PricedRecord = tuple[CallRecord, TokenUsage | None]
+
+
+@dataclass
+class Decoded:
+    records: list[PricedRecord] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+class EventFormat(Protocol):
+    """One input format: recognises its events and turns one into records and/or parts."""
+
+    name: str
+
+    def matches(self, doc: Any) -> bool: ...
+
+    def decode(self, doc: Any, raw: bytes) -> Decoded: ...
+
+
+class PartAssembler(Protocol):
+    """Joins the parts of one call. `force`: the join window has passed; record what is there."""
+
+    kind: str
+    redelivery_is_duplicate: bool  # True: a part of an already recorded call adds nothing (no late pieces)
+
+    def assemble(self, key: str, parts: dict[str, bytes], *, force: bool) -> list[PricedRecord] | None: ...
+
+
+class Salvager(Protocol):
+    def salvage(self, raw: bytes, reason: str) -> PricedRecord | None: ...
+
+
+@dataclass
+class BatchReport:
+    events: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    pending: int = 0
+    calls_recorded: int = 0
+    calls_merged: int = 0
+
+    def add(self, other: "BatchReport") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "recorded": self.recorded,
+            "duplicates": self.duplicates,
+            "deadLettered": self.dead_lettered,
+            "pending": self.pending,
+        }
+
+
+_RECORDED, _DUPLICATE, _PENDING, _DEAD = "recorded", "duplicate", "pending", "dead"
+_RANK = {_RECORDED: 3, _DUPLICATE: 2, _PENDING: 1, _DEAD: 0}
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: SqlStore,
+        prices: PriceBook,
+        formats: Sequence[EventFormat],
+        assemblers: Sequence[PartAssembler] = (),
+        *,
+        salvager: Salvager | None = None,
+        store_text: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.store = store
+        self.prices = prices
+        self.formats = tuple(formats)
+        self.assemblers = {assembler.kind: assembler for assembler in assemblers}
+        self.salvager = salvager
+        self.store_text = store_text
+        self.clock = clock
+        self.observers: list[Callable[[BatchReport], None]] = []  # e.g. the local host's replay totals
+
+    def price(self, record: CallRecord, usage: TokenUsage | None = None) -> None:
+        if usage is None or usage.estimated != record.tokens_estimated or usage.total_tokens != record.total_tokens:
+            usage = TokenUsage(
+                prompt_tokens=record.prompt_tokens,
+                completion_tokens=record.completion_tokens,
+                total_tokens=record.total_tokens,
+                cached_tokens=record.cached_tokens,
+                reasoning_tokens=record.reasoning_tokens,
+                images=usage.images if usage else 0,
+                audio_seconds=usage.audio_seconds if usage else None,
+            )
+        record.cost_usd = self.prices.cost_usd(
+            record.model, usage, deployment=record.deployment, region=record.region, operation=record.operation
+        )
+
+    def _reprice(self, record: CallRecord) -> None:
+        self.price(record)
+
+    # -- decoding ---------------------------------------------------------------------------------------
+
+    def decode_event(self, event: IncomingEvent) -> Decoded:
+        """Never raises: whatever cannot be read becomes a dead letter naming why."""
+        raw = event.body
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return self._undecodable(event, f"not valid JSON ({exc}); {len(raw)} bytes")
+        for event_format in self.formats:
+            if event_format.matches(doc):
+                try:
+                    decoded = event_format.decode(doc, raw)
+                except EventError as exc:
+                    return Decoded(dead=[DeadLetter(raw=raw, reason=str(exc), event_id=_event_id(doc), source=event.source)])
+                except Exception as exc:  # a parser bug must cost one event, never the batch
+                    logger.exception("unexpected error decoding %s event %s", event_format.name, _event_id(doc))
+                    reason = f"{event_format.name} event could not be read: {type(exc).__name__}: {exc}"
+                    return Decoded(dead=[DeadLetter(raw=raw, reason=reason, event_id=_event_id(doc), source=event.source)])
+                for letter in decoded.dead:
+                    letter.source = letter.source or event.source
+                return decoded
+        kinds = ", ".join(f.name for f in self.formats)
+        reason = f"not an event this ledger reads (expected one of: {kinds}); top level is {_shape(doc)}"
+        return Decoded(dead=[DeadLetter(raw=raw, reason=reason, event_id=_event_id(doc), source=event.source)])
+
+    def _undecodable(self, event: IncomingEvent, reason: str) -> Decoded:
+        letter = DeadLetter(raw=event.body, reason=reason, source=event.source)
+        if self.salvager is not None:
+            salvaged = self.salvager.salvage(event.body, reason)
+            if salvaged is not None:
+                record = salvaged[0]
+                letter.event_id = letter.truncated_call_id = record.call_id
+                letter.reason = f"event cut short, call {record.call_id} recorded from what could be read; {reason}"
+                return Decoded(records=[salvaged], dead=[letter])
+        return Decoded(dead=[letter])
+
+    # -- the batch --------------------------------------------------------------------------------------
+
+    def ingest_batch(self, events: Sequence[IncomingEvent]) -> BatchReport:
+        decoded = [self.decode_event(event) for event in events]
+        outcome: list[str] = []
+        owners: dict[str, list[int]] = {}  # call id -> events that carry it
+        part_owners: dict[PartKey, list[int]] = {}
+        parts: list[Part] = []
+        dead: list[DeadLetter] = []
+        batch: dict[str, CallRecord] = {}
+        for index, item in enumerate(decoded):
+            outcome.append(_PENDING if item.parts else _DEAD)  # records promote it below
+            for record, usage in item.records:
+                self.price(record, usage)
+                self._collect(batch, owners, outcome, record, [index])
+            for part in item.parts:
+                parts.append(part)
+                part_owners.setdefault((part.kind, part.key), []).append(index)
+            dead.extend(item.dead)
+        now = naive_utc(self.clock())
+        with self.store.write() as conn:
+            assembled = self._join_parts(conn, parts, now)
+            for key, priced in assembled.items():
+                for record, usage in priced:
+                    self.price(record, usage)
+                    self._collect(batch, owners, outcome, record, part_owners.get(key, []))
+            records = list(batch.values())
+            writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
+            self.store.write_dead_letters(conn, dead, now=now)
+        for call_id in writes.recorded + writes.merged:
+            for index in owners.get(call_id, ()):
+                outcome[index] = _best(outcome[index], _RECORDED)
+        for call_id in writes.duplicates:
+            for index in owners.get(call_id, ()):
+                outcome[index] = _best(outcome[index], _DUPLICATE)
+        report = BatchReport(
+            events=len(events),
+            recorded=outcome.count(_RECORDED),
+            duplicates=outcome.count(_DUPLICATE),
+            dead_lettered=outcome.count(_DEAD),
+            pending=outcome.count(_PENDING),
+            calls_recorded=len(writes.recorded),
+            calls_merged=len(writes.merged),
+        )
+        logger.info(
+            "ingested %d events: %d recorded, %d duplicates, %d pending, %d dead-lettered (%d new calls, %d merged)",
+            report.events, report.recorded, report.duplicates, report.pending, report.dead_lettered,
+            report.calls_recorded, report.calls_merged,
+        )
+        for observer in self.observers:
+            observer(report)
+        return report
+
+    def _collect(self, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
+                 record: CallRecord, indexes: Sequence[int]) -> None:
+        """Keep one record per call id within a batch; a second delivery is a duplicate or completes the first."""
+        earlier = batch.get(record.call_id)
+        if earlier is not None:
+            merged = merge_records(earlier, record)
+            if merged is None:
+                for index in indexes:
+                    outcome[index] = _best(outcome[index], _DUPLICATE)
+                return
+            self.price(merged)
+            record = merged
+        batch[record.call_id] = record
+        owners.setdefault(record.call_id, []).extend(indexes)
+
+    def _join_parts(self, conn, parts: list[Part], now: datetime) -> dict[PartKey, list[PricedRecord]]:
+        """Assemble every call whose parts are now complete; store the rest to wait for their partners."""
+        if not parts:
+            return {}
+        by_key: dict[PartKey, dict[str, bytes]] = {}
+        for part in parts:
+            by_key.setdefault((part.kind, part.key), {}).setdefault(part.name, part.payload)
+        stored = self.store.load_parts(conn, by_key)
+        # A part of a call that is already recorded is a redelivery: assemble what there is, and the merge
+        # finds it a duplicate instead of leaving it to wait for a partner that was consumed long ago.
+        recorded = self.store.existing_call_ids(conn, [key for kind, key in by_key if self.assemblers[kind].redelivery_is_duplicate])
+        assembled: dict[PartKey, list[PricedRecord]] = {}
+        waiting: list[tuple[str, str, str, datetime, bytes]] = []
+        for key, fresh in by_key.items():
+            known = {name: payload for name, (_, payload) in stored.get(key, {}).items()}
+            result = self.assemblers[key[0]].assemble(key[1], known | fresh, force=key[1] in recorded)
+            if result is None:
+                waiting.extend((key[0], key[1], name, now, payload) for name, payload in fresh.items())
+            else:
+                assembled[key] = result
+        self.store.delete_parts(conn, [key for key in assembled if key in stored])
+        self.store.save_parts(conn, waiting)
+        return assembled
+
+    def sweep(self, kind: str, *, older_than: datetime) -> BatchReport:
+        """Record the calls whose parts waited past their join window, with what arrived (timer `pending_sweep`)."""
+        assembler = self.assemblers[kind]
+        now = naive_utc(self.clock())
+        report = BatchReport()
+        with self.store.write() as conn:
+            keys = self.store.stale_part_keys(conn, kind=kind, older_than=older_than)
+            if not keys:
+                return report
+            stored = self.store.load_parts(conn, [(kind, key) for key in keys])
+            records: list[CallRecord] = []
+            for (_, key), parts in stored.items():
+                for record, usage in assembler.assemble(key, {n: p for n, (_, p) in parts.items()}, force=True) or []:
+                    self.price(record, usage)
+                    records.append(record)
+            writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
+            self.store.delete_parts(conn, list(stored))
+        report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
+        logger.info("swept %d waiting %s calls: %d recorded, %d merged", len(keys), kind, len(writes.recorded), len(writes.merged))
+        return report
+
+
+    def sweep_stale(self, windows: dict[str, float]) -> BatchReport:
+        """Sweep every kind of part whose join window (seconds, by kind) has passed."""
+        now = self.clock()
+        report = BatchReport()
+        for kind in self.assemblers:
+            report.add(self.sweep(kind, older_than=naive_utc(now - timedelta(seconds=windows.get(kind, 300)))))
+        return report
+
+
+def _best(current: str, candidate: str) -> str:
+    return candidate if _RANK[candidate] > _RANK[current] else current
+
+
+def _event_id(doc: Any) -> str | None:
+    if isinstance(doc, dict):
+        for name in ("id", "message-id", "correlationId"):
+            if isinstance(doc.get(name), (str, int)):
+                return str(doc[name])[:64]
+    return None
+
+
+def _shape(doc: Any) -> str:
+    if isinstance(doc, dict):
+        keys = ", ".join(sorted(map(str, doc))[:8])
+        return f"an object with keys [{keys}]"
+    return f"a JSON {type(doc).__name__}"
+
+
+def events_from_bytes(bodies: Iterable[bytes], source: str | None = None) -> list[IncomingEvent]:
+    return [IncomingEvent(body=body, source=source) for body in bodies]

@@ -1,0 +1,70 @@
+"""Engines for the three places the ledger runs: a SQLite file locally, Azure SQL in Azure, PostgreSQL in tests.
+
+Azure SQL is reached with an Entra access token handed to the ODBC driver at connect time (no passwords);
+the token comes from a callable so this module never imports an Azure SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from .schema import metadata
+
+logger = logging.getLogger(__name__)
+
+SQL_COPT_SS_ACCESS_TOKEN = 1256  # msodbcsql connection attribute for an Entra access token
+TokenProvider = Callable[[], str]
+
+
+def create_store_engine(url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True) -> Engine:
+    """An engine for `url` with the dialect's sensible defaults; creates the schema where that is ours to do."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = _sqlite_engine(url)
+    elif backend == "mssql":
+        engine = _mssql_engine(url, token_provider)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    # Azure SQL gets its schema from infra/sql/schema.sql at provisioning; creating it here too would need
+    # DDL rights the app's identity should not have.
+    if create_schema and backend != "mssql":
+        metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every sqlite test
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers (the API) never block the ingest writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def _mssql_engine(url: str, token_provider: TokenProvider | None) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, fast_executemany=True, pool_recycle=1800)
+    if token_provider is None:
+        logger.warning("LEDGER_SQL_URL points at SQL Server but no Entra token provider is wired")
+        return engine
+
+    @event.listens_for(engine, "do_connect")
+    def _inject_token(_dialect, _conn_rec, _cargs, cparams) -> None:
+        token = token_provider().encode("utf-16-le")
+        cparams["attrs_before"] = {SQL_COPT_SS_ACCESS_TOKEN: struct.pack(f"<I{len(token)}s", len(token), token)}
+
+    return engine

@@ -1,0 +1,175 @@
+"""The ledger's schema, defined once: created on first use locally, rendered to `infra/sql/schema.sql` for Azure.
+
+Numbers (`calls`) and text (`call_payloads`) live apart so retention can drop text and keep usage. The
+rollups hold the same figures per hour and per day; they are written in the same transaction as the calls,
+so they are exact under duplicates and late arrivals. Dimension columns in rollups use '' for "unknown"
+because NULLs never collide in a unique key, and a rollup needs them to.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Unicode,
+    UnicodeText,
+)
+from sqlalchemy.dialects.mssql import DATETIME2
+
+metadata = MetaData()
+
+ID = String(64)
+NAME = Unicode(256)  # user and subscription names are not ASCII everywhere
+UTC_TIME = DateTime().with_variant(DATETIME2(), "mssql")  # naive UTC; DATETIME2 keeps sub-ms precision
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", ID, primary_key=True),
+    Column("time", UTC_TIME, nullable=False),
+    Column("hour", UTC_TIME, nullable=False),
+    Column("ingested_at", UTC_TIME, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("api_operation_id", NAME),
+    Column("api_version", String(32)),
+    Column("deployment", NAME),
+    Column("model", NAME),
+    Column("ip", String(64)),
+    Column("subscription_id", NAME),
+    Column("subscription_name", NAME),
+    Column("product_id", NAME),
+    Column("user_id", NAME),
+    Column("user_name", NAME),
+    Column("app_id", NAME),
+    Column("tenant_id", NAME),
+    Column("gateway", NAME),
+    Column("region", NAME),
+    Column("backend_id", NAME),
+    Column("backend_url", String(512)),
+    Column("status", Integer, nullable=False),
+    Column("duration_ms", Float),
+    Column("backend_ms", Float),
+    Column("streamed", Boolean, nullable=False),
+    Column("finish_reason", String(32)),
+    Column("content_filtered", Boolean, nullable=False),
+    Column("error_code", NAME),
+    Column("error_message", String(1024)),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("tokens_estimated", Boolean, nullable=False),
+    Column("cost_usd", Float),
+    Column("truncated", Boolean, nullable=False),
+    Column("body_missing", Boolean, nullable=False),
+    Column("stream_incomplete", Boolean, nullable=False),
+    Index("ix_calls_time", "time", "call_id"),
+    Index("ix_calls_user_time", "user_id", "time"),
+    Index("ix_calls_subscription_time", "subscription_id", "time"),
+    Index("ix_calls_ingested_at", "ingested_at"),
+)
+
+call_payloads = Table(
+    "call_payloads",
+    metadata,
+    Column("call_id", ID, primary_key=True),
+    Column("time", UTC_TIME, nullable=False),  # lets retention delete text by age without a join
+    Column("request_params", UnicodeText),
+    Column("prompt_text", UnicodeText),
+    Column("completion_text", UnicodeText),
+    Column("tool_calls", UnicodeText),
+    Column("content_filter", UnicodeText),
+    Column("request_body", UnicodeText),
+    Column("response_body", UnicodeText),
+    Index("ix_call_payloads_time", "time"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", UTC_TIME, nullable=False),
+    Column("raw_sha256", String(64), nullable=False, unique=True),  # a replayed bad event is kept once
+    Column("event_id", ID),
+    Column("source", String(256)),
+    Column("reason", String(1024), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("call_id", ID),  # the call salvaged from it, or recorded by a retry
+    Column("status", String(16), nullable=False),  # open | salvaged | resolved
+    Column("resolved_at", UTC_TIME),
+    Index("ix_dead_letters_received", "received_at"),
+)
+
+pending_parts = Table(
+    "pending_parts",
+    metadata,
+    Column("kind", String(32), nullable=False),  # legacy | monitor | claim
+    Column("part_key", ID, nullable=False),  # the call the part belongs to
+    Column("part", String(64), nullable=False),  # which piece: request, response, llm:3:response, ...
+    Column("received_at", UTC_TIME, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("kind", "part_key", "part"),
+    Index("ix_pending_parts_received", "received_at"),
+)
+
+ROLLUP_DIMENSIONS = (
+    "subscription_id",
+    "product_id",
+    "user_id",
+    "app_id",
+    "ip",
+    "model",
+    "deployment",
+    "operation",
+    "backend_id",
+    "status",
+)
+
+ROLLUP_MEASURES = (
+    "requests",
+    "failed_requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "estimated_tokens_requests",
+    "priced_requests",
+    "cost_usd",
+    "duration_ms_sum",
+    "duration_count",
+)
+
+
+def _rollup(name: str, bucket: str) -> Table:
+    # The key is a hash of the dimensions: ten wide text columns would exceed SQL Server's 900-byte index key.
+    dims = [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in ROLLUP_DIMENSIONS]
+    measures = [
+        Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False)
+        for m in ROLLUP_MEASURES
+    ]
+    return Table(
+        name,
+        metadata,
+        Column(bucket, UTC_TIME, nullable=False),
+        Column("dims_key", String(32), nullable=False),
+        *dims,
+        *measures,
+        PrimaryKeyConstraint(bucket, "dims_key", name=f"pk_{name}"),
+    )
+
+
+usage_hourly = _rollup("usage_hourly", "hour")
+usage_daily = _rollup("usage_daily", "day")

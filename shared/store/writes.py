@@ -1,0 +1,193 @@
+"""Everything ingest writes, inside the caller's transaction: calls, payload text, rollups, dead letters, parts.
+
+Idempotent by construction: a call id already stored is a duplicate (or completes the stored call, see
+`shared.merge`), a dead letter is keyed by the hash of its bytes, and a part by (kind, key, part).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable, Sequence
+
+from sqlalchemy import Connection, and_, delete, select, tuple_, update
+
+from ..merge import merge_records
+from ..records import CallRecord, DeadLetter
+from .rollups import RollupDeltas
+from .rows import call_row, has_payload, payload_row, record_from_rows
+from .schema import call_payloads, calls, dead_letters, pending_parts
+
+_CHUNK = 500  # ids per IN (...) list: well under every dialect's parameter limit (SQL Server: 2100)
+
+
+@dataclass
+class CallWrites:
+    recorded: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def load_calls(conn: Connection, call_ids: Sequence[str], *, with_payload: bool = False) -> dict[str, CallRecord]:
+    found: dict[str, CallRecord] = {}
+    for chunk in _chunks(list(call_ids)):
+        if with_payload:
+            query = select(calls, *[c for c in call_payloads.columns if c.name not in ("call_id", "time")]).select_from(
+                calls.outerjoin(call_payloads, call_payloads.c.call_id == calls.c.call_id)
+            )
+        else:
+            query = select(calls)
+        for row in conn.execute(query.where(calls.c.call_id.in_(chunk))).mappings():
+            found[row["call_id"]] = record_from_rows(row, row if with_payload else None)
+    return found
+
+
+def write_calls(
+    conn: Connection,
+    records: Sequence[CallRecord],
+    *,
+    now: datetime,
+    reprice: Callable[[CallRecord], None],
+    store_text: bool = True,
+) -> CallWrites:
+    """Insert new calls, complete known ones, count the rest as duplicates; rollups follow in the same go."""
+    result = CallWrites()
+    batch: dict[str, CallRecord] = {}
+    for record in records:  # the same call twice in one batch: merge before touching the store
+        earlier = batch.get(record.call_id)
+        if earlier is None:
+            batch[record.call_id] = record
+            continue
+        merged = merge_records(earlier, record)
+        if merged is None:
+            result.duplicates.append(record.call_id)
+        else:
+            reprice(merged)
+            batch[record.call_id] = merged
+    existing = existing_call_ids(conn, list(batch))
+    deltas = RollupDeltas()
+    fresh = [r for r in batch.values() if r.call_id not in existing]
+    if existing:
+        stored = load_calls(conn, sorted(existing), with_payload=True)
+        for call_id in sorted(existing):
+            merged = merge_records(stored[call_id], batch[call_id])
+            if merged is None:
+                result.duplicates.append(call_id)
+                continue
+            reprice(merged)
+            _update_call(conn, merged, now, store_text)
+            deltas.add(stored[call_id], -1)
+            deltas.add(merged, +1)
+            result.merged.append(call_id)
+    if fresh:
+        conn.execute(calls.insert(), [call_row(r, now) for r in fresh])
+        if store_text:
+            payloads = [payload_row(r) for r in fresh if has_payload(r)]
+            if payloads:
+                conn.execute(call_payloads.insert(), payloads)
+        deltas.add_all(fresh)
+        result.recorded.extend(r.call_id for r in fresh)
+    deltas.apply(conn)
+    return result
+
+
+def existing_call_ids(conn: Connection, call_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(call_ids):
+        found.update(conn.execute(select(calls.c.call_id).where(calls.c.call_id.in_(chunk))).scalars())
+    return found
+
+
+def _update_call(conn: Connection, record: CallRecord, now: datetime, store_text: bool) -> None:
+    row = call_row(record, now)
+    row.pop("call_id")
+    row.pop("ingested_at")  # keeps its place in the audit list's snapshot order
+    conn.execute(update(calls).where(calls.c.call_id == record.call_id).values(row))
+    if not store_text or not has_payload(record):
+        return
+    payload = payload_row(record)
+    changed = conn.execute(
+        update(call_payloads).where(call_payloads.c.call_id == record.call_id).values(
+            {k: v for k, v in payload.items() if k != "call_id"}
+        )
+    )
+    if changed.rowcount == 0:
+        conn.execute(call_payloads.insert(), payload)
+
+
+def write_dead_letters(conn: Connection, letters: Sequence[DeadLetter], *, now: datetime) -> int:
+    """Keep each distinct bad event once; returns how many were new."""
+    if not letters:
+        return 0
+    by_hash = {hashlib.sha256(letter.raw).hexdigest(): letter for letter in letters}
+    known: set[str] = set()
+    for chunk in _chunks(list(by_hash)):
+        known.update(
+            conn.execute(select(dead_letters.c.raw_sha256).where(dead_letters.c.raw_sha256.in_(chunk))).scalars()
+        )
+    rows = [
+        {
+            "received_at": now,
+            "raw_sha256": digest,
+            "event_id": (letter.event_id or "")[:64] or None,
+            "source": (letter.source or "")[:256] or None,
+            "reason": letter.reason[:1024],
+            "raw": letter.raw,
+            "call_id": letter.truncated_call_id,
+            "status": "salvaged" if letter.truncated_call_id else "open",
+        }
+        for digest, letter in by_hash.items()
+        if digest not in known
+    ]
+    if rows:
+        conn.execute(dead_letters.insert(), rows)
+    return len(rows)
+
+
+PartKey = tuple[str, str]  # (kind, part_key)
+
+
+def load_parts(conn: Connection, keys: Iterable[PartKey]) -> dict[PartKey, dict[str, tuple[datetime, bytes]]]:
+    found: dict[PartKey, dict[str, tuple[datetime, bytes]]] = {}
+    key_list = sorted(set(keys))
+    for chunk in _chunks(key_list, 200):
+        query = select(pending_parts).where(tuple_(pending_parts.c.kind, pending_parts.c.part_key).in_(chunk))
+        for row in conn.execute(query).mappings():
+            found.setdefault((row["kind"], row["part_key"]), {})[row["part"]] = (row["received_at"], row["payload"])
+    return found
+
+
+def save_parts(conn: Connection, parts: Sequence[tuple[str, str, str, datetime, bytes]]) -> None:
+    """Store parts not stored yet (a redelivered part is already there and is left alone)."""
+    if not parts:
+        return
+    stored = load_parts(conn, {(kind, key) for kind, key, *_ in parts})
+    rows = [
+        {"kind": kind, "part_key": key, "part": part, "received_at": received_at, "payload": payload}
+        for kind, key, part, received_at, payload in parts
+        if part not in stored.get((kind, key), {})
+    ]
+    if rows:
+        conn.execute(pending_parts.insert(), rows)
+
+
+def delete_parts(conn: Connection, keys: Iterable[PartKey]) -> None:
+    for kind, key in set(keys):
+        conn.execute(delete(pending_parts).where(and_(pending_parts.c.kind == kind, pending_parts.c.part_key == key)))
+
+
+def stale_part_keys(conn: Connection, *, kind: str, older_than: datetime, limit: int = 1000) -> list[str]:
+    """Keys whose oldest part has waited longer than the join window (for the sweep timer)."""
+    query = (
+        select(pending_parts.c.part_key)
+        .where(pending_parts.c.kind == kind, pending_parts.c.received_at < older_than)
+        .group_by(pending_parts.c.part_key)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())

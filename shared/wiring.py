@@ -1,0 +1,90 @@
+"""The one place that picks concrete adapters from Settings, once per process.
+
+Triggers ask for `app_context()`; tests build their own `AppContext` over a temporary store. Azure SDK
+adapters are imported only when their setting is present, which keeps a cold start cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .auth import Authenticator
+from .formats.registry import default_assemblers, default_formats
+from .ingest import Ingestor
+from .pricing import PriceBook
+from .settings import Settings, load_settings
+from .store.sql import SqlStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: SqlStore
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        return Authenticator(self.settings)
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        return PriceBook(self.settings.prices_file)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(
+            self.store,
+            self.prices,
+            default_formats(),
+            default_assemblers(),
+            store_text=self.settings.store_text,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AppContext":
+        return cls(settings=settings, store=SqlStore.from_url(settings.sql_url, token_provider=_token_provider(settings)))
+
+
+def _token_provider(settings: Settings):
+    if not settings.sql_url.startswith("mssql"):
+        return None
+    from .adapters.entra import sql_token_provider  # azure-identity, only where Azure SQL is used
+
+    return sql_token_provider(settings.azure_client_id or None)
+
+
+_context: AppContext | None = None
+_context_lock = threading.Lock()
+
+
+def app_context() -> AppContext:
+    """The process-wide context, built on first use from the environment."""
+    global _context
+    if _context is None:
+        with _context_lock:
+            if _context is None:
+                _context = AppContext.from_settings(load_settings())
+    return _context
+
+
+def reset_app_context() -> None:
+    """Forget the process-wide context (tests, and the local host after it changes the environment)."""
+    global _context
+    with _context_lock:
+        if _context is not None:
+            _context.store.dispose()
+        _context = None
+
+
+def sweep_pending(context: AppContext) -> dict[str, int]:
+    """Timer `pending_sweep`: record calls whose parts waited past their join window."""
+    settings = context.settings
+    windows = {"legacy": settings.monitor_join_seconds, "monitor": settings.monitor_join_seconds,
+               "claim": settings.body_wait_seconds}
+    report = context.ingestor.sweep_stale(windows)
+    return {"recorded": report.calls_recorded, "merged": report.calls_merged}

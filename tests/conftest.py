@@ -1,0 +1,39 @@
+"""Fixtures shared by every test layer: a real SQLite store and an app context over it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from shared.settings import load_settings  # noqa: E402
+from shared.store.sql import SqlStore  # noqa: E402
+from shared.wiring import AppContext  # noqa: E402
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def store(sqlite_url: str):
+    store = SqlStore.from_url(sqlite_url)
+    yield store
+    store.dispose()
+
+
+def make_context(store: SqlStore, **settings: str) -> AppContext:
+    env = {"LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off", **settings}
+    return AppContext(settings=load_settings(env), store=store)
+
+
+@pytest.fixture
+def context(store: SqlStore) -> AppContext:
+    return make_context(store)

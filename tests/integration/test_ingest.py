@@ -1,0 +1,199 @@
+"""Ingest into a real SQLite file (and, through `any_store`, a real PostgreSQL server)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from shared.ingest import IncomingEvent
+from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
+from shared.usage import UsageQuery, query_usage
+from tests.builders import capture_event, chat_response, encode
+from tests.conftest import make_context
+
+
+def _events(*docs) -> list[IncomingEvent]:
+    return [IncomingEvent(body=doc if isinstance(doc, bytes) else encode(doc), source=f"test:{i}") for i, doc in enumerate(docs)]
+
+
+def _count(store, table) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_capture_event_becomes_one_priced_call(context):
+    report = context.ingestor.ingest_batch(_events(capture_event(call_id="call-1", response=chat_response(cached=10))))
+    assert report.as_json() == {"events": 1, "recorded": 1, "duplicates": 0, "deadLettered": 0, "pending": 0}
+    with context.store.read() as conn:
+        row = conn.execute(select(calls).where(calls.c.call_id == "call-1")).mappings().one()
+        payload = conn.execute(select(call_payloads)).mappings().one()
+    assert row["model"] == "gpt-4o-2024-08-06"
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"], row["cached_tokens"]) == (31, 42, 73, 10)
+    assert row["operation"] == "chat.completions" and row["status"] == 200
+    assert row["cost_usd"] is not None and row["cost_usd"] > 0
+    assert "travel policy" in payload["prompt_text"]
+    assert payload["completion_text"].startswith("Book economy")
+
+
+def test_replaying_a_batch_records_nothing_the_second_time(context):
+    batch = _events(*(capture_event(call_id=f"call-{i}") for i in range(5)))
+    first = context.ingestor.ingest_batch(batch)
+    second = context.ingestor.ingest_batch(batch)
+    assert first.recorded == 5
+    assert second.as_json() == {"events": 5, "recorded": 0, "duplicates": 5, "deadLettered": 0, "pending": 0}
+    with context.store.read() as conn:
+        hourly = conn.execute(select(func.sum(usage_hourly.c.requests), func.sum(usage_hourly.c.total_tokens))).one()
+    assert tuple(hourly) == (5, 5 * 73)
+
+
+def test_the_same_call_twice_in_one_batch_counts_once(context):
+    event = capture_event(call_id="dup")
+    report = context.ingestor.ingest_batch(_events(event, event))
+    assert (report.recorded, report.duplicates) == (1, 1)
+    assert _count(context.store, calls) == 1
+
+
+def test_garbage_is_dead_lettered_with_its_bytes_and_a_reason_without_failing_the_batch(context):
+    garbage = b"this is not json at all"
+    report = context.ingestor.ingest_batch(_events(capture_event(call_id="good"), garbage, {"hello": "world"}, [1, 2]))
+    assert (report.recorded, report.dead_lettered) == (1, 3)
+    with context.store.read() as conn:
+        letters = conn.execute(select(dead_letters).order_by(dead_letters.c.id)).mappings().all()
+    assert letters[0]["raw"] == garbage
+    assert "not valid JSON" in letters[0]["reason"]
+    assert "not an event this ledger reads" in letters[1]["reason"]
+    assert letters[0]["source"] == "test:1"
+
+
+def test_capture_event_without_required_fields_is_dead_lettered_naming_them(context):
+    event = capture_event(call_id="x")
+    del event["time"]
+    context.ingestor.ingest_batch(_events(event))
+    with context.store.read() as conn:
+        reason = conn.execute(select(dead_letters.c.reason)).scalar_one()
+    assert "time" in reason and "required" in reason
+
+
+def test_replayed_garbage_is_kept_once(context):
+    context.ingestor.ingest_batch(_events(b"{broken"))
+    context.ingestor.ingest_batch(_events(b"{broken"))
+    assert _count(context.store, dead_letters) == 1
+
+
+def test_numbers_as_strings_and_any_case_operation_ids_are_read(context):
+    response = chat_response()
+    response["usage"] = {"prompt_tokens": "12", "completion_tokens": "8", "total_tokens": "20"}
+    event = capture_event(call_id="strings", operation="chatcompletions_create", total_ms="640.5", response=response)
+    event["response"]["status"] = "200"
+    event["response"]["headers"] = {"X-MS-Region": "Sweden Central"}
+    context.ingestor.ingest_batch(_events(event))
+    with context.store.read() as conn:
+        row = conn.execute(select(calls)).mappings().one()
+    assert (row["total_tokens"], row["status"], row["duration_ms"]) == (20, 200, 640.5)
+    assert row["operation"] == "chat.completions" and row["region"] == "Sweden Central"
+
+
+def test_unknown_model_is_recorded_with_cost_null_not_zero(context):
+    event = capture_event(call_id="mystery", response=chat_response(model="contoso-private-llm-7"))
+    context.ingestor.ingest_batch(_events(event))
+    with context.store.read() as conn:
+        assert conn.execute(select(calls.c.cost_usd)).scalar_one() is None
+        result = query_usage(conn, UsageQuery(datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc)))
+    assert result.totals["costUsd"] is None and result.totals["unpricedRequests"] == 1
+
+
+def test_store_failure_fails_the_batch_and_the_retry_counts_once(store):
+    context = make_context(store)
+    batch = _events(*(capture_event(call_id=f"retry-{i}") for i in range(3)))
+    with context.store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TRIGGER break_inserts BEFORE INSERT ON calls BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(Exception, match="disk full"):
+        context.ingestor.ingest_batch(batch)
+    assert _count(context.store, calls) == 0 and _count(context.store, usage_hourly) == 0
+    with context.store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER break_inserts")
+    assert context.ingestor.ingest_batch(batch).recorded == 3
+    assert context.ingestor.ingest_batch(batch).duplicates == 3
+    assert _count(context.store, calls) == 3
+
+
+LEGACY_REQUEST = {
+    "event-type": "Request", "event-time": "11/27/2026 9:00:00 AM", "backend": "contoso-eastus2.openai.azure.com",
+    "message-id": "5d2f0c8e-0c55-4a34-9f1e-6f4f0a0b1c2d", "operation": "ChatCompletions_Create", "model": "gpt-4o",
+    "prompt": "", "messages": '[{"role": "user", "content": "Hello from the enterprise sample"}]',
+}
+LEGACY_RESPONSE = {
+    "event-type": "Response", "event-time": "11/27/2026 9:00:02 AM", "backend": "contoso-eastus2.openai.azure.com",
+    "message-id": "5d2f0c8e-0c55-4a34-9f1e-6f4f0a0b1c2d", "choices": '[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Hi there"}}]',
+    "operation": "ChatCompletions_Create", "apiId": "azure-openai", "productId": "starter", "model": "gpt-4o-2024-08-06",
+    "modeltime": "1503", "completion_tokens": "3", "prompt_tokens": "14", "total_tokens": "17",
+}
+
+
+@pytest.mark.parametrize("first,second", [(LEGACY_REQUEST, LEGACY_RESPONSE), (LEGACY_RESPONSE, LEGACY_REQUEST)])
+def test_legacy_pair_joins_across_batches_in_either_order(context, first, second):
+    one = context.ingestor.ingest_batch(_events(first))
+    assert one.as_json()["pending"] == 1 and _count(context.store, pending_parts) == 1
+    two = context.ingestor.ingest_batch(_events(second))
+    assert two.recorded == 1 and _count(context.store, pending_parts) == 0
+    with context.store.read() as conn:
+        row = conn.execute(select(calls)).mappings().one()
+    assert row["call_id"] == LEGACY_REQUEST["message-id"]
+    assert (row["model"], row["total_tokens"], row["backend_ms"]) == ("gpt-4o-2024-08-06", 17, 1503.0)
+    assert row["time"] == datetime(2026, 11, 27, 9, 0, 0) and row["duration_ms"] == 2000.0
+    again = context.ingestor.ingest_batch(_events(second))  # a half delivered again adds nothing
+    assert again.duplicates == 1 and _count(context.store, pending_parts) == 0
+    assert _count(context.store, calls) == 1
+
+
+def test_legacy_request_without_response_is_recorded_as_failed_after_the_join_window(store):
+    context = make_context(store, LEDGER_MONITOR_JOIN_SECONDS="0")
+    context.ingestor.ingest_batch(_events(LEGACY_REQUEST))
+    report = context.ingestor.sweep_stale({"legacy": -1})
+    assert report.calls_recorded == 1
+    with store.read() as conn:
+        row = conn.execute(select(calls)).mappings().one()
+    assert row["status"] == 0 and row["tokens_estimated"]  # prompt text captured: estimated, never 0
+    assert _count(store, pending_parts) == 0
+
+
+def test_rollups_match_a_raw_scan_for_any_range(context):
+    docs = []
+    for day in range(1, 4):
+        for hour in (0, 7, 13, 23):
+            for minute in (5, 40):
+                docs.append(capture_event(time=f"2026-11-{day:02d}T{hour:02d}:{minute:02d}:00Z",
+                                          user_id=f"user-{hour % 3}", ip=f"203.0.113.{minute}"))
+    context.ingestor.ingest_batch(_events(*docs))
+    start = datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 3, 13, 20, tzinfo=timezone.utc)
+    with context.store.read() as conn:
+        fast = query_usage(conn, UsageQuery(start, end, ("user", "ip")))
+        slow = _raw_scan(conn, start, end)
+    assert fast.totals["requests"] == slow["requests"] and fast.totals["totalTokens"] == slow["tokens"]
+    assert sum(r["requests"] for r in fast.rows) == slow["requests"]
+
+
+def _raw_scan(conn, start, end):
+    row = conn.execute(
+        select(func.count(), func.sum(calls.c.total_tokens)).where(
+            calls.c.time >= start.replace(tzinfo=None), calls.c.time < end.replace(tzinfo=None))
+    ).one()
+    return {"requests": row[0], "tokens": row[1]}
+
+
+def test_text_is_not_kept_when_store_text_is_off(store):
+    context = make_context(store, LEDGER_STORE_TEXT="false")
+    context.ingestor.ingest_batch(_events(capture_event(call_id="quiet")))
+    assert _count(store, calls) == 1 and _count(store, call_payloads) == 0
+
+
+def test_secrets_in_bodies_are_masked_before_storage(context):
+    request = dict(orjson.loads(orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "my key is api-key: 0123456789abcdef0123456789abcdef"}]})))
+    context.ingestor.ingest_batch(_events(capture_event(call_id="secret", request=request)))
+    with context.store.read() as conn:
+        body = conn.execute(select(call_payloads.c.request_body)).scalar_one()
+    assert "0123456789abcdef0123456789abcdef" not in body
