@@ -1,0 +1,130 @@
+"""The local host over real HTTP and the replay command, as a developer runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from devhost.capture_avro import write_capture_avro
+from devhost.cron import Schedule
+from tests.builders import capture_event, encode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
+                "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox")})
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _get(url: str, data: bytes | None = None, method: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
+                               cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"{base}/api/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError(process.stdout.read())
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_serve_answers_the_usage_api_and_ingests_through_the_admin_endpoint(served):
+    event = capture_event(call_id="admin-1", time=datetime.now(timezone.utc).isoformat())
+    status, _ = _get(f"{served}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")
+    assert status == 202
+    status, body = _get(f"{served}/api/usage?groupBy=model")
+    assert status == 200
+    rows = json.loads(body)["rows"]
+    assert len(rows) == 1 and rows[0]["model"] == "gpt-4o-2024-08-06" and rows[0]["requests"] == 1
+
+
+def test_serve_returns_problem_json_for_bad_parameters_and_404_for_unknown_routes(served):
+    status, body = _get(f"{served}/api/usage?groupBy=user,model,ip,day")
+    assert status == 400 and "at most 3" in json.loads(body)["detail"]
+    assert _get(f"{served}/api/nothing-here")[0] == 404
+
+
+def test_serve_refuses_dev_mode_on_a_non_loopback_address(tmp_path):
+    result = _run(["serve", "--host", "0.0.0.0", "--port", str(_free_port())], _env(tmp_path))
+    assert result.returncode == 2 and "refusing" in result.stderr
+
+
+def test_replay_twice_records_nothing_the_second_time_and_dead_letters_exactly_the_garbage_lines(tmp_path):
+    lines = [encode(capture_event(call_id=f"replay-{i}")) for i in range(20)]
+    lines.insert(5, b"garbage line")
+    lines.insert(12, b'{"truncated": ')
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    env = _env(tmp_path)
+    first = json.loads(_run(["replay", str(path), "--json", "--batch-size", "7"], env).stdout.strip().splitlines()[-1])
+    second = json.loads(_run(["replay", str(path), "--json"], env).stdout.strip().splitlines()[-1])
+    assert first == {"events": 22, "recorded": 20, "duplicates": 0, "deadLettered": 2, "pending": 0}
+    assert second == {"events": 22, "recorded": 0, "duplicates": 20, "deadLettered": 2, "pending": 0}
+
+
+def test_replay_reads_event_hubs_capture_avro_files(tmp_path):
+    path = tmp_path / "capture.avro"
+    write_capture_avro(path, [encode(capture_event(call_id=f"avro-{i}")) for i in range(4)])
+    result = _run(["replay", str(path), "--json"], _env(tmp_path))
+    assert json.loads(result.stdout.strip().splitlines()[-1])["recorded"] == 4
+
+
+def test_local_settings_json_values_apply_but_the_environment_wins(tmp_path):
+    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": "sqlite:///from-file.db"}}))
+    env = _env(tmp_path)
+    env.pop("LEDGER_AUTH")
+    env["PYTHONPATH"] = str(ROOT)
+    code = "from devhost.functions import load_local_settings as l; import os; l(); print(os.environ['LEDGER_AUTH'], os.environ['LEDGER_SQL_URL'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["dev", env["LEDGER_SQL_URL"]]
+
+
+def test_ncrontab_schedules_fire_when_azure_functions_would():
+    every_five = Schedule("0 */5 * * * *")
+    assert every_five.next_after(datetime(2026, 11, 27, 9, 3, 7)) == datetime(2026, 11, 27, 9, 5, 0)
+    hourly_at_15 = Schedule("0 15 * * * *")
+    assert hourly_at_15.next_after(datetime(2026, 11, 27, 9, 15, 0)) == datetime(2026, 11, 27, 10, 15, 0)
+    weekdays_at_8 = Schedule("0 0 8 * * 1-5")
+    assert weekdays_at_8.next_after(datetime(2026, 11, 27, 9, 0, 0)) == datetime(2026, 11, 30, 8, 0, 0)  # Fri -> Mon
