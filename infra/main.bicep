@@ -1,4 +1,4 @@
-// aoai-ledger: the whole architecture (see infra/DEPLOY.md). This file only names resources and wires
+// aoai-ledger: the whole architecture (see "Deploy to Azure" in README.md). This file only names resources and wires
 // modules; each concern lives in modules/, every role assignment in modules/rbac.bicep.
 targetScope = 'subscription'
 

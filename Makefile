@@ -1,0 +1,35 @@
+# Two commands matter: `make demo` and `make test`. Everything installs into .venv from this repo's files.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench schema clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python -m devhost demo
+
+test: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 tests/unit
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/cold_start.py
+
+# infra/sql/schema.sql is generated from shared/store/schema.py; a test fails when they differ.
+schema: install
+	$(BIN)/python -m shared.store.ddl > infra/sql/schema.sql
+
+clean:
+	rm -rf $(VENV) .ledger .pytest_cache .hypothesis

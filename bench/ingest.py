@@ -1,0 +1,115 @@
+"""Ingest throughput: capture events through the real `ingest` function into SQLite, beside a floor.
+
+The floor is measured in the same run on the same events: orjson parsing of each event and its bodies, plus
+a bare sqlite3 executemany of exactly the rows the pipeline wrote (calls and payload text), in transactions
+of the same batch size. Prints events/s for both and the ratio (pipeline / floor).
+
+    python bench/ingest.py [--events 100000] [--batch-size 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _events(count: int) -> list[bytes]:
+    from devhost.sample import generate_sample_events
+
+    days = 30
+    per_day = -(-count // days)
+    start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    events = []
+    for body in generate_sample_events(start, days=days, calls_per_day=per_day, seed=11):
+        events.append(body)
+        if len(events) == count:
+            break
+    return events
+
+
+def _floor_parse(events: list[bytes]) -> float:
+    started = time.perf_counter()
+    for raw in events:
+        doc = orjson.loads(raw)
+        for side in ("request", "response"):
+            body = (doc.get(side) or {}).get("body")
+            if isinstance(body, str) and body[:1] in "{[":
+                orjson.loads(body)
+    return time.perf_counter() - started
+
+
+def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
+    source = sqlite3.connect(source_db)
+    tables = {}
+    for table in ("calls", "call_payloads"):
+        rows = source.execute(f"SELECT * FROM {table}").fetchall()
+        ddl = source.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
+        tables[table] = (ddl, rows)
+    source.close()
+    target = sqlite3.connect(target_db, isolation_level=None)
+    target.execute("PRAGMA journal_mode=WAL")
+    target.execute("PRAGMA synchronous=NORMAL")
+    for ddl, _ in tables.values():
+        target.execute(ddl)
+    started = time.perf_counter()
+    count = len(tables["calls"][1])
+    for offset in range(0, count, batch_size):
+        target.execute("BEGIN")
+        for name, (_, rows) in tables.items():
+            chunk = rows[offset : offset + batch_size] if name == "calls" else [r for r in rows[offset : offset + batch_size]]
+            if chunk:
+                target.executemany(f"INSERT INTO {name} VALUES ({','.join('?' * len(chunk[0]))})", chunk)
+        target.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    target.close()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    os.environ.update({"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"})
+    os.chdir(ROOT)
+    import azure.functions as func
+
+    import function_app
+
+    ingest = next(f for f in function_app.app.get_functions() if f.get_function_name() == "ingest").get_user_function()
+    events = _events(args.events)
+    size_mb = sum(map(len, events)) / 1e6
+    batches = [
+        [func.EventHubEvent(body=body, sequence_number=i + j) for j, body in enumerate(events[i : i + args.batch_size])]
+        for i in range(0, len(events), args.batch_size)
+    ]
+    ingest(batches[0][:1])  # warm-up: schema creation, price book, tokenizer load
+    started = time.perf_counter()
+    for batch in batches:
+        ingest(batch)
+    pipeline = time.perf_counter() - started
+    parse = _floor_parse(events)
+    insert = _floor_insert(workdir / "ledger.db", workdir / "floor.db", args.batch_size)
+    floor = parse + insert
+    ours, base = len(events) / pipeline, len(events) / floor
+    print(f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core")
+    print(f"  pipeline (real ingest function):  {ours:>10,.0f} events/s  ({pipeline:.2f} s)")
+    print(f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)")
+    print(f"  ratio pipeline/floor: {ours / base:.2f}   (targets: >= 25,000 events/s, ratio >= 0.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
