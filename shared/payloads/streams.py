@@ -143,7 +143,7 @@ def _finish(draft: Draft, choices: dict[int, _Choice]) -> None:
     facts = draft.facts
     for index in sorted(choices):
         state = choices[index]
-        text = "".join(state.parts) if state.parts else ("".join(state.refusal) if state.refusal else None)
+        text = "".join(state.parts) or "".join(state.refusal) or None
         calls = [
             {"id": call["id"], "type": call["type"],
              "function": {"name": call["name"], "arguments": "".join(call["args"])}}
