@@ -43,9 +43,11 @@ class FilterCollector:
     def _merge(self, target: dict[int, dict[str, Any]], index: int, results: Any) -> None:
         if not isinstance(results, dict) or not results:
             return
+        current = target.get(index)
+        if current == results:  # the common case in streams: every chunk says "safe" again
+            return
         if is_filtered(results):
             self.filtered = True
-        current = target.get(index)
         if current is None:
             target[index] = dict(results)
             return

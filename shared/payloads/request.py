@@ -63,7 +63,8 @@ def messages_text(messages: list[Any]) -> str | None:
     lines: list[str] = []
     for message in messages:
         if isinstance(message, dict):
-            text = content_text(message.get("content"))
+            content = message.get("content")
+            text = content if isinstance(content, str) else content_text(content)
             if text is not None:
                 lines.append(text)
     return "\n".join(lines) if lines else None

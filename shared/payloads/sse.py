@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from shared.payloads.values import load_json
 
 DONE = object()  # the `data: [DONE]` sentinel that ends chat and completions streams
@@ -59,16 +61,18 @@ def iter_json_events(text: str) -> Iterator[tuple[str | None, Any]]:
         if stripped == "[DONE]":
             yield event, DONE
             continue
-        parsed = load_json(stripped)
-        if parsed is not None or "\n" not in stripped:
-            if parsed is not None:
-                yield event, parsed
-            continue
-        for line in stripped.split("\n"):  # several chunks without blank lines between them
-            line = line.strip()
-            if line == "[DONE]":
-                yield event, DONE
-            else:
-                parsed = load_json(line)
-                if parsed is not None:
-                    yield event, parsed
+        try:
+            parsed = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if parsed is not None:
+            yield event, parsed
+        elif "\n" in stripped:  # several chunks without blank lines between them
+            for line in stripped.split("\n"):
+                line = line.strip()
+                if line == "[DONE]":
+                    yield event, DONE
+                else:
+                    parsed = load_json(line)
+                    if parsed is not None:
+                        yield event, parsed

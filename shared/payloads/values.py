@@ -99,29 +99,36 @@ def has_number(value: Any) -> bool:
     return isinstance(value, str) and as_float(value) is not None
 
 
+def _count(value: Any) -> int | None:
+    """A token count, or None when absent or not a number (ints, the common case, go first)."""
+    if type(value) is int:
+        return value if value > 0 else 0
+    if value is None or not has_number(value):
+        return None
+    return as_int(value)
+
+
 def usage_from(raw: Any) -> TokenUsage | None:
     """Read any usage object (chat `prompt_tokens`, Responses/images `input_tokens`) into a TokenUsage."""
     if not isinstance(raw, dict):
         return None
     get = raw.get
-    prompt_raw = get("prompt_tokens", get("input_tokens"))
-    completion_raw = get("completion_tokens", get("output_tokens"))
-    total_raw = get("total_tokens")
-    if not (has_number(prompt_raw) or has_number(completion_raw) or has_number(total_raw)):
+    prompt = _count(get("prompt_tokens", get("input_tokens")))
+    completion = _count(get("completion_tokens", get("output_tokens")))
+    total = _count(get("total_tokens"))
+    if prompt is None and completion is None and total is None:
         return None
-    prompt = as_int(prompt_raw)
-    completion = as_int(completion_raw)
-    total = as_int(total_raw) if has_number(total_raw) else prompt + completion
+    prompt = prompt or 0
+    completion = completion or 0
     prompt_details = get("prompt_tokens_details") or get("input_tokens_details")
     completion_details = get("completion_tokens_details") or get("output_tokens_details")
-    cached = as_int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else 0
-    reasoning = as_int(completion_details.get("reasoning_tokens")) if isinstance(completion_details, dict) else 0
     return TokenUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=total,
-        cached_tokens=cached,
-        reasoning_tokens=reasoning,
+        total_tokens=total if total is not None else prompt + completion,
+        cached_tokens=as_int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else 0,
+        reasoning_tokens=as_int(completion_details.get("reasoning_tokens"))
+        if isinstance(completion_details, dict) else 0,
     )
 
 
