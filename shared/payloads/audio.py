@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.payloads.draft import Draft
 from shared.payloads.sse import iter_json_events
-from shared.payloads.values import as_float, as_str, as_text, usage_from
+from shared.payloads.values import as_float, as_text, usage_from
 from shared.records import TokenUsage
 
 _MAX_FIELD_PARTS = 64
