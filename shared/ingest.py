@@ -63,7 +63,12 @@ class EventFormat(Protocol):
 
 
 class PartAssembler(Protocol):
-    """Joins the parts of one call. `force`: the join window has passed; record what is there."""
+    """Joins the parts of one call. `force`: the join window has passed; record what is there.
+
+    An assembler may also set `keep_parts = True`: its parts then stay stored after the call is recorded,
+    until the sweep after the join window, so a late piece re-assembles the whole call (and the merge
+    updates the recorded call instead of adding it again).
+    """
 
     kind: str
     redelivery_is_duplicate: bool  # True: a part of an already recorded call adds nothing (no late pieces)
@@ -75,6 +80,14 @@ class Salvager(Protocol):
     def salvage(self, raw: bytes, reason: str) -> PricedRecord | None: ...
 
 
+class ClaimResolver(Protocol):
+    """Fetches claim-checked bodies (see `shared.claims`): call id -> record for the events it could complete."""
+
+    kind: str
+
+    def resolve(self, events: dict[str, bytes], *, budget_seconds: float | None = None) -> dict[str, PricedRecord]: ...
+
+
 @dataclass
 class BatchReport:
     events: int = 0
@@ -84,6 +97,7 @@ class BatchReport:
     pending: int = 0
     calls_recorded: int = 0
     calls_merged: int = 0
+    ignored: int = 0  # events that carry nothing for the ledger (e.g. diagnostic records of other categories)
 
     def add(self, other: "BatchReport") -> None:
         for name in self.__dataclass_fields__:
@@ -96,11 +110,11 @@ class BatchReport:
             "duplicates": self.duplicates,
             "deadLettered": self.dead_lettered,
             "pending": self.pending,
-        }
+        } | ({"ignored": self.ignored} if self.ignored else {})
 
 
-_RECORDED, _DUPLICATE, _PENDING, _DEAD = "recorded", "duplicate", "pending", "dead"
-_RANK = {_RECORDED: 3, _DUPLICATE: 2, _PENDING: 1, _DEAD: 0}
+_RECORDED, _DUPLICATE, _PENDING, _DEAD, _IGNORED = "recorded", "duplicate", "pending", "dead", "ignored"
+_RANK = {_RECORDED: 3, _DUPLICATE: 2, _PENDING: 1, _DEAD: 0, _IGNORED: 0}
 
 
 class Ingestor:
@@ -112,6 +126,7 @@ class Ingestor:
         assemblers: Sequence[PartAssembler] = (),
         *,
         salvager: Salvager | None = None,
+        claims: ClaimResolver | None = None,
         store_text: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
@@ -120,6 +135,7 @@ class Ingestor:
         self.formats = tuple(formats)
         self.assemblers = {assembler.kind: assembler for assembler in assemblers}
         self.salvager = salvager
+        self.claims = claims
         self.store_text = store_text
         self.clock = clock
         self.observers: list[Callable[[BatchReport], None]] = []  # e.g. the local host's replay totals
@@ -183,6 +199,8 @@ class Ingestor:
 
     def ingest_batch(self, events: Sequence[IncomingEvent]) -> BatchReport:
         decoded = [self.decode_event(event) for event in events]
+        if self.claims is not None:
+            self._resolve_claims(decoded)  # network I/O: before the transaction, never inside it
         outcome: list[str] = []
         owners: dict[str, list[int]] = {}  # call id -> events that carry it
         part_owners: dict[PartKey, list[int]] = {}
@@ -190,7 +208,8 @@ class Ingestor:
         dead: list[DeadLetter] = []
         batch: dict[str, CallRecord] = {}
         for index, item in enumerate(decoded):
-            outcome.append(_PENDING if item.parts else _DEAD)  # records promote it below
+            empty = not (item.parts or item.records or item.dead)
+            outcome.append(_PENDING if item.parts else _IGNORED if empty else _DEAD)  # records promote it below
             for record, usage in item.records:
                 self.price(record, usage)
                 self._collect(batch, owners, outcome, record, [index])
@@ -222,6 +241,7 @@ class Ingestor:
             pending=outcome.count(_PENDING),
             calls_recorded=len(writes.recorded),
             calls_merged=len(writes.merged),
+            ignored=outcome.count(_IGNORED),
         )
         logger.info(
             "ingested %d events: %d recorded, %d duplicates, %d pending, %d dead-lettered (%d new calls, %d merged)",
@@ -230,6 +250,45 @@ class Ingestor:
         )
         for observer in self.observers:
             observer(report)
+        return report
+
+    def _resolve_claims(self, decoded: list[Decoded]) -> None:
+        """Claim parts whose bodies can be fetched now become records; the others stay parts (pending)."""
+        kind = self.claims.kind
+        events = {part.key: part.payload for item in decoded for part in item.parts if part.kind == kind}
+        if not events:
+            return
+        resolved = self.claims.resolve(events)
+        for item in decoded:
+            for part in [p for p in item.parts if p.kind == kind and p.key in resolved]:
+                item.parts.remove(part)
+                item.records.append(resolved[part.key])
+
+    def retry_claims(self, *, limit: int = 1000) -> BatchReport:
+        """Timer `pending_sweep`: fetch the bodies of waiting claim-checked calls again; record those found."""
+        report = BatchReport()
+        if self.claims is None or self.claims.kind not in self.assemblers:
+            return report
+        kind = self.claims.kind
+        with self.store.read() as conn:
+            keys = self.store.stale_part_keys(conn, kind=kind, older_than=datetime.max, limit=limit)
+            stored = self.store.load_parts(conn, [(kind, key) for key in keys]) if keys else {}
+        events = {key: payload for (_, key), parts in stored.items() for _, (_, payload) in sorted(parts.items())}
+        if not events:
+            return report
+        resolved = self.claims.resolve(events)
+        if not resolved:
+            return report
+        records = []
+        for record, usage in resolved.values():
+            self.price(record, usage)
+            records.append(record)
+        now = naive_utc(self.clock())
+        with self.store.write() as conn:
+            writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
+            self.store.delete_parts(conn, [(kind, key) for key in resolved])
+        report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
+        logger.info("claim check retry: %d of %d waiting calls got their body", len(resolved), len(events))
         return report
 
     def _collect(self, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
@@ -260,14 +319,17 @@ class Ingestor:
         recorded = self.store.existing_call_ids(conn, [key for kind, key in by_key if self.assemblers[kind].redelivery_is_duplicate])
         assembled: dict[PartKey, list[PricedRecord]] = {}
         waiting: list[tuple[str, str, str, datetime, bytes]] = []
+        kept: set[PartKey] = set()
         for key, fresh in by_key.items():
+            assembler = self.assemblers[key[0]]
             known = {name: payload for name, (_, payload) in stored.get(key, {}).items()}
-            result = self.assemblers[key[0]].assemble(key[1], known | fresh, force=key[1] in recorded)
-            if result is None:
+            result = assembler.assemble(key[1], known | fresh, force=key[1] in recorded)
+            if result is None or getattr(assembler, "keep_parts", False):
                 waiting.extend((key[0], key[1], name, now, payload) for name, payload in fresh.items())
-            else:
+                kept.add(key)
+            if result is not None:
                 assembled[key] = result
-        self.store.delete_parts(conn, [key for key in assembled if key in stored])
+        self.store.delete_parts(conn, [key for key in assembled if key in stored and key not in kept])
         self.store.save_parts(conn, waiting)
         return assembled
 

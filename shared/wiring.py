@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .auth import Authenticator
+from .claims import ClaimCheck, ClaimResolver
 from .formats.registry import default_assemblers, default_formats
+from .formats.salvage import CaptureSalvager
 from .ingest import Ingestor
 from .pricing import PriceBook
 from .settings import Settings, load_settings
@@ -36,12 +38,24 @@ class AppContext:
         return PriceBook(self.settings.prices_file)
 
     @cached_property
+    def body_store(self):
+        """Claim-checked bodies (Blob Storage), only when a body store is configured."""
+        if not self.settings.body_storage_configured:
+            return None
+        from .adapters.blobs import body_store_from_settings  # azure-storage-blob, only where claim checks are used
+
+        return body_store_from_settings(self.settings)
+
+    @cached_property
     def ingestor(self) -> Ingestor:
+        claims = ClaimResolver(ClaimCheck(self.body_store)) if self.body_store is not None else None
         return Ingestor(
             self.store,
             self.prices,
-            default_formats(),
+            default_formats(claim_checks=claims is not None),
             default_assemblers(),
+            salvager=CaptureSalvager(),
+            claims=claims,
             store_text=self.settings.store_text,
         )
 
@@ -86,5 +100,6 @@ def sweep_pending(context: AppContext) -> dict[str, int]:
     settings = context.settings
     windows = {"legacy": settings.monitor_join_seconds, "monitor": settings.monitor_join_seconds,
                "claim": settings.body_wait_seconds}
-    report = context.ingestor.sweep_stale(windows)
+    report = context.ingestor.retry_claims()  # bodies that arrived since; then whatever waited too long
+    report.add(context.ingestor.sweep_stale(windows))
     return {"recorded": report.calls_recorded, "merged": report.calls_merged}

@@ -6,22 +6,43 @@ A new format is a class with `matches`/`decode` (and an assembler when its calls
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 import orjson
 
 from ..ingest import Decoded, EventFormat, Part, PartAssembler, PricedRecord
-from . import capture, legacy
+from .. import claims
+from . import capture, legacy, monitor
+
+
+logger = logging.getLogger(__name__)
 
 
 class CaptureFormat:
+    """One capture/v1 event, one call. An event whose body was claim-checked (`bodyRef`, no body) becomes a
+    `claim` part when a body store is configured (the claim-check step fetches it before the transaction);
+    without a store it is recorded without that body, flagged `body_missing`, with a warning."""
+
     name = "aoai-ledger/capture/v1"
+
+    def __init__(self, *, claim_checks: bool = False) -> None:
+        self.claim_checks = claim_checks
 
     def matches(self, doc: Any) -> bool:
         return capture.is_capture(doc)
 
     def decode(self, doc: Any, raw: bytes) -> Decoded:
-        return Decoded(records=[capture.capture_record(doc)])
+        call_id = capture.require_identity(doc)
+        refs = [ref for ref in capture.body_refs(doc) if ref]
+        if refs and self.claim_checks:
+            return Decoded(parts=[Part(kind=claims.KIND, key=call_id, name=claims.EVENT_PART, payload=raw)])
+        record, usage = capture.capture_record(doc)
+        if refs:
+            logger.warning("call %s has claim-checked bodies (%s) but no body store is configured: set %s; "
+                           "recorded without them, flagged body_missing", call_id, ", ".join(refs), claims.MISSING_SETTING)
+            record.body_missing = True
+        return Decoded(records=[(record, usage)])
 
 
 class LegacySampleFormat:
@@ -50,9 +71,9 @@ class LegacySampleAssembler:
         )]
 
 
-def default_formats() -> Sequence[EventFormat]:
-    return (CaptureFormat(), LegacySampleFormat())
+def default_formats(*, claim_checks: bool = False) -> Sequence[EventFormat]:
+    return (CaptureFormat(claim_checks=claim_checks), LegacySampleFormat(), monitor.MonitorFormat())
 
 
 def default_assemblers() -> Sequence[PartAssembler]:
-    return (LegacySampleAssembler(),)
+    return (LegacySampleAssembler(), monitor.MonitorAssembler(), claims.ClaimAssembler())
