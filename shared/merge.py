@@ -32,7 +32,7 @@ def merge_records(existing: CallRecord, incoming: CallRecord) -> CallRecord | No
     """
     known = sources_of(existing)
     if sources_of(incoming) <= known:
-        return None
+        return _more_of_the_same(existing, incoming)
     merged = replace(existing, source=_SOURCE_SEPARATOR.join(sorted(known | sources_of(incoming))))
     # Fill what the first view did not know; never overwrite what it did (the capture is authoritative
     # for caller and bodies, and it usually arrives first).
@@ -46,4 +46,29 @@ def merge_records(existing: CallRecord, incoming: CallRecord) -> CallRecord | No
         merged.tokens_estimated = False
     if incoming.status and not existing.status:
         merged.status = incoming.status
+    return merged
+
+
+_GROWING_TEXT = ("prompt_text", "completion_text")
+
+
+def _more_of_the_same(existing: CallRecord, incoming: CallRecord) -> CallRecord | None:
+    """A view seen again that knows more: Azure Monitor pieces that arrived after the call was recorded,
+    re-assembled with the earlier ones. Its longer text and real token counts replace what was recorded
+    (replace, never add: the call is still counted once). Anything else is a duplicate (None)."""
+    longer = [name for name in _GROWING_TEXT
+              if len(getattr(incoming, name) or "") > len(getattr(existing, name) or "")]
+    tokens = _has_real_tokens(incoming) and not _has_real_tokens(existing)
+    if not longer and not tokens:
+        return None
+    merged = replace(existing)
+    for name in longer:
+        setattr(merged, name, getattr(incoming, name))
+    if tokens:
+        for name in _TOKEN_FIELDS:
+            setattr(merged, name, getattr(incoming, name))
+        merged.tokens_estimated = False
+    for name in _MERGED:
+        if getattr(merged, name) in (None, "", False) and getattr(incoming, name) not in (None, "", False):
+            setattr(merged, name, getattr(incoming, name))
     return merged
