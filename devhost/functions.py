@@ -7,6 +7,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 _SETTING = re.compile(r"%([^%]+)%")
@@ -40,7 +41,9 @@ class LocalFunction:
         return resolve(self.trigger["schedule"])
 
 
+@lru_cache(maxsize=1)
 def load_functions() -> dict[str, LocalFunction]:
+    """Index the app once per process, as the worker does (FunctionApp.get_functions() refuses a second go)."""
     import function_app  # imported late: local.settings.json must be in the environment first
 
     found = {}

@@ -44,10 +44,21 @@ def _cut(text: str | None, width: int) -> str:
 
 
 def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain-text table for the terminal."""
-    cells = [[("" if row.get(c) is None else f"{row[c]:,}" if isinstance(row.get(c), int) else str(row[c])) for c in columns] for row in rows]
+    """A plain-text table for the terminal: numbers right-aligned, text left-aligned."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, int):
+            return f"{value:,}"
+        if isinstance(value, float):
+            return f"{value:,.4f}"
+        return str(value)
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    numeric = [all(isinstance(row.get(c), (int, float)) or row.get(c) is None for row in rows) for c in columns]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.rjust(w) if v.replace(",", "").replace(".", "").isdigit() else v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    out = ["  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(columns, widths, numeric))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(r, widths, numeric)) for r in cells]
     return "\n".join(out)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, and_, delete, select, tuple_, update
+from sqlalchemy import Connection, Table, and_, delete, select, tuple_, update
 
 from ..merge import merge_records
 from ..records import CallRecord, DeadLetter
@@ -86,15 +86,34 @@ def write_calls(
             deltas.add(merged, +1)
             result.merged.append(call_id)
     if fresh:
-        conn.execute(calls.insert(), [call_row(r, now) for r in fresh])
+        bulk_insert(conn, calls, [call_row(r, now) for r in fresh])
         if store_text:
             payloads = [payload_row(r) for r in fresh if has_payload(r)]
             if payloads:
-                conn.execute(call_payloads.insert(), payloads)
+                bulk_insert(conn, call_payloads, payloads)
         deltas.add_all(fresh)
         result.recorded.extend(r.call_id for r in fresh)
     deltas.apply(conn)
     return result
+
+
+def _sqlite_value(value: Any) -> Any:
+    # The text SQLAlchemy's SQLite DateTime stores (always with microseconds), so range queries compare right.
+    if isinstance(value, datetime):
+        return value.isoformat(" ", "microseconds")
+    return value
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows. On SQLite (the local default and the ingest hot path) straight through the driver's
+    executemany, skipping SQLAlchemy's per-row parameter processing; elsewhere through SQLAlchemy."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    statement = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
+    conn.exec_driver_sql(statement, [tuple(_sqlite_value(row[name]) for name in names) for row in rows])
 
 
 def existing_call_ids(conn: Connection, call_ids: list[str]) -> set[str]:
