@@ -27,6 +27,8 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/streams.py
+	$(BIN)/python bench/peak_rss.py
 
 # infra/sql/schema.sql is generated from shared/store/schema.py; a test fails when they differ.
 schema: install
