@@ -1,9 +1,14 @@
-"""Timer triggers; schedules come from app settings (%NAME%) so operators change them without a deploy."""
+"""Timer triggers; schedules come from app settings (%NAME%) so operators change them without a deploy.
+
+Each timer carries its own short retry policy: host.json's infinite retry is meant for Event Hub batches,
+and a failed timer run is simply repeated by its next schedule.
+"""
 
 import logging
 
 import azure.functions as func
 
+from shared.quota_check import run_quota_check
 from shared.wiring import app_context, sweep_pending
 
 bp = func.Blueprint()
@@ -12,5 +17,13 @@ logger = logging.getLogger(__name__)
 
 @bp.function_name("pending_sweep")
 @bp.timer_trigger(arg_name="timer", schedule="%PENDING_SWEEP_SCHEDULE%", run_on_startup=False)
+@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def pending_sweep(timer: func.TimerRequest) -> None:
     logger.info("pending_sweep: %s", sweep_pending(app_context()))
+
+
+@bp.function_name("quota_check")
+@bp.timer_trigger(arg_name="timer", schedule="%QUOTA_CHECK_SCHEDULE%", run_on_startup=False)
+@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+def quota_check(timer: func.TimerRequest) -> None:
+    run_quota_check(app_context())

@@ -1,6 +1,32 @@
 -- aoai-ledger schema for Azure SQL Database, generated from shared/store/schema.py (make schema).
 -- Idempotent: each table is created only when it does not exist yet.
 
+IF OBJECT_ID(N'dbo.alerts', N'U') IS NULL
+BEGIN
+    CREATE TABLE alerts (
+	id INTEGER NOT NULL IDENTITY, 
+	dedupe_key VARCHAR(256) NOT NULL, 
+	kind VARCHAR(32) NOT NULL, 
+	scope_type VARCHAR(16) NOT NULL, 
+	scope_id NVARCHAR(256) NOT NULL, 
+	occurred_at DATETIME2 NOT NULL, 
+	created_at DATETIME2 NOT NULL, 
+	subject NVARCHAR(512) NOT NULL, 
+	details NVARCHAR(max) NOT NULL, 
+	recipients NVARCHAR(2048) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	last_error NVARCHAR(1024) NULL, 
+	claimed_at DATETIME2 NULL, 
+	sent_at DATETIME2 NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (dedupe_key)
+);
+    CREATE INDEX ix_alerts_scope ON alerts (kind, scope_type, scope_id, occurred_at);
+    CREATE INDEX ix_alerts_status ON alerts (status);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.call_payloads', N'U') IS NULL
 BEGIN
     CREATE TABLE call_payloads (
@@ -102,6 +128,37 @@ BEGIN
 	PRIMARY KEY (kind, part_key, part)
 );
     CREATE INDEX ix_pending_parts_received ON pending_parts (received_at);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.quota_crossings', N'U') IS NULL
+BEGIN
+    CREATE TABLE quota_crossings (
+	scope_type VARCHAR(16) NOT NULL, 
+	scope_id NVARCHAR(256) NOT NULL, 
+	period_start DATETIME2 NOT NULL, 
+	threshold INTEGER NOT NULL, 
+	alert_id INTEGER NULL, 
+	claimed_at DATETIME2 NOT NULL, 
+	CONSTRAINT pk_quota_crossings PRIMARY KEY (scope_type, scope_id, period_start, threshold)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.quotas', N'U') IS NULL
+BEGIN
+    CREATE TABLE quotas (
+	scope_type VARCHAR(16) NOT NULL, 
+	scope_id NVARCHAR(256) NOT NULL, 
+	period VARCHAR(8) NOT NULL, 
+	limit_tokens BIGINT NULL, 
+	limit_cost_usd FLOAT NULL, 
+	thresholds VARCHAR(256) NOT NULL, 
+	notify NVARCHAR(2048) NOT NULL, 
+	managed_by VARCHAR(8) NOT NULL, 
+	updated_at DATETIME2 NOT NULL, 
+	CONSTRAINT pk_quotas PRIMARY KEY (scope_type, scope_id)
+);
 END;
 GO
 

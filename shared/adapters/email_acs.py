@@ -1,0 +1,41 @@
+"""Alert mail through Azure Communication Services Email, authenticated with the app's managed identity."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+
+class AcsSender:
+    def __init__(self, endpoint: str, sender: str, *, client_id: str | None = None) -> None:
+        self.endpoint, self.sender, self.client_id = endpoint, sender, client_id
+        self._client = None
+
+    def _email_client(self):
+        if self._client is None:
+            from azure.communication.email import EmailClient
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential(managed_identity_client_id=self.client_id)
+            self._client = EmailClient(self.endpoint, credential)
+        return self._client
+
+    def send(self, message: EmailMessage) -> None:
+        """ACS takes JSON, not MIME: copy the subject, both parts and the recipients across, then wait."""
+        text = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        payload = {
+            "senderAddress": self.sender,
+            "content": {"subject": str(message["Subject"]),
+                        "plainText": text.get_content() if text else "",
+                        "html": html.get_content() if html else ""},
+            "recipients": {"to": _addresses(message["To"]), "cc": _addresses(message["Cc"])},
+        }
+        result = self._email_client().begin_send(payload).result()
+        if str(result.get("status", "")).lower() != "succeeded":
+            raise RuntimeError(f"ACS email status {result.get('status')}: {result.get('error')}")
+
+
+def _addresses(header) -> list[dict[str, str]]:
+    if not header:
+        return []
+    return [{"address": part.strip()} for part in str(header).split(",") if part.strip()]
