@@ -8,6 +8,7 @@ import logging
 
 import azure.functions as func
 
+from shared.anomaly_scan import run_anomaly_scan
 from shared.quota_check import run_quota_check
 from shared.wiring import app_context, sweep_pending
 
@@ -27,3 +28,10 @@ def pending_sweep(timer: func.TimerRequest) -> None:
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def quota_check(timer: func.TimerRequest) -> None:
     run_quota_check(app_context())
+
+
+@bp.function_name("anomaly_scan")
+@bp.timer_trigger(arg_name="timer", schedule="%ANOMALY_SCAN_SCHEDULE%", run_on_startup=False)
+@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+def anomaly_scan(timer: func.TimerRequest) -> None:
+    run_anomaly_scan(app_context())
