@@ -10,6 +10,7 @@ import azure.functions as func
 
 from shared.anomaly_scan import run_anomaly_scan
 from shared.quota_check import run_quota_check
+from shared.reconcile import run_reconcile
 from shared.wiring import app_context, sweep_pending
 
 bp = func.Blueprint()
@@ -35,3 +36,10 @@ def quota_check(timer: func.TimerRequest) -> None:
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def anomaly_scan(timer: func.TimerRequest) -> None:
     run_anomaly_scan(app_context())
+
+
+@bp.function_name("reconcile")
+@bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
+@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+def reconcile(timer: func.TimerRequest) -> None:
+    run_reconcile(app_context())
