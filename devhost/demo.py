@@ -23,6 +23,8 @@ def _write_sample(start: datetime) -> int:
 
 def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     os.environ["LEDGER_AUTH"] = "dev"  # the demo serves on loopback only, where dev mode is allowed
+    os.environ["LEDGER_EMAIL_MODE"] = "outbox"  # alert mails land as .eml files
+    os.environ.setdefault("LEDGER_ALERT_TO", "ledger-admins@contoso.com")
     from shared.reports import recent_prompts, render_table, tokens_by_ip_and_model
     from shared.wiring import app_context
 
@@ -47,10 +49,11 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     print(render_table(by_ip, columns))
     print("\n4. Report 2: prompt text of recent calls (first 100 characters)\n")
     print(render_table(prompts, ["time", "ip", "model", "totalTokens", "prompt"]))
+    _alerts_demo(functions, port)
     if not serve_api:
         return 0
     base = f"http://127.0.0.1:{port}/api"
-    print(f"\n5. the usage API (LEDGER_AUTH=dev) on {base} — try:\n")
+    print(f"\n6. the usage API (LEDGER_AUTH=dev) on {base} — try:\n")
     print(f"   curl -s '{base}/health'")
     print(f"   curl -s '{base}/usage?groupBy=subscription,model'")
     print(f"   curl -s '{base}/usage?groupBy=user&format=csv'")
@@ -59,3 +62,30 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     from .__main__ import main
 
     return main(["serve", "--host", "127.0.0.1", "--port", str(port)])
+
+
+def _alerts_demo(functions, port: int) -> None:
+    """A quota at 90 % of the busiest subscription's month, then both alert timers, as the host would run them."""
+    from shared.quotas import Quota, period_bounds, put_quota
+    from shared.usage import UsageQuery, query_usage
+    from shared.wiring import app_context
+
+    from .server import invoke_non_http
+
+    context = app_context()
+    now = datetime.now(timezone.utc)
+    start, _ = period_bounds("month", now, context.settings.timezone)
+    with context.store.read() as conn:
+        rows = query_usage(conn, UsageQuery(start, now, ("subscription",))).rows
+    if rows:
+        top = rows[0]
+        with context.store.write() as conn:
+            put_quota(conn, Quota("subscription", top["subscription"], "month", round(top["totalTokens"] / 0.9), None,
+                                  (50, 80, 100), ("owner@contoso.com",)))
+        print(f"\n5. a monthly quota for subscription {top['subscription']} at 90 % of its use so far; quota_check, anomaly_scan")
+    invoke_non_http(functions["quota_check"], b"")
+    invoke_non_http(functions["anomaly_scan"], b"")
+    outbox = context.settings.outbox_dir
+    for mail in sorted(outbox.glob("*.eml")):
+        print(f"   {mail}")
+    print(f"   curl -s 'http://127.0.0.1:{port}/api/alerts'   curl -s 'http://127.0.0.1:{port}/api/quotas'")

@@ -178,6 +178,8 @@ def anomaly_alert(anomaly: Anomaly, label: str, series: list[list[Any]] | None, 
                    f"here {anomaly.threshold:,.0f}.")
         facts += [["Tokens", f"{anomaly.value:,.0f}"], ["Same-hour median / MAD", f"{f['sameHourMedian']:,.0f} / {f['sameHourMad']:,.0f}"],
                   ["Recent median / MAD", f"{f['recentMedian']:,.0f} / {f['recentMad']:,.0f}"], ["Threshold", f"{anomaly.threshold:,.0f}"]]
+        if f.get("alsoLifts"):
+            facts.append(["Also lifts", "; ".join(f["alsoLifts"])])
     elif anomaly.kind == "error_burst":
         subject = f"Error burst: {f['failed']} of {f['requests']} calls failed for {scope} in the hour from {when}"
         summary = (f"{f['failed']} of {f['requests']} calls of {scope} failed ({anomaly.value:.0%}) in the hour from {when}, "
