@@ -128,3 +128,12 @@ def test_ncrontab_schedules_fire_when_azure_functions_would():
     assert hourly_at_15.next_after(datetime(2026, 11, 27, 9, 15, 0)) == datetime(2026, 11, 27, 10, 15, 0)
     weekdays_at_8 = Schedule("0 0 8 * * 1-5")
     assert weekdays_at_8.next_after(datetime(2026, 11, 27, 9, 0, 0)) == datetime(2026, 11, 30, 8, 0, 0)  # Fri -> Mon
+
+
+def test_timer_schedules_fall_back_to_the_documented_defaults_without_local_settings(monkeypatch):
+    from devhost.functions import resolve
+
+    monkeypatch.delenv("QUOTA_CHECK_SCHEDULE", raising=False)
+    assert resolve("%QUOTA_CHECK_SCHEDULE%") == "0 */5 * * * *"
+    monkeypatch.setenv("QUOTA_CHECK_SCHEDULE", "0 0 * * * *")
+    assert resolve("%QUOTA_CHECK_SCHEDULE%") == "0 0 * * * *"
