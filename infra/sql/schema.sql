@@ -91,9 +91,9 @@ BEGIN
 	PRIMARY KEY (call_id)
 );
     CREATE INDEX ix_calls_ingested_at ON calls (ingested_at);
-    CREATE INDEX ix_calls_subscription_time ON calls (subscription_id, time);
+    CREATE INDEX ix_calls_subscription_time ON calls (subscription_id, time, call_id);
     CREATE INDEX ix_calls_time ON calls (time, call_id);
-    CREATE INDEX ix_calls_user_time ON calls (user_id, time);
+    CREATE INDEX ix_calls_user_time ON calls (user_id, time, call_id);
 END;
 GO
 
@@ -194,6 +194,39 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.usage_daily_cuts', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_daily_cuts (
+	cut VARCHAR(32) NOT NULL, 
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_daily_cuts PRIMARY KEY (cut, day, dims_key)
+);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.usage_hourly', N'U') IS NULL
 BEGIN
     CREATE TABLE usage_hourly (
@@ -222,6 +255,39 @@ BEGIN
 	duration_ms_sum FLOAT NOT NULL, 
 	duration_count BIGINT NOT NULL, 
 	CONSTRAINT pk_usage_hourly PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_hourly_cuts', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_hourly_cuts (
+	cut VARCHAR(32) NOT NULL, 
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_hourly_cuts PRIMARY KEY (cut, hour, dims_key)
 );
 END;
 GO

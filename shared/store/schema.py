@@ -75,9 +75,9 @@ calls = Table(
     Column("truncated", Boolean, nullable=False),
     Column("body_missing", Boolean, nullable=False),
     Column("stream_incomplete", Boolean, nullable=False),
-    Index("ix_calls_time", "time", "call_id"),
-    Index("ix_calls_user_time", "user_id", "time"),
-    Index("ix_calls_subscription_time", "subscription_id", "time"),
+    Index("ix_calls_time", "time", "call_id"),  # the audit list walks (time, call_id) newest first
+    Index("ix_calls_user_time", "user_id", "time", "call_id"),  # ... and a Usage.Read caller's own rows
+    Index("ix_calls_subscription_time", "subscription_id", "time", "call_id"),
     Index("ix_calls_ingested_at", "ingested_at"),
 )
 
@@ -173,3 +173,40 @@ def _rollup(name: str, bucket: str) -> Table:
 
 usage_hourly = _rollup("usage_hourly", "hour")
 usage_daily = _rollup("usage_daily", "day")
+
+
+# Narrow rollups ("cuts"): the same figures keyed on a few dimensions only (the others stored as '' / 0).
+# At real cardinality the ten-dimension rollup has nearly a row per call per hour, so a 30-day report by
+# user and model would still read millions of rows; a cut on (user, model) reads a few thousand per day.
+# A query uses the narrowest cut holding all its group and filter keys, else the wide rollup.
+ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
+    "user,model": ("user_id", "model"),
+    "ip,model": ("ip", "model"),
+    "subscription,model": ("subscription_id", "model"),
+    "app,model": ("app_id", "model"),
+    "service": ("product_id", "model", "deployment", "operation", "backend_id", "status"),
+}
+
+
+def _cut_rollup(name: str, bucket: str) -> Table:
+    dims = [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in ROLLUP_DIMENSIONS]
+    measures = [
+        Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False)
+        for m in ROLLUP_MEASURES
+    ]
+    return Table(
+        name,
+        metadata,
+        Column("cut", String(32), nullable=False),
+        Column(bucket, UTC_TIME, nullable=False),
+        Column("dims_key", String(32), nullable=False),
+        *dims,
+        *measures,
+        # (cut, bucket) leads so a range of one cut is one contiguous slice; clustered on every engine.
+        PrimaryKeyConstraint("cut", bucket, "dims_key", name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+    )
+
+
+usage_hourly_cuts = _cut_rollup("usage_hourly_cuts", "hour")
+usage_daily_cuts = _cut_rollup("usage_daily_cuts", "day")

@@ -1,0 +1,64 @@
+"""`GET /api/usage/timeseries`: the usage figures per hour or per day, from the rollups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..auth import USAGE_READ, USAGE_READ_ALL, Caller
+from ..usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseries, timeseries_csv_columns
+from .http import ApiRequest, ApiResponse, json_response
+from .params import Param
+from .routes import ApiContext, Route, register
+from .usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, RANGE_PARAMS, csv_response, filters_of, iso, own_rows_only, time_range
+
+SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key
+TIMESERIES_PARAMS = (
+    *RANGE_PARAMS,
+    Param("interval", "enum", "bucket size", enum=INTERVALS, default="day"),
+    Param("groupBy", "enum-list", "comma-separated keys to group each bucket by (at most 3)", enum=SERIES_KEYS,
+          default=(), max_items=3),
+    *FILTER_PARAMS,
+    Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
+)
+SERIES_ROW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "time": {"type": "string", "format": "date-time", "description": "start of the bucket"},
+        **{key: {"type": ["string", "integer", "null"]} for key in SERIES_KEYS},
+        **FIGURE_SCHEMA,
+    },
+    "required": ["time", "requests", "totalTokens"],
+}
+TIMESERIES_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "interval": {"type": "string", "enum": list(INTERVALS)},
+        "groupBy": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": SERIES_ROW_SCHEMA},
+        "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+    },
+    "required": ["from", "to", "interval", "groupBy", "rows", "totals"],
+}
+
+
+def _timeseries(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+    start, end = time_range(values)
+    query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
+    with context.store.read() as conn:
+        result = query_timeseries(conn, query, values["interval"])
+    if values["format"] == "csv":
+        return csv_response(timeseries_csv_columns(query.group_by), result.rows)
+    return json_response({"from": iso(start), "to": iso(end), "interval": values["interval"],
+                          "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals})
+
+
+register(Route(
+    name="usage_timeseries", method="GET", path="usage/timeseries", roles=(USAGE_READ, USAGE_READ_ALL),
+    params=TIMESERIES_PARAMS, handler=_timeseries,
+    summary="Usage per hour or day, optionally grouped by up to three keys (Usage.Read: own rows only)",
+    responses={"200": {"description": "one row per bucket (and key) with calls; empty buckets are left out",
+                       "content": {"application/json": {"schema": TIMESERIES_SCHEMA},
+                                   "text/csv": {"schema": {"type": "string"}}}}},
+))
