@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 import urllib.request
@@ -27,6 +28,7 @@ ALL_ROLES = frozenset({USAGE_READ, USAGE_READ_ALL, AUDIT_READ, LEDGER_ADMIN})
 _OID_CLAIMS = ("oid", "http://schemas.microsoft.com/identity/claims/objectidentifier")
 _ROLE_CLAIMS = ("roles", "role", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 _NAME_CLAIMS = ("preferred_username", "upn", "name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
+_V2_ISSUER = re.compile(r"^https://login\.microsoftonline\.com/([0-9A-Za-z.-]+)/v2\.0/?$")
 
 
 class AuthError(Exception):
@@ -97,6 +99,21 @@ class Authenticator:
         return Caller(user_id=user_id, name=name, roles=frozenset(roles))
 
 
+def accepted_issuers(config_issuer: str, tenant: str = "") -> list[str]:
+    """The OpenID configuration's issuer, plus both Entra issuer forms of the tenant.
+
+    Which one a token carries depends on the API's `accessTokenAcceptedVersion` (v1:
+    `https://sts.windows.net/{tid}/`, v2: `https://login.microsoftonline.com/{tid}/v2.0`), not on the caller,
+    so a tenant's API must accept both; tokens of any other tenant are still refused.
+    """
+    found = _V2_ISSUER.match(config_issuer)
+    tenant = tenant or (found.group(1) if found else "")
+    issuers = [config_issuer]
+    if tenant and tenant not in ("common", "organizations", "consumers", "{tenantid}"):
+        issuers += [f"https://login.microsoftonline.com/{tenant}/v2.0", f"https://sts.windows.net/{tenant}/"]
+    return list(dict.fromkeys(issuers))
+
+
 class JwtValidator:
     """Entra access tokens: signature from the tenant's JWKS, issuer and audience from settings (cached)."""
 
@@ -104,7 +121,7 @@ class JwtValidator:
 
     def __init__(self, settings: Settings) -> None:
         self.audience = settings.jwt_audience
-        tenant = settings.jwt_tenant_id
+        self.tenant = tenant = settings.jwt_tenant_id
         self.config_url = settings.jwt_openid_config_url or (
             f"https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
         )
@@ -132,7 +149,7 @@ class JwtValidator:
                 key.key,
                 algorithms=["RS256"],
                 audience=self.audience,
-                issuer=config["issuer"],
+                issuer=accepted_issuers(config["issuer"], self.tenant),
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
