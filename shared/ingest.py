@@ -21,7 +21,7 @@ from .pricing import PriceBook
 from .records import CallRecord, DeadLetter, TokenUsage
 from .store.sql import SqlStore
 from .store.rows import naive_utc
-from .store.writes import PartKey
+from .store.writes import CallWrites, PartKey
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class Ingestor:
         self.store_text = store_text
         self.clock = clock
         self.observers: list[Callable[[BatchReport], None]] = []  # e.g. the local host's replay totals
+        self.slice_size = 100  # events decoded and written at a time inside the batch's transaction
 
     def price(self, record: CallRecord, usage: TokenUsage | None = None) -> None:
         if usage is None or usage.estimated != record.tokens_estimated or usage.total_tokens != record.total_tokens:
@@ -198,49 +199,45 @@ class Ingestor:
     # -- the batch --------------------------------------------------------------------------------------
 
     def ingest_batch(self, events: Sequence[IncomingEvent]) -> BatchReport:
-        decoded = [self.decode_event(event) for event in events]
-        if self.claims is not None:
-            self._resolve_claims(decoded)  # network I/O: before the transaction, never inside it
-        outcome: list[str] = []
-        owners: dict[str, list[int]] = {}  # call id -> events that carry it
-        part_owners: dict[PartKey, list[int]] = {}
+        """One transaction for the batch, filled slice by slice so only one slice's text is in memory."""
+        outcome = [_DEAD] * len(events)
         parts: list[Part] = []
+        part_owners: dict[PartKey, list[int]] = {}
         dead: list[DeadLetter] = []
-        batch: dict[str, CallRecord] = {}
-        for index, item in enumerate(decoded):
-            empty = not (item.parts or item.records or item.dead)
-            outcome.append(_PENDING if item.parts else _IGNORED if empty else _DEAD)  # records promote it below
-            for record, usage in item.records:
-                self.price(record, usage)
-                self._collect(batch, owners, outcome, record, [index])
-            for part in item.parts:
-                parts.append(part)
-                part_owners.setdefault((part.kind, part.key), []).append(index)
-            dead.extend(item.dead)
+        early = self._decode_claim_checked(events)  # network I/O: before the transaction, never inside it
         now = naive_utc(self.clock())
+        totals = CallWrites()
         with self.store.write() as conn:
-            assembled = self._join_parts(conn, parts, now)
-            for key, priced in assembled.items():
+            for start in range(0, len(events), self.slice_size):
+                batch: dict[str, CallRecord] = {}
+                owners: dict[str, list[int]] = {}  # call id -> events of this slice that carry it
+                for index in range(start, min(start + self.slice_size, len(events))):
+                    item = early.pop(index, None) or self.decode_event(events[index])
+                    outcome[index] = _PENDING if item.parts else _IGNORED if not (item.records or item.dead) else _DEAD
+                    for record, usage in item.records:
+                        self.price(record, usage)
+                        self._collect(batch, owners, outcome, record, [index])
+                    for part in item.parts:
+                        parts.append(part)
+                        part_owners.setdefault((part.kind, part.key), []).append(index)
+                    dead.extend(item.dead)
+                # Earlier slices are in the same transaction, so a repeat across slices is found as a duplicate.
+                self._write(conn, batch, owners, outcome, now, totals)
+            batch, owners = {}, {}
+            for key, priced in self._join_parts(conn, parts, now).items():
                 for record, usage in priced:
                     self.price(record, usage)
                     self._collect(batch, owners, outcome, record, part_owners.get(key, []))
-            records = list(batch.values())
-            writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
+            self._write(conn, batch, owners, outcome, now, totals)
             self.store.write_dead_letters(conn, dead, now=now)
-        for call_id in writes.recorded + writes.merged:
-            for index in owners.get(call_id, ()):
-                outcome[index] = _best(outcome[index], _RECORDED)
-        for call_id in writes.duplicates:
-            for index in owners.get(call_id, ()):
-                outcome[index] = _best(outcome[index], _DUPLICATE)
         report = BatchReport(
             events=len(events),
             recorded=outcome.count(_RECORDED),
             duplicates=outcome.count(_DUPLICATE),
             dead_lettered=outcome.count(_DEAD),
             pending=outcome.count(_PENDING),
-            calls_recorded=len(writes.recorded),
-            calls_merged=len(writes.merged),
+            calls_recorded=len(totals.recorded),
+            calls_merged=len(totals.merged),
             ignored=outcome.count(_IGNORED),
         )
         logger.info(
@@ -251,6 +248,29 @@ class Ingestor:
         for observer in self.observers:
             observer(report)
         return report
+
+    def _write(self, conn, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
+               now: datetime, totals: CallWrites) -> None:
+        if not batch:
+            return
+        writes = self.store.write_calls(conn, list(batch.values()), now=now, reprice=self._reprice, store_text=self.store_text)
+        for call_id in writes.recorded + writes.merged:
+            for index in owners.get(call_id, ()):
+                outcome[index] = _best(outcome[index], _RECORDED)
+        for call_id in writes.duplicates:
+            for index in owners.get(call_id, ()):
+                outcome[index] = _best(outcome[index], _DUPLICATE)
+        totals.recorded.extend(writes.recorded)
+        totals.merged.extend(writes.merged)
+        totals.duplicates.extend(writes.duplicates)
+
+    def _decode_claim_checked(self, events: Sequence[IncomingEvent]) -> dict[int, Decoded]:
+        """Decode, and fetch the bodies of, the events that name a claim-checked body (cheap byte test first)."""
+        if self.claims is None:
+            return {}
+        early = {i: self.decode_event(e) for i, e in enumerate(events) if b'"bodyRef"' in e.body}
+        self._resolve_claims(list(early.values()))
+        return early
 
     def _resolve_claims(self, decoded: list[Decoded]) -> None:
         """Claim parts whose bodies can be fetched now become records; the others stay parts (pending)."""
