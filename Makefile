@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/streams.py
 	$(BIN)/python bench/peak_rss.py
+	$(BIN)/python bench/usage_api.py
 
 # infra/sql/schema.sql is generated from shared/store/schema.py; a test fails when they differ.
 schema: install

@@ -1,0 +1,233 @@
+"""Usage API at scale: 10M calls over 90 days in SQLite, 30-day reports through the real route handler.
+
+Builds (once; reused from bench/out/ when present) a ledger of `--calls` calls with realistic cardinality
+(~50 subscriptions, ~2,000 users with a skewed share of traffic, ~300 apps, ~3,000 IPs, 8 models; each user
+on one subscription, one app (sometimes a second) and one IP (a quarter of calls from a second one), each app
+on one to three models), generated inside SQLite and
+rolled up with one INSERT ... SELECT ... GROUP BY per rollup table: the figures ingest would write.
+
+Then times `GET /api/usage?groupBy=user,model`, `groupBy=ip,model` and `GET /api/usage/timeseries?interval=day`
+over 30 days through `shared.api.handle` (p50/p95 over `--runs` runs), beside a plain GROUP BY over the raw
+rows of the same range in the same run, and prints the ratio. Also shown: the same reports from the wide
+(ten-dimension) rollup only, which is why the narrow rollups exist.
+
+    python bench/usage_api.py [--calls 10000000] [--runs 20] [--raw-runs 3] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shared.store.rollups import dims_key  # noqa: E402
+from shared.store.schema import ROLLUP_CUTS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, calls  # noqa: E402
+
+END = datetime(2026, 12, 1, tzinfo=timezone.utc)
+DAYS = 90
+START = END - timedelta(days=DAYS)
+MODELS = ("gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14",
+          "o3-mini-2025-01-31", "o4-mini-2025-04-16", "text-embedding-3-large", "text-embedding-3-small")
+CHUNK = 1_000_000
+
+# Every row from a multiplicative hash of its index: deterministic, no Python per row. `u` (user) is skewed
+# (a few heavy users, a long tail); subscription, apps, IPs and models follow from the user as in real tenants.
+_GENERATE = """
+WITH RECURSIVE seq(i) AS (SELECT :lo UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < :hi),
+g AS (SELECT i, (i * 2654435761 + 97) % 4294967296 AS a, (i * 40503 + 12345) % 65521 AS b,
+             :start_s + (i * :step_us) / 1000000 AS ts, (i * :step_us) % 1000000 AS us FROM seq),
+d AS (SELECT *, CAST(2000 * ((a >> 8) % 10007) * ((a >> 8) % 10007) / 100140049.0 AS INTEGER) AS u FROM g),
+e AS (SELECT *, (u * 37 + CASE WHEN (a >> 20) % 8 = 0 THEN 1 ELSE 0 END) % 300 AS app,
+             (u + CASE WHEN (a >> 23) % 4 = 0 THEN 2000 ELSE 0 END) % 3000 AS ipx FROM d),
+f AS (SELECT *, (app * 3 + ((a >> 22) % (1 + app % 3))) % 8 AS m, (a >> 24) % 100 AS opr, (b * 7919) % 100 AS st FROM e),
+h AS (SELECT *, CASE WHEN st < 96 THEN 50 + (b * 31) % 2000 ELSE 0 END AS pt,
+             CASE WHEN st < 96 AND m < 6 THEN (a >> 12) % 800 ELSE 0 END AS ct FROM f)
+INSERT INTO calls (call_id, time, hour, ingested_at, source, operation, deployment, model, ip, subscription_id,
+    subscription_name, product_id, user_id, user_name, app_id, tenant_id, gateway, region, backend_id, status,
+    duration_ms, streamed, content_filtered, prompt_tokens, completion_tokens, total_tokens, cached_tokens,
+    reasoning_tokens, tokens_estimated, cost_usd, truncated, body_missing, stream_incomplete)
+SELECT printf('b%09d', i),
+       strftime('%Y-%m-%d %H:%M:%S', ts, 'unixepoch') || printf('.%06d', us),
+       strftime('%Y-%m-%d %H:00:00.000000', ts, 'unixepoch'),
+       strftime('%Y-%m-%d %H:%M:%S', ts, 'unixepoch') || printf('.%06d', us),
+       'bench',
+       CASE WHEN m >= 6 THEN 'embeddings' WHEN opr < 90 THEN 'chat.completions' ELSE 'responses' END,
+       'dep-' || m, {model_case}, '10.' || (ipx / 256) || '.' || (ipx % 256) || '.7',
+       'sub-' || (u % 50), 'team ' || (u % 50), 'product-' || (u % 4), printf('oid-%04d', u),
+       'user' || u || '@contoso.com', 'app-' || app, 'tenant-1', 'apim-bench', 'eastus2', 'aoai-' || ((a >> 26) % 3),
+       CASE WHEN st < 96 THEN 200 WHEN st < 98 THEN 429 WHEN st < 99 THEN 400 ELSE 500 END,
+       200 + (a >> 3) % 3000, (a >> 5) & 1, 0, pt, ct, pt + ct, CASE WHEN b % 5 = 0 THEN pt / 2 ELSE 0 END, 0,
+       CASE WHEN b % 50 = 0 THEN 1 ELSE 0 END,
+       CASE WHEN m = 7 THEN NULL ELSE (pt * (m + 1) * 0.5 + ct * (m + 1) * 2.0) / 1000000 END,
+       0, 0, 0
+FROM h
+"""
+
+_MEASURES_FROM_CALLS = """count(*), sum(CASE WHEN status = 0 OR status >= 400 THEN 1 ELSE 0 END), sum(prompt_tokens),
+    sum(completion_tokens), sum(total_tokens), sum(cached_tokens), sum(reasoning_tokens), sum(tokens_estimated),
+    count(cost_usd), coalesce(sum(cost_usd), 0), coalesce(sum(duration_ms), 0), count(duration_ms)"""
+_SUM_MEASURES = ", ".join(f"sum({m})" for m in ROLLUP_MEASURES)
+_DAY = "substr(hour, 1, 10) || ' 00:00:00.000000'"
+
+
+def _model_case() -> str:
+    return "CASE m " + " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(MODELS)) + " END"
+
+
+def build(path: Path, count: int) -> None:
+    from shared.store.sql import SqlStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    SqlStore.from_url(f"sqlite:///{path}").dispose()  # the app's own schema (every table and index)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.create_function("dims_key", len(ROLLUP_DIMENSIONS), lambda *dims: dims_key(dims), deterministic=True)
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1000000", "temp_store=MEMORY", "threads=4"):
+        db.execute(f"PRAGMA {pragma}")
+    indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='calls' AND sql IS NOT NULL").fetchall()
+    for name, _ in indexes:
+        db.execute(f"DROP INDEX {name}")  # built once at the end: sorting beats 10M random index inserts
+    started = time.perf_counter()
+    step_us = DAYS * 86400 * 1_000_000 // count
+    generate = _GENERATE.replace("{model_case}", _model_case())
+    for lo in range(0, count, CHUNK):
+        db.execute("BEGIN")
+        db.execute(generate, {"lo": lo, "hi": min(count, lo + CHUNK), "start_s": int(START.timestamp()), "step_us": step_us})
+        db.execute("COMMIT")
+        print(f"  calls: {min(count, lo + CHUNK):,} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    for _, sql in indexes:
+        db.execute(sql)
+    print(f"  indexes ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    _build_rollups(db)
+    db.execute("ANALYZE")
+    db.close()
+    print(f"built {count:,} calls and their rollups in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def _build_rollups(db: sqlite3.Connection) -> None:
+    dims = ", ".join(ROLLUP_DIMENSIONS)
+    blank_dims = ", ".join(f"coalesce({d}, {'0' if d == 'status' else chr(39) * 2})" for d in ROLLUP_DIMENSIONS)
+    measures = ", ".join(ROLLUP_MEASURES)
+    db.execute("BEGIN")
+    db.execute(f"INSERT INTO usage_hourly (hour, dims_key, {dims}, {measures}) "
+               f"SELECT hour, dims_key({blank_dims}), {blank_dims}, {_MEASURES_FROM_CALLS} FROM calls GROUP BY hour, {dims}")
+    db.execute(f"INSERT INTO usage_daily (day, dims_key, {dims}, {measures}) "
+               f"SELECT {_DAY}, dims_key, {dims}, {_SUM_MEASURES} FROM usage_hourly GROUP BY {_DAY}, dims_key")
+    for cut, kept in ROLLUP_CUTS.items():
+        masked = ", ".join(d if d in kept else ("0" if d == "status" else "''") for d in ROLLUP_DIMENSIONS)
+        group = ", ".join(kept)
+        db.execute(f"INSERT INTO usage_hourly_cuts (cut, hour, dims_key, {dims}, {measures}) "
+                   f"SELECT '{cut}', hour, dims_key({masked}), {masked}, {_SUM_MEASURES} FROM usage_hourly GROUP BY hour, {group}")
+        db.execute(f"INSERT INTO usage_daily_cuts (cut, day, dims_key, {dims}, {measures}) "
+                   f"SELECT cut, {_DAY}, dims_key, {dims}, {_SUM_MEASURES} FROM usage_hourly_cuts "
+                   f"WHERE cut = '{cut}' GROUP BY {_DAY}, dims_key")
+    db.execute("COMMIT")
+
+
+def _count(path: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        found = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+        has_cuts = db.execute("SELECT count(*) FROM usage_daily_cuts").fetchone()[0] > 0
+        db.close()
+        return found if has_cuts else -1
+    except sqlite3.Error:
+        return -1
+
+
+def _timed(run, runs: int) -> list[float]:
+    run()  # warm the page cache the way a serving instance is warm
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _raw_sql(keys: tuple[str, ...], daily: bool = False) -> str:
+    columns = [{"user": "user_id", "ip": "ip", "model": "model"}[k] for k in keys]
+    if daily:
+        columns = ["substr(time, 1, 10)"]
+    select = ", ".join(columns)
+    return f"SELECT {select}, {_MEASURES_FROM_CALLS} FROM calls WHERE time >= ? AND time < ? GROUP BY {select}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--raw-runs", type=int, default=3)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args(argv)
+    path = ROOT / "bench" / "out" / f"usage_api_{args.calls}.db"
+    if args.rebuild or _count(path) != args.calls:
+        print(f"building {path.relative_to(ROOT)} ...", file=sys.stderr)
+        build(path, args.calls)
+
+    from shared.api import handle
+    from shared.api.http import ApiRequest
+    from shared.settings import load_settings
+    from shared.store.sql import SqlStore
+    from shared.usage import UsageQuery, query_usage
+    from shared.wiring import AppContext
+
+    url = f"sqlite:///{path}"
+    context = AppContext(settings=load_settings({"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": url, "LEDGER_EMAIL_MODE": "off"}),
+                         store=SqlStore.from_url(url))
+    aligned = (END - timedelta(days=30), END)
+    unaligned = (END - timedelta(days=30, hours=10, minutes=32, seconds=50), END - timedelta(hours=10, minutes=32, seconds=50))
+    cases = [
+        ("usage groupBy=user,model", "usage", {"groupBy": "user,model"}, ("user", "model"), False),
+        ("usage groupBy=ip,model", "usage", {"groupBy": "ip,model"}, ("ip", "model"), False),
+        ("timeseries interval=day", "usage_timeseries", {"interval": "day"}, (), True),
+    ]
+    raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    print(f"\n{args.calls:,} calls over {DAYS} days; 30-day reports through shared.api.handle "
+          f"({args.runs} runs; raw GROUP BY: {args.raw_runs} runs)\n")
+    header = f"{'report':<28} {'range':<10} {'rows':>6} {'p50 ms':>8} {'p95 ms':>8} {'raw p50 ms':>11} {'ratio':>7}"
+    print(header + "\n" + "-" * len(header))
+    worst_p95, worst_ratio = 0.0, float("inf")
+    for label, route, params, keys, series in cases:
+        for range_name, (start, end) in (("aligned", aligned), ("unaligned", unaligned)):
+            query = {**params, "from": [start.isoformat()], "to": [end.isoformat()]}
+            query = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
+            response = handle(route, ApiRequest("GET", f"/api/{route}", query), context)
+            assert response.status == 200, response.body[:300]
+            rows = response.body.count(b'"requests"') - 1
+            api = _timed(lambda: handle(route, ApiRequest("GET", f"/api/{route}", query), context), args.runs)
+            bounds = (start.replace(tzinfo=None).isoformat(" ", "microseconds"), end.replace(tzinfo=None).isoformat(" ", "microseconds"))
+            scan = _timed(lambda: raw.execute(_raw_sql(keys, series), bounds).fetchall(), args.raw_runs)
+            ratio = statistics.median(scan) / _p(api, 0.5)
+            worst_p95, worst_ratio = max(worst_p95, _p(api, 0.95)), min(worst_ratio, ratio)
+            print(f"{label:<28} {range_name:<10} {rows:>6,} {_p(api, 0.5):>8.1f} {_p(api, 0.95):>8.1f} "
+                  f"{statistics.median(scan):>11.0f} {ratio:>6.0f}x")
+    print("\nthe same aligned reports from the wide ten-dimension rollup only (no narrow rollups):")
+    def wide_report(group: tuple[str, ...]) -> None:
+        with context.store.read() as conn:
+            query_usage(conn, UsageQuery(*aligned, group, narrow_rollups=False))
+
+    for label, _, _, keys, series in cases:
+        group = ("day",) if series else keys
+        wide = _timed(lambda: wide_report(group), 3)
+        print(f"  {label:<28} p50 {statistics.median(wide):>8.1f} ms")
+    print(f"\nworst p95 {worst_p95:.1f} ms (target <= 50); worst ratio to the raw scan {worst_ratio:.0f}x (target >= 100x)")
+    raw.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
