@@ -6,19 +6,25 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-fast bench schema clean
 
-$(STAMP): requirements.txt requirements-dev.txt package-lock.json
+NODE_STAMP := node_modules/.installed
+
+$(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	[ -d node_modules ] || npm install --no-audit --no-fund  # Azurite, for the claim-check tests
 	touch $(STAMP)
+
+# Azurite (a real Blob Storage server) for the claim-check tests; only `make test` needs Node.js.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 install: $(STAMP)
 
 demo: install
 	$(BIN)/python -m devhost demo
 
-test: install
+test: install $(NODE_STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: install
