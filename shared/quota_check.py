@@ -1,4 +1,5 @@
-"""Timer `quota_check`: total each quota's current period, alert newly crossed thresholds, deliver the outbox.
+"""Timer `quota_check`: total each quota's current period, alert newly crossed thresholds, deliver the outbox
+(and, with `LEDGER_DAILY_DIGEST`, raise yesterday's digest once).
 
 A crossing is claimed by inserting (quota, period start, threshold) into `quota_crossings` in the same
 transaction as the alert row; the primary key lets exactly one of two racing checks win, and a threshold is
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, select
 
 from .alerts import NewAlert, create_alert, deliver_pending, insert_once, sender_for
+from .digest import raise_daily_digest
 from .quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
 from .store.rows import naive_utc
 from .store.schema import calls
@@ -47,6 +49,11 @@ def run_quota_check(context: Any, now: datetime | None = None) -> dict[str, Any]
             alert_id = claim_and_raise(conn, quota, status, alert, settings.email_mode, now)
         if alert_id is not None:
             raised.append(alert_id)
+    if settings.daily_digest:
+        with store.write() as conn:
+            digest = raise_daily_digest(conn, settings, now)
+        if digest is not None:
+            raised.append(digest)
     delivery = deliver_pending(store, sender_for(settings), settings, now)
     report = {"quotas": len(candidates), "raised": raised, "sent": delivery.sent, "failed": delivery.failed}
     logger.info("quota_check: %s", report)
