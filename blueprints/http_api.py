@@ -1,19 +1,24 @@
-"""HTTP triggers of the usage API: one function per route of `shared.api`, each a thin adapter."""
+"""HTTP triggers of the usage API: one function per route of `shared.api`, each a thin adapter.
+
+Only the route manifest is imported here; the API itself loads on the first request (cold start).
+"""
 
 from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
-from shared.api import ROUTES, handle
-from shared.api.http import ApiRequest, ApiResponse
-from shared.wiring import app_context
+from shared.api_manifest import ROUTE_TABLE
 
 bp = func.Blueprint()
 
 
-def _request(req: func.HttpRequest) -> ApiRequest:
+def _serve(name: str, req: func.HttpRequest) -> func.HttpResponse:
+    from shared.api import handle
+    from shared.api.http import ApiRequest
+    from shared.wiring import app_context
+
     url = urlsplit(req.url)
-    return ApiRequest(
+    request = ApiRequest(
         method=req.method,
         path=url.path,
         query=parse_qs(url.query, keep_blank_values=True),  # repeated parameters are rejected, not merged
@@ -21,20 +26,18 @@ def _request(req: func.HttpRequest) -> ApiRequest:
         headers=dict(req.headers),
         body=req.get_body() or b"",
     )
-
-
-def _response(resp: ApiResponse) -> func.HttpResponse:
+    resp = handle(name, request, app_context())
     return func.HttpResponse(body=resp.body, status_code=resp.status, mimetype=resp.content_type.split(";")[0],
                              charset="utf-8", headers=resp.headers)
 
 
 def _register(name: str, method: str, path: str) -> None:
     def serve(req: func.HttpRequest) -> func.HttpResponse:
-        return _response(handle(name, _request(req), app_context()))
+        return _serve(name, req)
 
     serve.__name__ = name
     bp.function_name(name)(bp.route(route=path, methods=[method], auth_level=func.AuthLevel.ANONYMOUS)(serve))
 
 
-for _route in ROUTES.values():
-    _register(_route.name, _route.method, _route.path)
+for _name, (_method, _path) in ROUTE_TABLE.items():
+    _register(_name, _method, _path)

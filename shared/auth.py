@@ -15,11 +15,12 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Mapping
-
-import jwt
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import jwt
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ class JwtValidator:
         self._jwks: jwt.PyJWKClient | None = None
 
     def _openid_config(self) -> dict[str, Any]:
+        import jwt  # PyJWT and its crypto backend load only where tokens are validated
+
         with self._lock:
             if self._config is None or time.monotonic() - self._fetched_at > self._CACHE_SECONDS:
                 with urllib.request.urlopen(self.config_url, timeout=10) as response:  # noqa: S310 - https or loopback by config
@@ -140,6 +143,8 @@ class JwtValidator:
             return self._config
 
     def caller(self, token: str) -> Caller:
+        import jwt
+
         try:
             config = self._openid_config()
             assert self._jwks is not None

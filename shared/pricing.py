@@ -37,11 +37,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from genai_prices import Usage, calc_price
-from genai_prices import types as gp_types
-from genai_prices.data_snapshot import get_snapshot
+from typing import TYPE_CHECKING
 
 from shared.records import TokenUsage
+
+if TYPE_CHECKING:  # genai-prices loads its price snapshot on import: ~100 ms kept off the cold start
+    from genai_prices import Usage
+    from genai_prices import types as gp_types
 
 PROVIDERS = ("azure", "openai")
 # The raw usage keys the fast path prices, with a probe size large enough to make each rate exact.
@@ -164,6 +166,8 @@ def _list_cost(price: _ListPrice, usage: TokenUsage) -> float | None:
 
 
 def _slow_cost(price: _ListPrice, usage: TokenUsage) -> float | None:
+    from genai_prices import calc_price
+
     gp_usage = to_genai_usage(usage)
     result = calc_price(gp_usage, price.model_ref, provider_id=price.provider_id)
     if usage.audio_seconds and result.total_price == 0:
@@ -173,6 +177,8 @@ def _slow_cost(price: _ListPrice, usage: TokenUsage) -> float | None:
 
 def to_genai_usage(usage: TokenUsage) -> Usage:
     """genai-prices' view of a call's usage (its input/output include cached/reasoning, as OpenAI's do)."""
+    from genai_prices import Usage
+
     prompt, cached = _split_cached(usage)
     values: dict[str, Any] = {
         "input_tokens": prompt, "cache_read_tokens": cached, "output_tokens": usage.completion_tokens,
@@ -195,6 +201,8 @@ def normalise_model(model: str) -> str:
 
 
 def _find_model(model: str) -> tuple[str, str, gp_types.ModelInfo] | None:
+    from genai_prices.data_snapshot import get_snapshot
+
     snapshot = get_snapshot()
     for ref in dict.fromkeys((model.strip().lower(), normalise_model(model))):
         for provider_id in PROVIDERS:
@@ -223,6 +231,8 @@ def _resolve_list_price(model: str) -> _ListPrice | None:
 
 
 def _is_linear(info: gp_types.ModelInfo, model_price: gp_types.ModelPrice) -> bool:
+    from genai_prices import types as gp_types
+
     if isinstance(info.prices, list) and any(
             isinstance(c.constraint, gp_types.TimeOfDateConstraint) for c in info.prices):
         return False
@@ -231,6 +241,8 @@ def _is_linear(info: gp_types.ModelInfo, model_price: gp_types.ModelPrice) -> bo
 
 def _linear_rates(model_price: gp_types.ModelPrice) -> tuple[tuple[int, int, int, int] | None, int, int]:
     """Per-raw-token rates as scaled integers, derived from genai-prices' own arithmetic so they agree exactly."""
+    from genai_prices import Usage
+
     def price(**counts: int) -> Decimal:
         return model_price.calc_price(Usage(**counts))["total_price"]
 

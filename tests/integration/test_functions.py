@@ -130,3 +130,19 @@ def test_importing_function_app_does_not_import_azure_sdks():
     code = "import function_app, sys; print([m for m in sys.modules if m.startswith(('azure.identity','azure.storage','azure.kusto','azure.monitor','azure.communication','pyodbc'))])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_route_manifest_matches_the_registered_routes():
+    from shared.api import ROUTES
+    from shared.api_manifest import ROUTE_TABLE
+
+    assert ROUTE_TABLE == {route.name: (route.method, route.path) for route in ROUTES.values()}
+
+
+def test_importing_function_app_defers_the_store_and_api_to_the_first_invocation():
+    import subprocess
+    import sys
+
+    code = "import function_app, sys; print(sorted(m for m in ('sqlalchemy', 'genai_prices', 'jwt', 'shared.api', 'shared.ingest') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
