@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import orjson
 
@@ -21,6 +21,7 @@ from .pricing import PriceBook
 from .records import CallRecord, DeadLetter, TokenUsage
 from .store.sql import SqlStore
 from .store.rows import naive_utc
+from .store.rollups import RollupDeltas
 from .store.writes import CallWrites, PartKey
 
 logger = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ class Ingestor:
         early = self._decode_claim_checked(events)  # network I/O: before the transaction, never inside it
         now = naive_utc(self.clock())
         totals = CallWrites()
+        deltas = RollupDeltas()  # rollup changes of every slice, applied once before the commit
         with self.store.write() as conn:
             for start in range(0, len(events), self.slice_size):
                 batch: dict[str, CallRecord] = {}
@@ -222,13 +224,14 @@ class Ingestor:
                         part_owners.setdefault((part.kind, part.key), []).append(index)
                     dead.extend(item.dead)
                 # Earlier slices are in the same transaction, so a repeat across slices is found as a duplicate.
-                self._write(conn, batch, owners, outcome, now, totals)
+                self._write(conn, batch, owners, outcome, now, totals, deltas)
             batch, owners = {}, {}
             for key, priced in self._join_parts(conn, parts, now).items():
                 for record, usage in priced:
                     self.price(record, usage)
                     self._collect(batch, owners, outcome, record, part_owners.get(key, []))
-            self._write(conn, batch, owners, outcome, now, totals)
+            self._write(conn, batch, owners, outcome, now, totals, deltas)
+            deltas.apply(conn)
             self.store.write_dead_letters(conn, dead, now=now)
         report = BatchReport(
             events=len(events),
@@ -250,10 +253,11 @@ class Ingestor:
         return report
 
     def _write(self, conn, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
-               now: datetime, totals: CallWrites) -> None:
+               now: datetime, totals: CallWrites, deltas: RollupDeltas) -> None:
         if not batch:
             return
-        writes = self.store.write_calls(conn, list(batch.values()), now=now, reprice=self._reprice, store_text=self.store_text)
+        writes = self.store.write_calls(conn, list(batch.values()), now=now, reprice=self._reprice,
+                                        store_text=self.store_text, deltas=deltas)
         for call_id in writes.recorded + writes.merged:
             for index in owners.get(call_id, ()):
                 outcome[index] = _best(outcome[index], _RECORDED)
@@ -401,7 +405,3 @@ def _shape(doc: Any) -> str:
         keys = ", ".join(sorted(map(str, doc))[:8])
         return f"an object with keys [{keys}]"
     return f"a JSON {type(doc).__name__}"
-
-
-def events_from_bytes(bodies: Iterable[bytes], source: str | None = None) -> list[IncomingEvent]:
-    return [IncomingEvent(body=body, source=source) for body in bodies]

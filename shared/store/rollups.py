@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import Connection, Table, and_, bindparam, update
@@ -62,6 +63,15 @@ def _figures(record: CallRecord, sign: int) -> list[float]:
     ]
 
 
+_BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
+_CUT_MASKS = tuple((cut, tuple(dim in kept for dim in ROLLUP_DIMENSIONS)) for cut, kept in ROLLUP_CUTS.items())
+
+
+def _add(sums: list, figures: list) -> None:
+    for i, value in enumerate(figures):
+        sums[i] += value
+
+
 class RollupDeltas:
     """Signed changes to both rollups, accumulated over one batch."""
 
@@ -76,24 +86,25 @@ class RollupDeltas:
         day = hour.replace(hour=0)
         dims = _key(record)
         figures = _figures(record, sign)
-        targets = [(self.hourly, (hour, *dims)), (self.daily, (day, *dims))]
-        for cut in ROLLUP_CUTS:
-            masked = cut_key(dims, cut)
-            targets += [(self.hourly_cuts, (cut, hour, *masked)), (self.daily_cuts, (cut, day, *masked))]
-        for target, key in targets:
-            sums = target[key]
-            for i, value in enumerate(figures):
-                sums[i] += value
+        _add(self.hourly[(hour, *dims)], figures)
+        _add(self.daily[(day, *dims)], figures)
+        for cut, kept in _CUT_MASKS:
+            masked = tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))
+            _add(self.hourly_cuts[(cut, hour, *masked)], figures)
+            _add(self.daily_cuts[(cut, day, *masked)], figures)
 
     def add_all(self, records: Iterable[CallRecord], sign: int = 1) -> None:
         for record in records:
             self.add(record, sign)
 
     def apply(self, conn: Connection) -> None:
+        """Write the accumulated deltas (once per batch, just before commit) and start over empty."""
         _apply(conn, usage_hourly, ("hour",), self.hourly)
         _apply(conn, usage_daily, ("day",), self.daily)
         _apply(conn, usage_hourly_cuts, ("cut", "hour"), self.hourly_cuts)
         _apply(conn, usage_daily_cuts, ("cut", "day"), self.daily_cuts)
+        for deltas in (self.hourly, self.daily, self.hourly_cuts, self.daily_cuts):
+            deltas.clear()
 
 
 def dims_key(dims: tuple) -> str:
@@ -115,10 +126,13 @@ def _rows(leading: tuple[str, ...], deltas: Deltas) -> list[dict]:
 
 
 def _apply(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Deltas) -> None:
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        _apply_sqlite(conn, table, leading, deltas)
+        return
     rows = _rows(leading, deltas)
     if not rows:
         return
-    dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
         insert = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
         upsert = insert.on_conflict_do_update(
@@ -135,6 +149,31 @@ def _apply(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Del
         params = {f"k_{k}": row[k] for k in keys} | {f"d_{m}": row[m] for m in ROLLUP_MEASURES}
         if conn.execute(statement, params).rowcount == 0:
             conn.execute(table.insert(), row)
+
+
+_SQLITE_UPSERTS: dict[str, str] = {}
+
+
+def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Deltas) -> None:
+    """The ingest hot path on SQLite: one precompiled upsert through the driver with positional tuples."""
+    statement = _SQLITE_UPSERTS.get(table.name)
+    if statement is None:
+        names = (*leading, "dims_key", *ROLLUP_DIMENSIONS, *ROLLUP_MEASURES)
+        statement = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT ({', '.join((*leading, 'dims_key'))}) DO UPDATE SET "
+            + ", ".join(f"{m} = {m} + excluded.{m}" for m in ROLLUP_MEASURES)
+        )
+        _SQLITE_UPSERTS[table.name] = statement
+    width = len(leading)
+    rows = []
+    for key, sums in deltas.items():
+        if not any(sums):
+            continue
+        lead = tuple(v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for v in key[:width])
+        rows.append((*lead, dims_key(key[width:]), *key[width:], *sums))
+    if rows:
+        conn.exec_driver_sql(statement, rows)
 
 
 def rollup_update(table: Table, *leading: str):

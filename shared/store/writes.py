@@ -55,8 +55,13 @@ def write_calls(
     now: datetime,
     reprice: Callable[[CallRecord], None],
     store_text: bool = True,
+    deltas: RollupDeltas | None = None,
 ) -> CallWrites:
-    """Insert new calls, complete known ones, count the rest as duplicates; rollups follow in the same go."""
+    """Insert new calls, complete known ones, count the rest as duplicates; rollups follow in the same go.
+
+    With `deltas` the rollup changes are only accumulated there, for the caller to apply once before its
+    commit (a batch written slice by slice touches each rollup row once, not once per slice).
+    """
     result = CallWrites()
     batch: dict[str, CallRecord] = {}
     for record in records:  # the same call twice in one batch: merge before touching the store
@@ -71,7 +76,8 @@ def write_calls(
             reprice(merged)
             batch[record.call_id] = merged
     existing = existing_call_ids(conn, list(batch))
-    deltas = RollupDeltas()
+    apply_now = deltas is None
+    deltas = RollupDeltas() if deltas is None else deltas
     fresh = [r for r in batch.values() if r.call_id not in existing]
     if existing:
         stored = load_calls(conn, sorted(existing), with_payload=True)
@@ -93,7 +99,8 @@ def write_calls(
                 bulk_insert(conn, call_payloads, payloads)
         deltas.add_all(fresh)
         result.recorded.extend(r.call_id for r in fresh)
-    deltas.apply(conn)
+    if apply_now:
+        deltas.apply(conn)
     return result
 
 
