@@ -33,6 +33,18 @@ resource database 'Microsoft.Kusto/clusters/databases@2023-08-15' = {
   }
 }
 
+// The ledger's table, JSON mapping, deduplicating and hourly materialized views (infra/kusto/schema.kql).
+// Every command in it is idempotent; changing the file changes the hash and so re-runs the script.
+resource schema 'Microsoft.Kusto/clusters/databases/scripts@2023-08-15' = {
+  parent: database
+  name: 'ledger-schema'
+  properties: {
+    scriptContent: loadTextContent('../kusto/schema.kql')
+    forceUpdateTag: uniqueString(loadTextContent('../kusto/schema.kql'))
+    continueOnErrors: false
+  }
+}
+
 output clusterName string = cluster.name
 output databaseName string = database.name
 output ingestUri string = cluster.properties.dataIngestionUri

@@ -1,0 +1,112 @@
+"""The Azure Data Explorer copy: its columns, JSON mapping and rows agree with the SQL calls table and schema.kql."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from shared.kusto import MAPPING, TABLE, batch_tag, camel, columns, json_mapping, kusto_rows, table_schema
+from shared.records import CallRecord
+from shared.store.schema import calls
+
+KQL = Path(__file__).resolve().parents[2] / "infra" / "kusto" / "schema.kql"
+ADX_BICEP = Path(__file__).resolve().parents[2] / "infra" / "modules" / "adx.bicep"
+SQL_FIELDS = [c.name for c in calls.columns if c.name in {f.name for f in dataclasses.fields(CallRecord)}]
+
+
+def _record(**overrides) -> CallRecord:
+    values = dict(call_id="call-1", time=datetime(2026, 11, 27, 9, 0, 0, 123000, tzinfo=timezone.utc), source="capture/v1",
+                  operation="chat.completions", model="gpt-4o", subscription_id="sub-1", user_id="oid-ana", status=200,
+                  duration_ms=812.5, streamed=True, prompt_tokens=31, completion_tokens=42, total_tokens=73,
+                  cost_usd=0.00051, tokens_estimated=False, prompt_text="Which hotel?", completion_text="The Ritz.",
+                  request_body='{"messages": []}')
+    return CallRecord(**(values | overrides))
+
+
+def _kql_table_columns() -> list[tuple[str, str]]:
+    body = re.search(r"^\.create-merge table Calls \((.*?)^\)", KQL.read_text(), re.S | re.M).group(1)
+    pairs = [line.strip().rstrip(",") for line in body.strip().splitlines()]
+    return [(name.strip().removeprefix("['").removesuffix("']"), kind.strip()) for name, kind in (p.split(":") for p in pairs)]
+
+
+def _kql_mapping() -> tuple[str, list[dict]]:
+    match = re.search(r'^\.create-or-alter table Calls ingestion json mapping "(\w+)"\n((?:\s+\'.*\'\n)+)', KQL.read_text(), re.M)
+    text = "".join(re.findall(r"'(.*)'", match.group(2)))
+    return match.group(1), orjson.loads(text)
+
+
+def test_every_sql_calls_field_of_the_record_is_a_kusto_column_and_mapped():
+    for store_text in (True, False):
+        names = {c.field for c in columns(store_text)}
+        mapped = {m["column"] for m in json_mapping(store_text)}
+        for field in SQL_FIELDS + ["ingested_at"]:
+            assert field in names, field
+            assert camel(field) in mapped, field
+
+
+def test_kusto_types_time_datetime_flags_bool_tokens_long_cost_real():
+    types = {c.field: c.type for c in columns()}
+    assert types["time"] == types["ingested_at"] == "datetime"
+    for flag in ("streamed", "content_filtered", "tokens_estimated", "truncated", "body_missing", "stream_incomplete"):
+        assert types[flag] == "bool"
+    assert types["cost_usd"] == types["duration_ms"] == "real"
+    assert types["total_tokens"] == "long" and types["status"] == "int" and types["call_id"] == "string"
+
+
+def test_text_columns_only_when_text_is_kept():
+    assert [c.name for c in columns(True)][-2:] == ["promptText", "completionText"]
+    assert not {"promptText", "completionText"} & {c.name for c in columns(False)}
+    assert "promptText" not in table_schema(False) and "promptText:string" in table_schema(True).replace(" ", "")
+
+
+def test_rows_are_json_lines_in_the_mapping_shape():
+    ingested = datetime(2026, 11, 27, 9, 5, tzinfo=timezone.utc)
+    lines = kusto_rows([_record(), _record(call_id="call-2", cost_usd=None)], ingested_at=ingested).splitlines()
+    first, second = (orjson.loads(line) for line in lines)
+    assert list(first) == [m["column"] for m in json_mapping(True)]
+    assert first["callId"] == "call-1" and first["time"] == "2026-11-27T09:00:00.123000Z"
+    assert first["ingestedAt"] == "2026-11-27T09:05:00.000000Z"
+    assert (first["streamed"], first["contentFiltered"], first["costUsd"], first["totalTokens"]) == (True, False, 0.00051, 73)
+    assert (first["promptText"], first["completionText"]) == ("Which hotel?", "The Ritz.")
+    assert "requestBody" not in first  # raw bodies stay in SQL
+    assert second["costUsd"] is None  # unpriced stays null, never 0
+
+
+def test_rows_carry_no_text_when_text_is_not_kept():
+    row = orjson.loads(kusto_rows([_record()], ingested_at=datetime(2026, 11, 27, tzinfo=timezone.utc), store_text=False))
+    assert "promptText" not in row and "completionText" not in row and row["promptTokens"] == 31
+
+
+def test_the_batch_tag_depends_on_the_calls_not_their_order():
+    assert batch_tag(["b", "a", "c"]) == batch_tag(["c", "b", "a", "a"])
+    assert batch_tag(["a", "b"]) != batch_tag(["a", "b", "c"])
+    assert batch_tag(["a"]).startswith("ledger-")
+
+
+def test_the_kql_file_creates_the_same_table_and_mapping():
+    assert _kql_table_columns() == [(c.name, c.type) for c in columns(True)]
+    name, mapping = _kql_mapping()
+    assert (name, TABLE) == (MAPPING, "Calls")
+    assert mapping == json_mapping(True)
+
+
+def test_the_kql_file_deduplicates_merged_calls_and_has_hourly_views():
+    text = KQL.read_text()
+    assert re.search(r"materialized-view .*CallsLatest on table Calls\n\{\n\s+Calls\n\s+\| summarize arg_max\(ingestedAt, \*\) by callId", text)
+    for view, key in (("UsageHourlyBySubscription", "subscriptionId"), ("UsageHourlyByUser", "userId")):
+        assert re.search(rf"materialized-view .*{view} on table Calls\n\{{.*?by hour = bin\(\['time'\], 1h\), {key}, model\n\}}", text, re.S)
+    # a database script runs commands separated by blank lines: no command may contain one
+    for command in re.split(r"\n\s*\n", text):
+        lines = [line for line in command.splitlines() if not line.lstrip().startswith("//")]
+        assert sum(1 for line in lines if line.startswith(".")) <= 1, command[:80]
+
+
+def test_the_adx_module_applies_the_kql_file_as_a_database_script():
+    bicep = ADX_BICEP.read_text()
+    assert "Microsoft.Kusto/clusters/databases/scripts@" in bicep
+    assert "loadTextContent('../kusto/schema.kql')" in bicep
+    assert (ADX_BICEP.parent / "../kusto/schema.kql").resolve() == KQL
