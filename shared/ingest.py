@@ -77,6 +77,22 @@ class PartAssembler(Protocol):
     def assemble(self, key: str, parts: dict[str, bytes], *, force: bool) -> list[PricedRecord] | None: ...
 
 
+class CallSinkBatch(Protocol):
+    def add(self, records: Sequence[CallRecord]) -> None: ...
+
+    def send(self) -> None: ...
+
+
+class CallSink(Protocol):
+    """Another store that gets the calls a transaction recorded or merged (e.g. `shared.kusto.KustoExport`).
+
+    `open` per transaction, `add` after each write, `send` after the SQL writes and before the commit: a
+    failure to send raises, the transaction rolls back and the host retries the batch.
+    """
+
+    def open(self, ingested_at: datetime) -> CallSinkBatch: ...
+
+
 class Salvager(Protocol):
     def salvage(self, raw: bytes, reason: str) -> PricedRecord | None: ...
 
@@ -130,6 +146,7 @@ class Ingestor:
         claims: ClaimResolver | None = None,
         store_text: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        sinks: Sequence[CallSink] = (),
     ) -> None:
         self.store = store
         self.prices = prices
@@ -139,6 +156,7 @@ class Ingestor:
         self.claims = claims
         self.store_text = store_text
         self.clock = clock
+        self.sinks = tuple(sinks)
         self.observers: list[Callable[[BatchReport], None]] = []  # e.g. the local host's replay totals
         self.slice_size = 100  # events decoded and written at a time inside the batch's transaction
 
@@ -209,6 +227,7 @@ class Ingestor:
         now = naive_utc(self.clock())
         totals = CallWrites()
         deltas = RollupDeltas()  # rollup changes of every slice, applied once before the commit
+        exports = [sink.open(now) for sink in self.sinks]
         with self.store.write() as conn:
             for start in range(0, len(events), self.slice_size):
                 batch: dict[str, CallRecord] = {}
@@ -224,15 +243,17 @@ class Ingestor:
                         part_owners.setdefault((part.kind, part.key), []).append(index)
                     dead.extend(item.dead)
                 # Earlier slices are in the same transaction, so a repeat across slices is found as a duplicate.
-                self._write(conn, batch, owners, outcome, now, totals, deltas)
+                self._write(conn, batch, owners, outcome, now, totals, deltas, exports=exports)
             batch, owners = {}, {}
             for key, priced in self._join_parts(conn, parts, now).items():
                 for record, usage in priced:
                     self.price(record, usage)
                     self._collect(batch, owners, outcome, record, part_owners.get(key, []))
-            self._write(conn, batch, owners, outcome, now, totals, deltas)
+            self._write(conn, batch, owners, outcome, now, totals, deltas, exports=exports)
             deltas.apply(conn)
             self.store.write_dead_letters(conn, dead, now=now)
+            for export in exports:  # after the SQL writes, before the commit
+                export.send()
         report = BatchReport(
             events=len(events),
             recorded=outcome.count(_RECORDED),
@@ -253,7 +274,8 @@ class Ingestor:
         return report
 
     def _write(self, conn, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
-               now: datetime, totals: CallWrites, deltas: RollupDeltas) -> None:
+               now: datetime, totals: CallWrites, deltas: RollupDeltas,
+               exports: Sequence[CallSinkBatch] = ()) -> None:
         if not batch:
             return
         writes = self.store.write_calls(conn, list(batch.values()), now=now, reprice=self._reprice,
@@ -267,6 +289,20 @@ class Ingestor:
         totals.recorded.extend(writes.recorded)
         totals.merged.extend(writes.merged)
         totals.duplicates.extend(writes.duplicates)
+        self._export(conn, exports, writes, batch)
+
+    def _export(self, conn, exports: Sequence[CallSinkBatch], writes: CallWrites,
+                written: dict[str, CallRecord] | None = None) -> None:
+        """Give the sinks the calls as the store now has them: new ones as written, merged ones re-read."""
+        if not exports or not (writes.recorded or writes.merged):
+            return
+        # A merged call's record in `written` is the incoming piece; the store holds the merge.
+        known = {call_id: written[call_id] for call_id in writes.recorded if call_id in written} if written else {}
+        reread = [call_id for call_id in writes.recorded if call_id not in known] + writes.merged
+        stored = self.store.load_calls(conn, reread, with_payload=self.store_text) if reread else {}
+        records = [known.get(call_id) or stored[call_id] for call_id in writes.recorded + writes.merged]
+        for export in exports:
+            export.add(records)
 
     def _decode_claim_checked(self, events: Sequence[IncomingEvent]) -> dict[int, Decoded]:
         """Decode, and fetch the bodies of, the events that name a claim-checked body (cheap byte test first)."""
@@ -311,9 +347,17 @@ class Ingestor:
         with self.store.write() as conn:
             writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
             self.store.delete_parts(conn, [(kind, key) for key in resolved])
+            self._send(conn, writes, now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
         logger.info("claim check retry: %d of %d waiting calls got their body", len(resolved), len(events))
         return report
+
+    def _send(self, conn, writes: CallWrites, now: datetime) -> None:
+        """The sweeps' calls go to the sinks too, re-read from the store, inside their transaction."""
+        exports = [sink.open(now) for sink in self.sinks]
+        self._export(conn, exports, writes)
+        for export in exports:
+            export.send()
 
     def _collect(self, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
                  record: CallRecord, indexes: Sequence[int]) -> None:
@@ -374,6 +418,7 @@ class Ingestor:
                     records.append(record)
             writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
             self.store.delete_parts(conn, list(stored))
+            self._send(conn, writes, now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
         logger.info("swept %d waiting %s calls: %d recorded, %d merged", len(keys), kind, len(writes.recorded), len(writes.merged))
         return report

@@ -16,6 +16,7 @@ from .claims import ClaimCheck, ClaimResolver
 from .formats.registry import default_assemblers, default_formats
 from .formats.salvage import CaptureSalvager
 from .ingest import Ingestor
+from .kusto import KustoExport
 from .pricing import PriceBook
 from .settings import Settings, load_settings
 from .store.sql import SqlStore
@@ -47,6 +48,15 @@ class AppContext:
         return body_store_from_settings(self.settings)
 
     @cached_property
+    def kusto_sink(self):
+        """Azure Data Explorer, only when LEDGER_KUSTO_INGEST_URI is set."""
+        if not self.settings.kusto_ingest_uri:
+            return None
+        from .adapters.kusto import kusto_sink_from_settings  # azure-kusto-ingest, only where ADX is used
+
+        return kusto_sink_from_settings(self.settings)
+
+    @cached_property
     def ingestor(self) -> Ingestor:
         claims = ClaimResolver(ClaimCheck(self.body_store)) if self.body_store is not None else None
         return Ingestor(
@@ -57,6 +67,8 @@ class AppContext:
             salvager=CaptureSalvager(),
             claims=claims,
             store_text=self.settings.store_text,
+            sinks=[KustoExport(self.kusto_sink, store_text=self.settings.store_text)]
+            if self.kusto_sink is not None else [],
         )
 
     @classmethod

@@ -1,7 +1,8 @@
 """Azurite (the Azure Storage emulator, npm package `azurite`), started by the tests on loopback.
 
 `make test` installs it (`npm install` when node_modules is missing). The fixture starts the blob service
-on a free port with in-memory persistence, waits for it to answer, and stops it at the end.
+on a free port with in-memory persistence, waits for it to answer, and stops it at the end; `azurite_queue`
+adds the queue service (the Kusto queued-ingestion tests) beside the same blob service.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -34,17 +37,27 @@ def connection_string(port: int) -> str:
             f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
 
 
-@pytest.fixture(scope="session")
-def azurite() -> str:
-    """The connection string of a running Azurite blob service."""
-    binary = ROOT / "node_modules" / ".bin" / "azurite-blob"
+def queue_connection_string(blob_port: int, queue_port: int) -> str:
+    return connection_string(blob_port) + f"QueueEndpoint=http://127.0.0.1:{queue_port}/{ACCOUNT};"
+
+
+def blob_port(conn_str: str) -> int:
+    """The port of the blob endpoint in a connection string of `connection_string`."""
+    endpoint = next(p for p in conn_str.split(";") if p.startswith("BlobEndpoint="))
+    return int(endpoint.split(":")[-1].split("/")[0])
+
+
+@contextmanager
+def _run(service: str) -> Iterator[int]:
+    """Start one Azurite service (`blob`, `queue`) on a free loopback port; yields the port, stops it after."""
+    binary = ROOT / "node_modules" / ".bin" / f"azurite-{service}"
     if not binary.exists():
         raise RuntimeError("Azurite is not installed: run `npm install --no-audit --no-fund` (make test does)")
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="ledger-azurite-"))
     process = subprocess.Popen(
         [str(binary), "--silent", "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",
-         "--blobHost", "127.0.0.1", "--blobPort", str(port)],
+         f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
@@ -59,7 +72,7 @@ def azurite() -> str:
                 if time.monotonic() > deadline:
                     raise RuntimeError("Azurite did not start listening within 30 s") from None
                 time.sleep(0.1)
-        yield connection_string(port)
+        yield port
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -69,6 +82,20 @@ def azurite() -> str:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """The connection string of a running Azurite blob service."""
+    with _run("blob") as port:
+        yield connection_string(port)
+
+
+@pytest.fixture(scope="session")
+def azurite_queue(azurite: str) -> Iterator[str]:
+    """A connection string with both the blob service of `azurite` and a running Azurite queue service."""
+    with _run("queue") as port:
+        yield queue_connection_string(blob_port(azurite), port)
 
 
 def put_blob(conn_str: str, ref: str, data: bytes) -> None:
