@@ -1,4 +1,4 @@
-"""The local stand-in for the Functions host: `python -m devhost serve | replay | sample | demo`."""
+"""The local stand-in for the Functions host: `python -m devhost serve | replay | sample | send | demo`."""
 
 from __future__ import annotations
 
@@ -55,6 +55,19 @@ def _sample(args: argparse.Namespace) -> int:
     return sample_main(args.rest)
 
 
+def _send(args: argparse.Namespace) -> int:
+    from .send import azure_producer, send_files
+
+    namespace = args.namespace or os.environ.get("EVENTHUB__fullyQualifiedNamespace", "")
+    hub = args.hub or os.environ.get("EVENTHUB_NAME", "aoai-capture")
+    if not (namespace or args.connection_string):
+        print("send needs --namespace (or EVENTHUB__fullyQualifiedNamespace) or --connection-string", file=sys.stderr)
+        return 2
+    sent = send_files([Path(p) for p in args.paths], azure_producer(namespace, hub, args.connection_string))
+    print(f"sent {sent:,} events to {hub}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -82,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     sample = commands.add_parser("sample", help="write a deterministic sample month of capture/v1 events")
     sample.add_argument("rest", nargs=argparse.REMAINDER)
     sample.set_defaults(run=_sample)
+    send = commands.add_parser("send", help="send JSON Lines / Capture Avro events to a real Event Hub")
+    send.add_argument("paths", nargs="+")
+    send.add_argument("--namespace", help="e.g. ehns-ledger.servicebus.windows.net (Entra credentials)")
+    send.add_argument("--hub", help="hub name (default: EVENTHUB_NAME)")
+    send.add_argument("--connection-string", help="use a connection string instead of Entra credentials")
+    send.set_defaults(run=_send)
     demo = commands.add_parser("demo", help="sample month -> replay -> the two reports -> serve the API")
     demo.add_argument("--port", type=int, default=7071)
     demo.add_argument("--no-serve", action="store_true")

@@ -1,0 +1,65 @@
+"""`python -m devhost send`: put captured events (JSON Lines, Capture Avro) onto a real Event Hub.
+
+For trying a deployment with realistic traffic (e.g. the sample month) before APIM sends its own. Each event
+goes with partition key = its call id, as the APIM policy sends it, through azure-eventhub's buffered
+producer (it batches per partition itself) with Entra credentials or a connection string.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from .replay import read_events
+
+ProducerFactory = Callable[[], Any]
+
+
+def partition_key(body: bytes) -> str | None:
+    """The call id the gateway would partition by: capture `id`, legacy `message-id`, else none."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(doc, dict):
+        for name in ("id", "message-id"):
+            if isinstance(doc.get(name), str):
+                return doc[name]
+    return None
+
+
+def azure_producer(namespace: str, hub: str, connection_string: str | None = None) -> ProducerFactory:
+    def build() -> Any:
+        from azure.eventhub import EventHubProducerClient
+
+        if connection_string:
+            return EventHubProducerClient.from_connection_string(connection_string, eventhub_name=hub, buffered_mode=True)
+        from azure.identity import DefaultAzureCredential
+
+        client_id = os.environ.get("AZURE_CLIENT_ID") or None
+        credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
+        return EventHubProducerClient(namespace, hub, credential, buffered_mode=True)
+
+    return build
+
+
+def send_events(bodies: Iterable[bytes], producer_factory: ProducerFactory) -> int:
+    from azure.eventhub import EventData
+
+    producer = producer_factory()
+    sent = 0
+    try:
+        for body in bodies:
+            producer.send_event(EventData(body), partition_key=partition_key(body))
+            sent += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return sent
+
+
+def send_files(paths: list[Path], producer_factory: ProducerFactory) -> int:
+    return send_events(read_events(paths), producer_factory)
