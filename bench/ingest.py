@@ -10,18 +10,15 @@ of the same batch size. Prints events/s for both and the ratio (pipeline / floor
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
 
 
 def _events(count: int) -> list[bytes]:
@@ -81,14 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    os.environ.update({"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"})
-    os.chdir(ROOT)
+    workdir = bench_workdir("ledger-bench-")
     import azure.functions as func
 
-    import function_app
-
-    ingest = next(f for f in function_app.app.get_functions() if f.get_function_name() == "ingest").get_user_function()
+    ingest = ingest_function()
     events = _events(args.events)
     size_mb = sum(map(len, events)) / 1e6
     batches = [

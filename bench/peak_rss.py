@@ -9,16 +9,12 @@ included, as the Functions host holds them too), and the difference. Linux `ru_m
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
-import tempfile
-from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
 
 
 def _rss_mb() -> float:
@@ -38,15 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--body-kb", type=int, default=150)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-rss-"))
-    os.environ.update({"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"})
-    os.chdir(ROOT)
+    bench_workdir("ledger-bench-rss-")
     import azure.functions as func
 
-    import function_app
     from tests.builders import capture_event, chat_response
 
-    ingest = next(f for f in function_app.app.get_functions() if f.get_function_name() == "ingest").get_user_function()
+    ingest = ingest_function()
     ingest([func.EventHubEvent(body=orjson.dumps(capture_event(call_id="warm-up")))])
     baseline = _rss_mb()
     sentence = "Employees book economy class for flights under six hours; hotels above the cap need approval. "

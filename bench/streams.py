@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
 
 WORDS = ("the ledger records every call with its caller model tokens and cost so that chargeback is exact "
          "and nothing streamed is ever counted as zero").split()
@@ -66,18 +64,6 @@ def _events(kind: str, count: int, chunks: int) -> list[bytes]:
     return events
 
 
-_INGEST = []
-
-
-def _ingest_function():
-    """The app's own `ingest` function (the FunctionApp lists its functions once per process)."""
-    if not _INGEST:
-        import function_app
-
-        _INGEST.append(next(f for f in function_app.app.get_functions() if f.get_function_name() == "ingest").get_user_function())
-    return _INGEST[0]
-
-
 def _run(kind: str, count: int, chunks: int, batch_size: int, workdir: Path) -> tuple[float, float]:
     import azure.functions as func
 
@@ -85,7 +71,7 @@ def _run(kind: str, count: int, chunks: int, batch_size: int, workdir: Path) -> 
 
     reset_app_context()
     os.environ["LEDGER_SQL_URL"] = f"sqlite:///{workdir / (kind + '.db')}"
-    ingest = _ingest_function()
+    ingest = ingest_function()
     events = _events(kind, count, chunks)
     ingest([func.EventHubEvent(body=_events(kind, 1, chunks)[0].replace(b'"' + kind.encode() + b'-0"', b'"warm-up"'))])
     started = time.perf_counter()
@@ -102,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--chunks", type=int, default=200)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-streams-"))
-    os.environ.update({"LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"})
-    os.chdir(ROOT)
+    workdir = bench_workdir("ledger-bench-streams-")  # each kind then gets its own database in it
     from shared.tokens import preload
 
     preload("gpt-4o")
