@@ -55,7 +55,10 @@ def iso(moment: datetime) -> str:
 
 def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
     end = values.get("to") or datetime.now(timezone.utc)
-    start = values.get("from") or end - DEFAULT_RANGE
+    try:
+        start = values.get("from") or end - DEFAULT_RANGE
+    except OverflowError:  # `to` within 30 days of year 1 and no `from`
+        raise ApiError(400, "Bad parameter", "to: leaves no 30-day default range before it; give from", parameter="to") from None
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
     return start, end

@@ -279,3 +279,12 @@ def test_openapi_document_lists_every_route_with_its_parameters(api):
     assert "user" in group_by["schema"]["pattern"]
     assert document["components"]["securitySchemes"]["easyAuth"]["name"] == "X-MS-CLIENT-PRINCIPAL"
     assert orjson.loads(orjson.dumps(document)) == document
+
+
+def test_a_to_too_early_for_the_default_range_is_a_400_naming_to(store):
+    from shared.api import handle
+    from shared.api.http import ApiRequest
+    from tests.conftest import make_context
+
+    response = handle("usage", ApiRequest("GET", "/api/usage", query={"to": ["0001-01-01T00:01:00Z"]}), make_context(store))
+    assert response.status == 400 and b'"parameter":"to"' in response.body
