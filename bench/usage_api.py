@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shared.store.rollups import dims_key  # noqa: E402
-from shared.store.schema import ROLLUP_CUTS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, calls  # noqa: E402
+from shared.store.schema import ROLLUP_CUTS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, USAGE_CUMULATIVE  # noqa: E402
 
 END = datetime(2026, 12, 1, tzinfo=timezone.utc)
 DAYS = 90
@@ -117,26 +117,52 @@ def _build_rollups(db: sqlite3.Connection) -> None:
     blank_dims = ", ".join(f"coalesce({d}, {'0' if d == 'status' else chr(39) * 2})" for d in ROLLUP_DIMENSIONS)
     measures = ", ".join(ROLLUP_MEASURES)
     db.execute("BEGIN")
-    db.execute(f"INSERT INTO usage_hourly (hour, dims_key, {dims}, {measures}) "
-               f"SELECT hour, dims_key({blank_dims}), {blank_dims}, {_MEASURES_FROM_CALLS} FROM calls GROUP BY hour, {dims}")
-    db.execute(f"INSERT INTO usage_daily (day, dims_key, {dims}, {measures}) "
-               f"SELECT {_DAY}, dims_key, {dims}, {_SUM_MEASURES} FROM usage_hourly GROUP BY {_DAY}, dims_key")
+    _step(db, "usage_hourly", f"INSERT INTO usage_hourly (hour, dims_key, {dims}, {measures}) "
+          f"SELECT hour, dims_key({blank_dims}), {blank_dims}, {_MEASURES_FROM_CALLS} FROM calls GROUP BY hour, {dims}")
+    _step(db, "usage_daily", f"INSERT INTO usage_daily (day, dims_key, {dims}, {measures}) "
+          f"SELECT {_DAY}, dims_key, {dims}, {_SUM_MEASURES} FROM usage_hourly GROUP BY {_DAY}, dims_key")
     for cut, kept in ROLLUP_CUTS.items():
         masked = ", ".join(d if d in kept else ("0" if d == "status" else "''") for d in ROLLUP_DIMENSIONS)
         group = ", ".join(kept)
-        db.execute(f"INSERT INTO usage_hourly_cuts (cut, hour, dims_key, {dims}, {measures}) "
-                   f"SELECT '{cut}', hour, dims_key({masked}), {masked}, {_SUM_MEASURES} FROM usage_hourly GROUP BY hour, {group}")
-        db.execute(f"INSERT INTO usage_daily_cuts (cut, day, dims_key, {dims}, {measures}) "
-                   f"SELECT cut, {_DAY}, dims_key, {dims}, {_SUM_MEASURES} FROM usage_hourly_cuts "
-                   f"WHERE cut = '{cut}' GROUP BY {_DAY}, dims_key")
+        _step(db, f"hourly cut {cut}", f"INSERT INTO usage_hourly_cuts (cut, hour, dims_key, {dims}, {measures}) "
+              f"SELECT '{cut}', hour, dims_key({masked}), {masked}, {_SUM_MEASURES} FROM usage_hourly GROUP BY hour, {group}")
+        _step(db, f"daily cut {cut}", f"INSERT INTO usage_daily_cuts (cut, day, dims_key, {dims}, {measures}) "
+              f"SELECT cut, {_DAY}, dims_key, {dims}, {_SUM_MEASURES} FROM usage_hourly_cuts "
+              f"WHERE cut = '{cut}' GROUP BY {_DAY}, dims_key")
+        started = time.perf_counter()
+        _build_cumulative(db, cut)
+        print(f"    cumulative {cut} ({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+    db.execute("INSERT INTO usage_cum_marks (month, last_day) SELECT substr(day, 1, 8) || '01 00:00:00.000000', max(day) "
+               "FROM usage_daily_cuts GROUP BY substr(day, 1, 8)")
     db.execute("COMMIT")
+
+
+def _step(db: sqlite3.Connection, label: str, sql: str) -> None:
+    started = time.perf_counter()
+    db.execute(sql)
+    print(f"    {label} ({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+
+
+def _build_cumulative(db: sqlite3.Connection, cut: str) -> None:
+    """Month-to-date sums per key and day, dense from a key's first day of the month (as ingest keeps them):
+    each day is the day before (same month) plus that day's cut rows."""
+    table = USAGE_CUMULATIVE[cut].name
+    kept = ", ".join(ROLLUP_CUTS[cut])
+    measures = ", ".join(ROLLUP_MEASURES)
+    days = [row[0] for row in db.execute("SELECT DISTINCT day FROM usage_daily_cuts WHERE cut = ? ORDER BY day", (cut,))]
+    for previous, day in zip([None, *days], days):
+        carried = (f"SELECT dims_key, {kept}, {measures} FROM {table} WHERE day = '{previous}' UNION ALL "
+                   if previous and previous[:7] == day[:7] else "")
+        db.execute(f"INSERT INTO {table} (day, dims_key, {kept}, {measures}) SELECT '{day}', dims_key, {kept}, {_SUM_MEASURES} "
+                   f"FROM ({carried}SELECT dims_key, {kept}, {measures} FROM usage_daily_cuts WHERE cut = '{cut}' AND day = '{day}') "
+                   f"GROUP BY dims_key")
 
 
 def _count(path: Path) -> int:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         found = db.execute("SELECT count(*) FROM calls").fetchone()[0]
-        has_cuts = db.execute("SELECT count(*) FROM usage_daily_cuts").fetchone()[0] > 0
+        has_cuts = db.execute("SELECT count(*) FROM usage_cum_marks").fetchone()[0] > 0
         db.close()
         return found if has_cuts else -1
     except sqlite3.Error:

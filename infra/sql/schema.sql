@@ -162,6 +162,140 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.usage_cum_app_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_app_model (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_app_model PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cum_ip_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_ip_model (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_ip_model PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cum_marks', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_marks (
+	month DATETIME2 NOT NULL, 
+	last_day DATETIME2 NOT NULL, 
+	CONSTRAINT pk_usage_cum_marks PRIMARY KEY (month)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cum_service', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_service (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_service PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cum_subscription_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_subscription_model (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_subscription_model PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cum_user_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_user_model (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_user_model PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.usage_daily', N'U') IS NULL
 BEGIN
     CREATE TABLE usage_daily (

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import datetime
+from operator import add
+from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import Connection, Table, and_, bindparam, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,11 +20,13 @@ from ..records import CallRecord
 from .rows import hour_of, naive_utc
 from .schema import (
     ROLLUP_CUTS,
+    USAGE_CUMULATIVE,
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
     usage_daily,
     usage_daily_cuts,
     usage_hourly,
+    usage_cum_marks,
     usage_hourly_cuts,
 )
 
@@ -68,8 +71,7 @@ _CUT_MASKS = tuple((cut, tuple(dim in kept for dim in ROLLUP_DIMENSIONS)) for cu
 
 
 def _add(sums: list, figures: list) -> None:
-    for i, value in enumerate(figures):
-        sums[i] += value
+    sums[:] = map(add, sums, figures)  # element-wise in C: this runs ~12 times per call ingested
 
 
 class RollupDeltas:
@@ -103,6 +105,7 @@ class RollupDeltas:
         _apply(conn, usage_daily, ("day",), self.daily)
         _apply(conn, usage_hourly_cuts, ("cut", "hour"), self.hourly_cuts)
         _apply(conn, usage_daily_cuts, ("cut", "day"), self.daily_cuts)
+        _apply_cumulative(conn, self.daily_cuts)
         for deltas in (self.hourly, self.daily, self.hourly_cuts, self.daily_cuts):
             deltas.clear()
 
@@ -112,14 +115,22 @@ def dims_key(dims: tuple) -> str:
     return hashlib.blake2b("\x1f".join(map(str, dims)).encode(), digest_size=16).hexdigest()
 
 
-def _rows(leading: tuple[str, ...], deltas: Deltas) -> list[dict]:
-    names = (*leading, *ROLLUP_DIMENSIONS)
+def _stored_dims(table: Table) -> list[tuple[int, str]]:
+    """(position in ROLLUP_DIMENSIONS, name) of the dimension columns a rollup table keeps."""
+    return [(i, dim) for i, dim in enumerate(ROLLUP_DIMENSIONS) if dim in table.c]
+
+
+def _rows(table: Table, leading: tuple[str, ...], deltas: Deltas) -> list[dict]:
+    width = len(leading)
+    stored = _stored_dims(table)
     rows = []
     for key, sums in deltas.items():
         if not any(sums):
             continue
-        row = dict(zip(names, key))
-        row["dims_key"] = dims_key(key[len(leading):])
+        dims = key[width:]
+        row = dict(zip(leading, key))
+        row.update((dim, dims[i]) for i, dim in stored)
+        row["dims_key"] = dims_key(dims)
         row.update(zip(ROLLUP_MEASURES, sums))
         rows.append(row)
     return rows
@@ -130,7 +141,7 @@ def _apply(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Del
     if dialect == "sqlite":
         _apply_sqlite(conn, table, leading, deltas)
         return
-    rows = _rows(leading, deltas)
+    rows = _rows(table, leading, deltas)
     if not rows:
         return
     if dialect in ("sqlite", "postgresql"):
@@ -156,9 +167,10 @@ _SQLITE_UPSERTS: dict[str, str] = {}
 
 def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Deltas) -> None:
     """The ingest hot path on SQLite: one precompiled upsert through the driver with positional tuples."""
+    stored = [i for i, _ in _stored_dims(table)]
     statement = _SQLITE_UPSERTS.get(table.name)
     if statement is None:
-        names = (*leading, "dims_key", *ROLLUP_DIMENSIONS, *ROLLUP_MEASURES)
+        names = (*leading, "dims_key", *(ROLLUP_DIMENSIONS[i] for i in stored), *ROLLUP_MEASURES)
         statement = (
             f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
             f"ON CONFLICT ({', '.join((*leading, 'dims_key'))}) DO UPDATE SET "
@@ -171,9 +183,60 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
         if not any(sums):
             continue
         lead = tuple(v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for v in key[:width])
-        rows.append((*lead, dims_key(key[width:]), *key[width:], *sums))
+        dims = key[width:]
+        rows.append((*lead, dims_key(dims), *(dims[i] for i in stored), *sums))
     if rows:
         conn.exec_driver_sql(statement, rows)
+
+
+def _apply_cumulative(conn: Connection, daily_cuts: Deltas) -> None:
+    """The daily cut deltas into the cumulative cuts: a change on day d adds to the key's rows d..last day."""
+    by_month: dict[datetime, list[tuple]] = defaultdict(list)
+    for (cut, day, *dims), sums in daily_cuts.items():
+        if any(sums):
+            by_month[day.replace(day=1)].append((cut, day, tuple(dims), sums))
+    for month, items in sorted(by_month.items()):
+        newest = max(day for _, day, _, _ in items)
+        last = _claim_month(conn, month, newest)
+        if last is not None and newest > last:
+            _copy_forward(conn, last, newest)
+        last = newest if last is None else max(last, newest)
+        per_cut: dict[str, Deltas] = defaultdict(lambda: defaultdict(lambda: [0] * len(ROLLUP_MEASURES)))
+        for cut, day, dims, sums in items:
+            deltas = per_cut[cut]
+            while day <= last:
+                _add(deltas[(day, *dims)], sums)
+                day += _DAY
+        for cut, deltas in per_cut.items():
+            _apply(conn, USAGE_CUMULATIVE[cut], ("day",), deltas)
+
+
+_DAY = timedelta(days=1)
+
+
+def _claim_month(conn: Connection, month: datetime, newest: datetime) -> datetime | None:
+    """Lock the month's mark (writers of a month go one at a time), move it to `newest`, return the old one."""
+    marks = usage_cum_marks
+    where = marks.c.month == month
+    if conn.execute(update(marks).where(where).values(last_day=marks.c.last_day)).rowcount == 0:
+        conn.execute(marks.insert(), {"month": month, "last_day": newest})  # a racing first writer fails here
+        return None
+    last = conn.execute(select(marks.c.last_day).where(where)).scalar_one()
+    last = datetime.fromisoformat(last) if isinstance(last, str) else last
+    if newest > last:
+        conn.execute(update(marks).where(where).values(last_day=newest))
+    return last
+
+
+def _copy_forward(conn: Connection, last: datetime, newest: datetime) -> None:
+    """Give every key of the month a row for each day after `last` up to `newest`: nothing changed since."""
+    day = last + _DAY
+    while day <= newest:
+        for table in USAGE_CUMULATIVE.values():
+            names = [c.name for c in table.columns]
+            source = select(*[literal(day, table.c.day.type) if n == "day" else table.c[n] for n in names])
+            conn.execute(insert(table).from_select(names, source.where(table.c.day == last)))
+        day += _DAY
 
 
 def rollup_update(table: Table, *leading: str):

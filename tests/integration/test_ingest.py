@@ -197,3 +197,23 @@ def test_secrets_in_bodies_are_masked_before_storage(context):
     with context.store.read() as conn:
         body = conn.execute(select(call_payloads.c.request_body)).scalar_one()
     assert "0123456789abcdef0123456789abcdef" not in body
+
+
+def test_cumulative_cuts_match_a_raw_scan_after_late_calls_across_a_month_boundary(context):
+    def docs(days, tag):
+        return [capture_event(call_id=f"{tag}-{day}-{hour}-{user}", time=f"2026-{day}T{hour:02d}:15:00Z", user_id=f"user-{user}")
+                for day in days for hour in (1, 12, 23) for user in range(3) if (hour + user) % 2 or day.endswith("1")]
+
+    context.ingestor.ingest_batch(_events(*docs(["11-02", "11-03"], "a")))
+    context.ingestor.ingest_batch(_events(*docs(["10-30", "11-01"], "late")))  # days before the last one stored
+    context.ingestor.ingest_batch(_events(*docs(["11-05"], "b"), *docs(["11-02"], "a")))  # days copied forward; duplicates
+    context.ingestor.ingest_batch(_events(*docs(["10-31"], "later")))  # a late call in a month already closed
+    ranges = [("10-30T00:00", "11-06T00:00"), ("10-31T00:00", "11-03T00:00"), ("11-02T00:00", "11-05T00:00"),
+              ("10-30T05:00", "11-04T07:30"), ("11-04T00:00", "11-30T00:00")]
+    with context.store.read() as conn:
+        for start, end in ranges:
+            start, end = (datetime.fromisoformat(f"2026-{t}:00+00:00") for t in (start, end))
+            fast = query_usage(conn, UsageQuery(start, end, ("user", "model"))).rows
+            slow = conn.execute(select(calls.c.user_id, func.count(), func.sum(calls.c.total_tokens)).where(
+                calls.c.time >= start.replace(tzinfo=None), calls.c.time < end.replace(tzinfo=None)).group_by(calls.c.user_id)).all()
+            assert sorted((r["user"], r["requests"], r["totalTokens"]) for r in fast) == sorted(tuple(r) for r in slow), (start, end)

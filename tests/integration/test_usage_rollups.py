@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from shared.records import CallRecord
 from shared.store.rows import aware_utc
-from shared.store.schema import calls
+from shared.store.schema import ROLLUP_CUTS, USAGE_CUMULATIVE, calls, usage_cum_marks
 from shared.store.sql import SqlStore
 from shared.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
 
-BASE = datetime(2026, 11, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 10, 30, tzinfo=timezone.utc)  # the span crosses a month: cumulative cuts restart
 SPAN_MINUTES = 3 * 24 * 60
 VALUES = {
     "user_id": ["u1", "u2", "u3", None], "subscription_id": ["s1", "s2"], "product_id": ["gold", None],
@@ -138,6 +138,7 @@ def test_rollups_give_the_raw_scan_figures_for_random_ranges_groupings_and_calle
                 store.write_calls(conn, batch, now=datetime(2026, 12, 1), reprice=lambda _record: None)
         with store.read() as conn:
             raw = [dict(row) for row in conn.execute(select(calls)).mappings()]
+            _cumulative_cuts_hold_month_to_date_sums(conn, raw)
             for query in queries:
                 expected = _oracle(raw, query)
                 _same(query_usage(conn, query).rows, expected, query.group_by)
@@ -149,6 +150,27 @@ def test_rollups_give_the_raw_scan_figures_for_random_ranges_groupings_and_calle
         store.dispose()
 
 
+def _cumulative_cuts_hold_month_to_date_sums(conn, raw: list[dict]) -> None:
+    """Every cumulative row = the calls of its key from the first of its month through its day; and every key
+    called in a month has a row on each day from its first call to the month's last materialized day."""
+    marks = {aware_utc(m).date(): aware_utc(d).date() for m, d in conn.execute(select(usage_cum_marks.c.month, usage_cum_marks.c.last_day))}
+    for cut, table in USAGE_CUMULATIVE.items():
+        kept = ROLLUP_CUTS[cut]
+        stored = {(aware_utc(r["day"]).date(), tuple(r[d] for d in kept)): (r["requests"], r["total_tokens"])
+                  for r in conn.execute(select(table)).mappings()}
+        expected: dict[tuple, list[int]] = {}
+        for row in raw:
+            day = aware_utc(row["time"]).date()
+            key = tuple(row[d] if row[d] is not None else "" for d in kept)
+            last = marks[day.replace(day=1)]
+            while day <= last:
+                sums = expected.setdefault((day, key), [0, 0])
+                sums[0] += 1
+                sums[1] += row["total_tokens"]
+                day += timedelta(days=1)
+        assert {k: v for k, v in stored.items() if v != (0, 0)} == {k: tuple(v) for k, v in expected.items()}, cut
+
+
 def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
     start, end = BASE, BASE + timedelta(days=30)
     assert choose_cut(UsageQuery(start, end, ("user", "model"))) == "user,model"
@@ -157,3 +179,17 @@ def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
     assert choose_cut(UsageQuery(start, end, ("status", "operation"))) == "service"
     assert choose_cut(UsageQuery(start, end, ("user", "ip"))) is None
     assert choose_cut(UsageQuery(start, end, ("user",), narrow_rollups=False)) is None
+
+
+def test_cumulative_reads_compile_to_tsql_with_bound_values():
+    from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
+
+    from shared.usage import _cumulative_queries
+
+    query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
+    statements = _cumulative_queries(query.start, query.end, query, "user,model")
+    assert len(statements) == 2  # the range spans two months: each month's sums are read on their own
+    for statement in statements:
+        tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))
+        assert "usage_cum_user_model" in tsql and "gpt-4o" not in tsql and "u1" not in tsql
+    assert "LEFT OUTER JOIN" in str(statements[0].compile(dialect=mssql_pyodbc.dialect()))  # starts mid-month
