@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Connection, Table, and_, case, func, literal, select
@@ -63,6 +63,10 @@ class UsageResult:
     totals: dict[str, Any]
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
+
+
 def _floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -75,6 +79,9 @@ def _ceil(moment: datetime, step: timedelta) -> datetime:
 def plan_range(start: datetime, end: datetime, *, daily_allowed: bool) -> list[tuple[str, datetime, datetime]]:
     """Split [start, end) into ("raw" | "hourly" | "daily", from, to) pieces, coarsest where possible."""
     pieces: list[tuple[str, datetime, datetime]] = []
+    # Rollup buckets are UTC hours and days: a range given in another zone (a quota period in Europe/Paris)
+    # must be cut on UTC boundaries, or whole buckets straddling its edges would be dropped.
+    start, end = _utc(start), _utc(end)
     if start >= end:
         return pieces
     first_hour, last_hour = _ceil(start, HOUR), _floor_hour(end)

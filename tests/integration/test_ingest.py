@@ -217,3 +217,18 @@ def test_cumulative_cuts_match_a_raw_scan_after_late_calls_across_a_month_bounda
             slow = conn.execute(select(calls.c.user_id, func.count(), func.sum(calls.c.total_tokens)).where(
                 calls.c.time >= start.replace(tzinfo=None), calls.c.time < end.replace(tzinfo=None)).group_by(calls.c.user_id)).all()
             assert sorted((r["user"], r["requests"], r["totalTokens"]) for r in fast) == sorted(tuple(r) for r in slow), (start, end)
+
+
+def test_a_range_given_in_another_time_zone_counts_the_calls_at_its_edges(context):
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    # 23:30 UTC on 31 October is 00:30 on 1 November in Paris: inside a Paris November, outside a UTC one.
+    times = ["2026-10-31T22:30:00Z", "2026-10-31T23:30:00Z", "2026-11-15T12:00:00Z", "2026-11-30T22:59:00Z", "2026-12-01T06:00:00Z"]
+    context.ingestor.ingest_batch(_events(*(capture_event(time=t) for t in times)))
+    start, end = datetime(2026, 11, 1, tzinfo=paris), datetime(2026, 12, 1, tzinfo=paris)
+    with context.store.read() as conn:
+        for group_by in ((), ("user",), ("user", "ip"), ("day",)):  # cumulative cut, wide rollup, time keys
+            result = query_usage(conn, UsageQuery(start, end, group_by))
+            # 23:30 UTC Oct 31, Nov 15, 22:59 UTC Nov 30 (= 23:59 Paris)
+            assert result.totals["requests"] == 3, group_by
