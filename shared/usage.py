@@ -198,7 +198,9 @@ def _months_with_rows(conn: Connection, cut: str, start: datetime, end: datetime
     """[start, end) narrowed to the months the cumulative cut holds rows for (None: no rows at all), so a range
     from year 1 costs one statement per month with data, not one per calendar month since then."""
     table = USAGE_CUMULATIVE[cut]
-    lowest, highest = conn.execute(select(func.min(table.c.day), func.max(table.c.day))).one()
+    # Two statements: SQLite answers a lone min() or max() from the index, but scans the table for both at once.
+    lowest = conn.execute(select(func.min(table.c.day))).scalar()
+    highest = conn.execute(select(func.max(table.c.day))).scalar()
     if lowest is None:
         return None
     first_month = _as_datetime(lowest).replace(day=1)
