@@ -153,13 +153,17 @@ ROLLUP_MEASURES = (
 )
 
 
+def _dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column]:
+    return [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in dims]
+
+
+def _measure_columns() -> list[Column]:
+    return [Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False) for m in ROLLUP_MEASURES]
+
+
 def _rollup(name: str, bucket: str) -> Table:
     # The key is a hash of the dimensions: ten wide text columns would exceed SQL Server's 900-byte index key.
-    dims = [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in ROLLUP_DIMENSIONS]
-    measures = [
-        Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False)
-        for m in ROLLUP_MEASURES
-    ]
+    dims, measures = _dimension_columns(), _measure_columns()
     return Table(
         name,
         metadata,
@@ -189,11 +193,7 @@ ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
 
 
 def _cut_rollup(name: str, bucket: str) -> Table:
-    dims = [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in ROLLUP_DIMENSIONS]
-    measures = [
-        Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False)
-        for m in ROLLUP_MEASURES
-    ]
+    dims, measures = _dimension_columns(), _measure_columns()
     return Table(
         name,
         metadata,
@@ -224,8 +224,8 @@ def _cumulative(cut: str, kept: tuple[str, ...]) -> Table:
         metadata,
         Column("day", UTC_TIME, nullable=False),
         Column("dims_key", String(32), nullable=False),  # the same hash as the cut tables' (all ten, masked)
-        *[Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in kept],
-        *[Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False) for m in ROLLUP_MEASURES],
+        *_dimension_columns(kept),
+        *_measure_columns(),
         PrimaryKeyConstraint("day", "dims_key", name=f"pk_{name}"),
         sqlite_with_rowid=False,
     )
