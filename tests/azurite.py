@@ -20,16 +20,13 @@ from typing import Iterator
 
 import pytest
 
+from tests.net import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development account key (public, documented; it only opens the local emulator).
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def connection_string(port: int) -> str:
@@ -53,7 +50,7 @@ def _run(service: str) -> Iterator[int]:
     binary = ROOT / "node_modules" / ".bin" / f"azurite-{service}"
     if not binary.exists():
         raise RuntimeError("Azurite is not installed: run `npm install --no-audit --no-fund` (make test does)")
-    port = _free_port()
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="ledger-azurite-"))
     process = subprocess.Popen(
         [str(binary), "--silent", "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",

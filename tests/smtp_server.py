@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import warnings
 from contextlib import contextmanager
@@ -13,6 +12,8 @@ from typing import Iterator
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.net import free_port
 
 
 @dataclass
@@ -33,11 +34,6 @@ class MailSink:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
         return "250 OK"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

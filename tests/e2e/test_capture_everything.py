@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from tests.azurite import azurite, put_blob  # noqa: F401  (fixture)
 from tests.builders import CHAT_REQUEST, capture_event
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = ROOT / "tests" / "fixtures" / "payloads"
@@ -27,11 +27,6 @@ RANGE = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 
 pytestmark = pytest.mark.xdist_group("e2e-capture")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _stream_event(call_id: str, sse: str) -> dict:
@@ -103,7 +98,7 @@ def test_every_kind_of_capture_comes_out_of_replay_as_one_correct_call(tmp_path,
     assert (report["events"], report["recorded"], report["pending"], report["deadLettered"]) == (3, 1, 2, 0)
     assert replay(str(capture_file)) == {"events": 4, "recorded": 0, "duplicates": 4, "deadLettered": 0, "pending": 0}
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"], cwd=tmp_path,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

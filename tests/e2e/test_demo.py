@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def test_demo_prints_both_reports_then_serves_the_usage_api(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["PYTHONPATH"] = str(ROOT)
     process = subprocess.Popen([sys.executable, "-m", "devhost", "demo", "--port", str(port)], cwd=tmp_path, env=env,

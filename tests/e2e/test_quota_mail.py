@@ -8,24 +8,17 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 from tests.builders import capture_event, chat_response, encode
-from tests.smtp_server import free_port, smtp_server
+from tests.net import free_port, http_call
+from tests.smtp_server import smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]
+call = partial(http_call, timeout=30)  # the first request imports the app
 
-
-def _call(url: str, data: bytes | None = None, method: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def test_quota_check_twice_on_the_local_host_mails_the_recipients_once(tmp_path):
@@ -43,7 +36,7 @@ def test_quota_check_twice_on_the_local_host_mails_the_recipients_once(tmp_path)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
-                    if _call(f"{base}/api/health")[0] == 200:
+                    if call(f"{base}/api/health")[0] == 200:
                         break
                 except OSError:
                     time.sleep(0.1)
@@ -51,13 +44,13 @@ def test_quota_check_twice_on_the_local_host_mails_the_recipients_once(tmp_path)
             for i in range(3):  # 3 x 3,000 tokens = 9,000
                 event = capture_event(time=(moment + timedelta(seconds=i)).isoformat(),
                                       response=chat_response(prompt=2_900, completion=100))
-                assert _call(f"{base}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")[0] == 202
+                assert call(f"{base}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")[0] == 202
             quota = {"period": "month", "limitTokens": 10_000, "notify": ["owner@contoso.com", "finance@contoso.com"]}
-            status, body = _call(f"{base}/api/quotas/subscription/sub-marketing", json.dumps(quota).encode(), "PUT")
+            status, body = call(f"{base}/api/quotas/subscription/sub-marketing", json.dumps(quota).encode(), "PUT")
             assert status == 201 and json.loads(body)["status"]["percent"] == 90.0
             for _ in range(2):
-                assert _call(f"{base}/admin/functions/quota_check", b"{}", "POST")[0] == 202
-            status, body = _call(f"{base}/api/alerts")
+                assert call(f"{base}/admin/functions/quota_check", b"{}", "POST")[0] == 202
+            status, body = call(f"{base}/api/alerts")
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -6,7 +6,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from shared.store.sql import SqlStore
 from tests.conftest import make_context
+from tests.net import free_port
 
 
 def _pg_bin(name: str) -> str:
@@ -24,11 +24,6 @@ def _pg_bin(name: str) -> str:
         raise RuntimeError(f"{name} not found: install Debian's postgresql package (.ci/run does)")
     return found
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +38,7 @@ def postgres_url():
         os.chown(workdir, account.pw_uid, account.pw_gid)
         os.chown(sockets, account.pw_uid, account.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "ledger", "--no-sync"],
                    check=True, capture_output=True)
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,14 +15,10 @@ import pytest
 from devhost.capture_avro import write_capture_avro
 from devhost.cron import Schedule
 from tests.builders import capture_event, encode
+from tests.net import free_port, http_call
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -40,25 +33,17 @@ def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.C
     return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _get(url: str, data: bytes | None = None, method: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
 
 @pytest.fixture
 def served(tmp_path):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
                                cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if _get(f"{base}/api/health")[0] == 200:
+            if http_call(f"{base}/api/health")[0] == 200:
                 break
         except OSError:
             time.sleep(0.1)
@@ -72,22 +57,22 @@ def served(tmp_path):
 
 def test_serve_answers_the_usage_api_and_ingests_through_the_admin_endpoint(served):
     event = capture_event(call_id="admin-1", time=datetime.now(timezone.utc).isoformat())
-    status, _ = _get(f"{served}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")
+    status, _ = http_call(f"{served}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")
     assert status == 202
-    status, body = _get(f"{served}/api/usage?groupBy=model")
+    status, body = http_call(f"{served}/api/usage?groupBy=model")
     assert status == 200
     rows = json.loads(body)["rows"]
     assert len(rows) == 1 and rows[0]["model"] == "gpt-4o-2024-08-06" and rows[0]["requests"] == 1
 
 
 def test_serve_returns_problem_json_for_bad_parameters_and_404_for_unknown_routes(served):
-    status, body = _get(f"{served}/api/usage?groupBy=user,model,ip,day")
+    status, body = http_call(f"{served}/api/usage?groupBy=user,model,ip,day")
     assert status == 400 and "at most 3" in json.loads(body)["detail"]
-    assert _get(f"{served}/api/nothing-here")[0] == 404
+    assert http_call(f"{served}/api/nothing-here")[0] == 404
 
 
 def test_serve_refuses_dev_mode_on_a_non_loopback_address(tmp_path):
-    result = _run(["serve", "--host", "0.0.0.0", "--port", str(_free_port())], _env(tmp_path))
+    result = _run(["serve", "--host", "0.0.0.0", "--port", str(free_port())], _env(tmp_path))
     assert result.returncode == 2 and "refusing" in result.stderr
 
 

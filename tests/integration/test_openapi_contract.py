@@ -7,7 +7,6 @@ SQLite ledger; every operation of the document gets a bounded number of generate
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,15 +29,11 @@ from shared.ingest import IncomingEvent
 from shared.store.sql import SqlStore
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = 60
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _seed(url: str) -> None:
@@ -55,7 +50,7 @@ def served(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("contract")
     url = f"sqlite:///{workdir / 'ledger.db'}"
     _seed(url)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LEDGER_SQL_URL": url, "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
            "LEDGER_OUTBOX_DIR": str(workdir / "outbox")}
     process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],

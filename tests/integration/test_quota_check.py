@@ -18,7 +18,8 @@ from shared.store.schema_alerts import alerts
 from shared.store.sql import SqlStore
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
-from tests.smtp_server import free_port, smtp_server
+from tests.net import free_port
+from tests.smtp_server import smtp_server
 
 NOW = datetime.now(timezone.utc)
 
