@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .settings import Settings
-from .store.rows import aware_utc, naive_utc
+from .store.rows import aware_utc, iso_utc, naive_utc
 from .store.schema_alerts import alerts
 
 logger = logging.getLogger(__name__)
@@ -119,18 +119,15 @@ def list_alerts(conn: Connection, limit: int, before_id: int | None = None, kind
     return [_decoded(row) for row in conn.execute(statement).mappings()]
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
 
 def alert_json(row: dict[str, Any]) -> dict[str, Any]:
     details = row["details"]
     return {
         "id": row["id"], "kind": row["kind"], "scopeType": row["scope_type"], "scopeId": row["scope_id"],
-        "occurredAt": _iso(row["occurred_at"]), "createdAt": _iso(row["created_at"]), "subject": row["subject"],
+        "occurredAt": iso_utc(row["occurred_at"]), "createdAt": iso_utc(row["created_at"]), "subject": row["subject"],
         "summary": details.get("summary"), "facts": dict(details.get("facts", [])), "links": dict(details.get("links", [])),
         "data": details.get("data", {}), "recipients": row["recipients"],
-        "delivery": {"status": row["status"], "attempts": row["attempts"], "sentAt": _iso(row["sent_at"]),
+        "delivery": {"status": row["status"], "attempts": row["attempts"], "sentAt": iso_utc(row["sent_at"]),
                      "lastError": row["last_error"]},
     }
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, case, func, select
 from .alerts import NewAlert, create_alert, deliver_pending, raised_between, sender_for
 from .anomalies import DAY, HOUR, Anomaly, AnomalyLimits, find_error_bursts, find_filter_bursts, find_newcomers, find_spikes
 from .quota_check import scope_label
-from .store.rows import aware_utc, naive_utc
+from .store.rows import aware_utc, iso_utc, naive_utc
 from .store.schema import calls, usage_hourly
 
 logger = logging.getLogger(__name__)
@@ -156,9 +156,6 @@ def _label(hour: datetime) -> str:
     return hour.strftime("%m-%d %H:00")
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
 
 def anomaly_alert(anomaly: Anomaly, label: str, series: list[list[Any]] | None, limits: AnomalyLimits,
                   settings: Any) -> NewAlert:
@@ -167,7 +164,7 @@ def anomaly_alert(anomaly: Anomaly, label: str, series: list[list[Any]] | None, 
     when = f"{hour:%Y-%m-%d %H:00} UTC"
     base = settings.public_url + "/api"
     scope_filter = {anomaly.scope_type: anomaly.scope_id}
-    window = {"from": _iso(hour), "to": _iso(hour + HOUR)}
+    window = {"from": iso_utc(hour), "to": iso_utc(hour + HOUR)}
     facts = [["Scope", scope], ["Hour", when]]
     if anomaly.kind == "spike":
         subject = f"Token spike: {scope} used {anomaly.value:,.0f} tokens in the hour from {when}"
@@ -203,8 +200,8 @@ def anomaly_alert(anomaly: Anomaly, label: str, series: list[list[Any]] | None, 
         scope_filter = {"subscription": anomaly.scope_id, ("ip" if anomaly.kind == "new_ip" else "app"): value}
     query = {**window, **scope_filter}
     links = [["Calls of that hour", f"{base}/requests?{urlencode({k: v for k, v in query.items() if v})}"],
-             ["Usage by hour around it", f"{base}/usage?{urlencode({'groupBy': 'hour', 'from': _iso(hour - 23 * HOUR), 'to': _iso(hour + HOUR), **scope_filter})}"]]
-    identity = f.get("ip") or f.get("app") or _iso(hour)
+             ["Usage by hour around it", f"{base}/usage?{urlencode({'groupBy': 'hour', 'from': iso_utc(hour - 23 * HOUR), 'to': iso_utc(hour + HOUR), **scope_filter})}"]]
+    identity = f.get("ip") or f.get("app") or iso_utc(hour)
     return NewAlert(
         dedupe_key=f"{anomaly.kind}:{anomaly.scope_type}:{anomaly.scope_id}:{identity}"[:256],
         kind=anomaly.kind, scope_type=anomaly.scope_type, scope_id=anomaly.scope_id, occurred_at=hour,

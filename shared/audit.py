@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from .records import CallRecord
-from .store.rows import aware_utc, naive_utc
+from .store.rows import iso_utc, naive_utc
 from .store.schema import calls
 from .store.writes import load_calls
 from .usage import KEY_COLUMNS
@@ -125,9 +125,6 @@ def _list_item(row: Any) -> dict[str, Any]:
         item[name] = bool(item[name])
     return item
 
-
-def iso_utc(moment: datetime) -> str:
-    return aware_utc(moment).isoformat().replace("+00:00", "Z")
 
 
 def call_detail(conn: Connection, call_id: str) -> dict[str, Any] | None:

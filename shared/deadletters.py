@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from .ingest import IncomingEvent, Ingestor
-from .store.rows import aware_utc, naive_utc
+from .store.rows import iso_utc, naive_utc
 from .store.schema import dead_letters
 from .store.sql import SqlStore
 
@@ -61,7 +61,7 @@ def list_dead_letters(conn: Connection, *, limit: int = 100, before_id: int | No
     items = [
         {
             "id": row["id"],
-            "receivedAt": _iso(row["received_at"]),
+            "receivedAt": iso_utc(row["received_at"]),
             "eventId": row["event_id"],
             "source": row["source"],
             "reason": row["reason"],
@@ -69,15 +69,12 @@ def list_dead_letters(conn: Connection, *, limit: int = 100, before_id: int | No
             "size": int(row["size"] or 0),
             "preview": preview(bytes(row["head"] or b"")) + ("…" if (row["size"] or 0) > PREVIEW_BYTES else ""),
             "callId": row["call_id"],
-            "resolvedAt": _iso(row["resolved_at"]) if row["resolved_at"] else None,
+            "resolvedAt": iso_utc(row["resolved_at"]) if row["resolved_at"] else None,
         }
         for row in page
     ]
     return LetterPage(items, page[-1]["id"] if len(rows) > limit else None)
 
-
-def _iso(moment: datetime) -> str:
-    return aware_utc(moment).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

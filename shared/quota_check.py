@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from .alerts import NewAlert, create_alert, deliver_pending, insert_once, sender_for
 from .digest import raise_daily_digest
 from .quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
-from .store.rows import naive_utc
+from .store.rows import iso_utc, naive_utc
 from .store.schema import calls
 from .store.schema_alerts import quota_crossings
 from .usage import KEY_COLUMNS, UsageQuery, query_usage
@@ -87,7 +87,7 @@ def claim_and_raise(conn: Connection, quota: Quota, status: QuotaStatus, alert: 
 
 def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], label: str, settings: Any) -> NewAlert:
     threshold = max(status.crossed)
-    start, end = _iso(status.period_start), _iso(status.period_end)
+    start, end = iso_utc(status.period_start), iso_utc(status.period_end)
     scope = f"{quota.scope_type} {label}"
     used = [f"{status.used_tokens:,} of {quota.limit_tokens:,} tokens" if quota.limit_tokens else None,
             f"${status.used_cost_usd or 0:,.2f} of ${quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else None]
@@ -95,14 +95,14 @@ def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], labe
                f"({'; '.join(u for u in used if u)}), past the {threshold}% threshold.")
     if status.forecast_percent is not None:
         summary += f" At the rate so far this period it ends the {quota.period} at {status.forecast_percent:g}%"
-        summary += f" and reaches 100% at {_iso(status.forecast_full_at)}." if status.forecast_full_at else "."
+        summary += f" and reaches 100% at {iso_utc(status.forecast_full_at)}." if status.forecast_full_at else "."
     facts = [["Scope", scope], ["Period", f"{start} .. {end}"], ["Used tokens", f"{status.used_tokens:,}"],
              ["Token limit", f"{quota.limit_tokens:,}" if quota.limit_tokens else "none"],
              ["Used cost (USD)", "unknown" if status.used_cost_usd is None else f"{status.used_cost_usd:,.2f}"],
              ["Cost limit (USD)", f"{quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else "none"],
              ["Used", f"{status.percent:g}%"], ["Thresholds crossed", ", ".join(f"{t}%" for t in status.crossed)],
              ["Forecast at period end", "n/a" if status.forecast_percent is None else f"{status.forecast_percent:g}%"],
-             ["Forecast 100% at", _iso(status.forecast_full_at) if status.forecast_full_at else "not this period"]]
+             ["Forecast 100% at", iso_utc(status.forecast_full_at) if status.forecast_full_at else "not this period"]]
     scope_filter = {quota.scope_type: quota.scope_id}
     base = settings.public_url + "/api"
     links = [["Usage this period by day", f"{base}/usage?{urlencode({'groupBy': 'day', 'from': start, 'to': end, **scope_filter})}"],
@@ -136,6 +136,3 @@ def scope_label(conn: Connection, scope_type: str, scope_id: str) -> str:
         calls.c[KEY_COLUMNS[scope_type]] == scope_id, calls.c[name_column].is_not(None)).limit(1)).scalar()
     return f"{name} ({scope_id})" if name and name != scope_id else scope_id
 
-
-def _iso(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, select, update
 
-from .store.rows import naive_utc
+from .store.rows import iso_utc, naive_utc
 from .store.schema_alerts import quotas
 from .usage import UsageQuery, query_usage
 
@@ -66,15 +66,12 @@ class QuotaStatus:
     crossed: tuple[int, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {"periodStart": _iso(self.period_start), "periodEnd": _iso(self.period_end),
+        return {"periodStart": iso_utc(self.period_start), "periodEnd": iso_utc(self.period_end),
                 "usedTokens": self.used_tokens, "usedCostUsd": self.used_cost_usd, "percent": self.percent,
                 "forecastPercent": self.forecast_percent,
-                "forecastFullAt": _iso(self.forecast_full_at) if self.forecast_full_at else None,
+                "forecastFullAt": iso_utc(self.forecast_full_at) if self.forecast_full_at else None,
                 "crossed": list(self.crossed)}
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | None = None) -> Quota:

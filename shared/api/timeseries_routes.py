@@ -9,7 +9,8 @@ from ..usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseri
 from .http import ApiRequest, ApiResponse, json_response
 from .params import Param
 from .routes import ApiContext, Route, register
-from .usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, RANGE_PARAMS, csv_response, filters_of, iso, own_rows_only, time_range
+from .usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
+from ..store.rows import iso_utc
 
 SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key
 TIMESERIES_PARAMS = (
@@ -50,7 +51,7 @@ def _timeseries(context: ApiContext, _request: ApiRequest, caller: Caller | None
         result = query_timeseries(conn, query, values["interval"])
     if values["format"] == "csv":
         return csv_response(timeseries_csv_columns(query.group_by), result.rows)
-    return json_response({"from": iso(start), "to": iso(end), "interval": values["interval"],
+    return json_response({"from": iso_utc(start), "to": iso_utc(end), "interval": values["interval"],
                           "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals})
 
 

@@ -12,6 +12,7 @@ from ..usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, u
 from .http import ApiError, ApiRequest, ApiResponse, json_response
 from .params import Param
 from .routes import ApiContext, Route, register
+from ..store.rows import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
 
@@ -48,9 +49,6 @@ USAGE_SCHEMA = {
     "required": ["from", "to", "groupBy", "rows", "totals"],
 }
 
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -96,7 +94,7 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
     if values["format"] == "csv":
         return csv_response(usage_csv_columns(query.group_by), result.rows)
     return json_response(
-        {"from": iso(start), "to": iso(end), "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals}
+        {"from": iso_utc(start), "to": iso_utc(end), "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals}
     )
 
 

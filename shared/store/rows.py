@@ -26,6 +26,13 @@ def aware_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
+def iso_utc(moment: datetime | None) -> str | None:
+    """The API's time format: ISO-8601 UTC with `Z`. Naive times (as the store returns them) are UTC."""
+    if moment is None:
+        return None
+    return aware_utc(moment).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
