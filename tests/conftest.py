@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
 from shared.settings import load_settings  # noqa: E402
 from shared.store.sql import SqlStore  # noqa: E402
 from shared.wiring import AppContext  # noqa: E402
+from tests.azurite import azurite, azurite_queue  # noqa: E402,F401  (session fixtures for every test layer)
 
 
 @pytest.fixture

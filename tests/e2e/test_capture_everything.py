@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.azurite import azurite, put_blob  # noqa: F401  (fixture)
+from tests.azurite import put_blob
 from tests.builders import CHAT_REQUEST, capture_event
 from tests.net import free_port
 

@@ -10,7 +10,7 @@ from shared.claims import ClaimCheck
 from shared.ingest import IncomingEvent
 from shared.store.schema import call_payloads, calls, pending_parts
 from shared.wiring import sweep_pending
-from tests.azurite import azurite, put_blob  # noqa: F401  (fixture)
+from tests.azurite import put_blob
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context
 

@@ -24,7 +24,7 @@ from shared.adapters.kusto import QueuedKustoSink
 from shared.ingest import IncomingEvent
 from shared.kusto import batch_tag, json_mapping
 from shared.store.schema import calls
-from tests.azurite import ACCOUNT, KEY, azurite, azurite_queue  # noqa: F401  (fixtures)
+from tests.azurite import ACCOUNT, KEY
 from tests.builders import CHAT_REQUEST, capture_event, chat_response, encode
 from tests.conftest import make_context
 from tests.monitor_builders import gateway_record, llm_records
