@@ -120,6 +120,7 @@ class ClaimAssembler:
 
     kind = KIND
     redelivery_is_duplicate = True
+    keep_parts = False
 
     def assemble(self, key: str, parts: dict[str, bytes], *, force: bool):
         if not force or EVENT_PART not in parts:

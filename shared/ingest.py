@@ -64,15 +64,13 @@ class EventFormat(Protocol):
 
 
 class PartAssembler(Protocol):
-    """Joins the parts of one call. `force`: the join window has passed; record what is there.
-
-    An assembler may also set `keep_parts = True`: its parts then stay stored after the call is recorded,
-    until the sweep after the join window, so a late piece re-assembles the whole call (and the merge
-    updates the recorded call instead of adding it again).
-    """
+    """Joins the parts of one call. `force`: the join window has passed; record what is there."""
 
     kind: str
     redelivery_is_duplicate: bool  # True: a part of an already recorded call adds nothing (no late pieces)
+    # True: parts stay stored after the call is recorded, until the sweep after the join window, so a late
+    # piece re-assembles the whole call (and the merge updates the recorded call instead of adding it again).
+    keep_parts: bool
 
     def assemble(self, key: str, parts: dict[str, bytes], *, force: bool) -> list[PricedRecord] | None: ...
 
@@ -339,25 +337,26 @@ class Ingestor:
         resolved = self.claims.resolve(events)
         if not resolved:
             return report
-        records = []
-        for record, usage in resolved.values():
-            self.price(record, usage)
-            records.append(record)
         now = naive_utc(self.clock())
         with self.store.write() as conn:
-            writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
-            self.store.delete_parts(conn, [(kind, key) for key in resolved])
-            self._send(conn, writes, now)
+            writes = self._record_parts(conn, list(resolved.values()), [(kind, key) for key in resolved], now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
         logger.info("claim check retry: %d of %d waiting calls got their body", len(resolved), len(events))
         return report
 
-    def _send(self, conn, writes: CallWrites, now: datetime) -> None:
-        """The sweeps' calls go to the sinks too, re-read from the store, inside their transaction."""
+    def _record_parts(self, conn, priced: Sequence[PricedRecord], part_keys: Sequence[PartKey], now: datetime) -> CallWrites:
+        """The sweeps' common end: price and write the calls, drop their parts, and hand the calls (re-read
+        from the store) to the sinks, all inside the caller's transaction."""
+        for record, usage in priced:
+            self.price(record, usage)
+        writes = self.store.write_calls(conn, [record for record, _ in priced], now=now, reprice=self._reprice,
+                                        store_text=self.store_text)
+        self.store.delete_parts(conn, part_keys)
         exports = [sink.open(now) for sink in self.sinks]
         self._export(conn, exports, writes)
         for export in exports:
             export.send()
+        return writes
 
     def _collect(self, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
                  record: CallRecord, indexes: Sequence[int]) -> None:
@@ -392,7 +391,7 @@ class Ingestor:
             assembler = self.assemblers[key[0]]
             known = {name: payload for name, (_, payload) in stored.get(key, {}).items()}
             result = assembler.assemble(key[1], known | fresh, force=key[1] in recorded)
-            if result is None or getattr(assembler, "keep_parts", False):
+            if result is None or assembler.keep_parts:
                 waiting.extend((key[0], key[1], name, now, payload) for name, payload in fresh.items())
                 kept.add(key)
             if result is not None:
@@ -411,18 +410,15 @@ class Ingestor:
             if not keys:
                 return report
             stored = self.store.load_parts(conn, [(kind, key) for key in keys])
-            records: list[CallRecord] = []
-            for (_, key), parts in stored.items():
-                for record, usage in assembler.assemble(key, {n: p for n, (_, p) in parts.items()}, force=True) or []:
-                    self.price(record, usage)
-                    records.append(record)
-            writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
-            self.store.delete_parts(conn, list(stored))
-            self._send(conn, writes, now)
+            priced = [
+                item
+                for (_, key), parts in stored.items()
+                for item in assembler.assemble(key, {n: p for n, (_, p) in parts.items()}, force=True) or []
+            ]
+            writes = self._record_parts(conn, priced, list(stored), now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
         logger.info("swept %d waiting %s calls: %d recorded, %d merged", len(keys), kind, len(writes.recorded), len(writes.merged))
         return report
-
 
     def sweep_stale(self, windows: dict[str, float]) -> BatchReport:
         """Sweep every kind of part whose join window (seconds, by kind) has passed."""

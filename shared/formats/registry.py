@@ -59,6 +59,7 @@ class LegacySampleFormat:
 class LegacySampleAssembler:
     kind = legacy.KIND
     redelivery_is_duplicate = True
+    keep_parts = False
 
     def assemble(self, key: str, parts: dict[str, bytes], *, force: bool) -> list[PricedRecord] | None:
         request, response = parts.get(legacy.REQUEST), parts.get(legacy.RESPONSE)
