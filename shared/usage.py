@@ -309,15 +309,6 @@ def _converter(key: str):
     return lambda value: value or None  # rollups store '' for unknown
 
 
-def _key_value(row: Any, key: str) -> Any:
-    if key in TIME_KEYS:
-        return _time_key(row["bucket"], key)
-    value = row[key]
-    if key == "status":
-        return int(value) if value is not None else None
-    return value or None  # rollups store '' for unknown
-
-
 def _figures(acc: Sequence[float]) -> dict[str, Any]:
     requests, failed, prompt, completion, total, cached, reasoning, estimated, priced, cost, duration, timed = acc
     requests, priced, total = int(requests), int(priced), int(total)

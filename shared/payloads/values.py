@@ -49,11 +49,6 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def as_list(value: Any) -> list[Any]:
-    """The value when it is a JSON array, else an empty list."""
-    return value if isinstance(value, list) else []
-
-
 def as_str(value: Any) -> str | None:
     """A non-empty string, or None: empty ids and models (Azure's first stream chunk) mean 'unknown'."""
     if isinstance(value, str):
