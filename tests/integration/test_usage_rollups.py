@@ -193,3 +193,22 @@ def test_cumulative_reads_compile_to_tsql_with_bound_values():
         tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))
         assert "usage_cum_user_model" in tsql and "gpt-4o" not in tsql and "u1" not in tsql
     assert "LEFT OUTER JOIN" in str(statements[0].compile(dialect=mssql_pyodbc.dialect()))  # starts mid-month
+
+
+def test_report_expressions_compile_for_each_engine():
+    """The day of an hour bucket and the rounded figures are spelled per engine (the tests above run SQLite and
+    PostgreSQL; Azure SQL is held to its T-SQL spelling here)."""
+    from sqlalchemy import literal_column
+    from sqlalchemy.dialects import mssql, postgresql, sqlite
+
+    from shared.store.expressions import day_of, round_half_up, rounded
+    from shared.usage import _piece_query
+
+    piece = _piece_query("hourly", BASE, BASE + timedelta(hours=5), UsageQuery(BASE, BASE + timedelta(days=1), ("day", "user")))
+    assert "CAST(CAST(usage_hourly_cuts.hour AS DATE) AS DATETIME2)" in str(piece.compile(dialect=mssql.dialect()))
+    assert "date_trunc('day', usage_hourly_cuts.hour)" in str(piece.compile(dialect=postgresql.dialect()))
+    value = literal_column("x")
+    assert str(rounded(value, 6).compile(dialect=mssql.dialect())) == "ROUND(x, 6)"
+    assert "round(CAST(x AS numeric), 1)" in str(rounded(value, 1).compile(dialect=postgresql.dialect()))
+    assert str(day_of(value).compile(dialect=sqlite.dialect())) == "(substr(x, 1, 10) || ' 00:00:00.000000')"
+    assert [round_half_up(v, 1) for v in (358.25, 358.24, 0.05, 0.0)] == [358.3, 358.2, 0.1, 0.0]
