@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, f
 from .store.expressions import day_of, round_half_up, rounded
 
 from .store.rows import naive_utc
-from .store.schema import ROLLUP_CUTS, USAGE_CUMULATIVE, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
+from .store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, Cumulative, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
 
 GROUP_KEYS = ("user", "subscription", "product", "app", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
 TIME_KEYS = ("day", "hour")
@@ -182,27 +182,28 @@ def _bucket(query: UsageQuery) -> str | None:
     return "hour" if "hour" in query.group_by else "day" if "day" in query.group_by else None
 
 
-def _cumulative_queries(start: datetime, end: datetime, query: UsageQuery, cut: str) -> list:
-    """Whole days [start, end) from a cumulative cut: per month, the sums at the range's last day minus those at
-    the day before it (none when the range starts the month). Keys never called before that day have no row
-    there, hence the outer join; a day after the last materialized one reads the last one (nothing since)."""
-    table = USAGE_CUMULATIVE[cut]
+def _cumulative_queries(start: datetime, end: datetime, query: UsageQuery, cut: str, family: Cumulative) -> list:
+    """Whole buckets [start, end) from a cumulative family: per period, the sums at the range's last bucket minus
+    those at the bucket before it (none when the range starts the period). Keys never called before that bucket
+    have no row there, hence the outer join; a bucket after the last materialized one reads the last one."""
+    table = family.tables[cut]
+    bucket = table.c[family.bucket]
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     first, stop = naive_utc(start), naive_utc(end)
     out = []
     while first < stop:
-        month = first.replace(day=1)
-        following = _next_month(month) or stop
-        last = min(stop, following) - DAY
+        period = family.period_of(first)
+        following = _next_period(family, period) or stop
+        last = min(stop, following) - family.step
         ending = table.alias("e")
         columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
-        conditions = [ending.c.day == _as_of(table, month, last)]
-        if first == month:
+        conditions = [ending.c[bucket.name] == _as_of(family, cut, period, last)]
+        if first == period:
             source, measures = ending, [ending.c[m].label(m) for m in _SUMS]
         else:
             starting = table.alias("s")
-            on = and_(starting.c.dims_key == ending.c.dims_key, starting.c.day == _as_of(table, month, first - DAY))
-            source = ending.outerjoin(starting, on)
+            before = _as_of(family, cut, period, first - family.step)
+            source = ending.outerjoin(starting, and_(starting.c.dims_key == ending.c.dims_key, starting.c[bucket.name] == before))
             measures = [(ending.c[m] - func.coalesce(starting.c[m], 0)).label(m) for m in _SUMS]
         for name, value in query.filters.items():
             conditions.append(ending.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value))
@@ -213,18 +214,18 @@ def _cumulative_queries(start: datetime, end: datetime, query: UsageQuery, cut: 
     return out
 
 
-def _months_with_rows(conn: Connection, cut: str, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """[start, end) narrowed to the months the cumulative cut holds rows for (None: no rows at all), so a range
-    from year 1 costs one statement per month with data, not one per calendar month since then."""
-    table = USAGE_CUMULATIVE[cut]
+def _periods_with_rows(conn: Connection, family: Cumulative, cut: str, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """[start, end) narrowed to the periods the cumulative cut holds rows for (None: no rows at all), so a range
+    from year 1 costs one statement per period with data, not one per calendar month since then."""
+    bucket = family.tables[cut].c[family.bucket]
     # Two statements: SQLite answers a lone min() or max() from the index, but scans the table for both at once.
-    lowest = conn.execute(select(func.min(table.c.day))).scalar()
-    highest = conn.execute(select(func.max(table.c.day))).scalar()
+    lowest = conn.execute(select(func.min(bucket))).scalar()
+    highest = conn.execute(select(func.max(bucket))).scalar()
     if lowest is None:
         return None
-    first_month = _as_datetime(lowest).replace(day=1)
-    after_last = _next_month(_as_datetime(highest).replace(day=1))
-    start, end = max(naive_utc(start), first_month), naive_utc(end) if after_last is None else min(naive_utc(end), after_last)
+    first = family.period_of(_as_datetime(lowest))
+    after_last = _next_period(family, family.period_of(_as_datetime(highest)))
+    start, end = max(naive_utc(start), first), naive_utc(end) if after_last is None else min(naive_utc(end), after_last)
     return (start, end) if start < end else None
 
 
@@ -232,16 +233,18 @@ def _as_datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _next_month(month: datetime) -> datetime | None:
-    if month.month < 12:
-        return month.replace(month=month.month + 1)
-    return month.replace(year=month.year + 1, month=1) if month.year < 9999 else None
+def _next_period(family: Cumulative, period: datetime) -> datetime | None:
+    if family.period == "day":
+        return period + DAY if period < datetime.max - DAY else None
+    if period.month < 12:
+        return period.replace(month=period.month + 1)
+    return period.replace(year=period.year + 1, month=1) if period.year < 9999 else None
 
 
-def _as_of(table: Table, month: datetime, day: datetime):
-    """The last materialized day of the month at or before `day` (NULL: the month had nothing by then)."""
-    inner = table.alias("m")
-    return select(func.max(inner.c.day)).where(inner.c.day >= month, inner.c.day <= day).scalar_subquery()
+def _as_of(family: Cumulative, cut: str, period: datetime, moment: datetime):
+    """The last materialized bucket of the period at or before `moment` (NULL: the period had nothing by then)."""
+    bucket = family.tables[cut].alias("m").c[family.bucket]
+    return select(func.max(bucket)).where(bucket >= period, bucket <= moment).scalar_subquery()
 
 
 def _time_key(bucket: Any, key: str) -> str | None:
@@ -288,10 +291,11 @@ def _report_statement(conn: Connection, query: UsageQuery):
     cumulative = cut is not None and bucket is None
     pieces = []
     for kind, start, end in plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by):
-        if kind == "daily" and cumulative:
-            months = _months_with_rows(conn, cut, start, end)
-            if months is not None:
-                pieces.extend(_cumulative_queries(*months, query, cut))
+        family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
+        if kind != "raw" and cumulative:
+            periods = _periods_with_rows(conn, family, cut, start, end)
+            if periods is not None:
+                pieces.extend(_cumulative_queries(*periods, query, cut, family))
         else:
             pieces.append(_piece_query(kind, start, end, query))
     if not pieces:  # an empty range, or only months without rows

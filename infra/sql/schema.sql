@@ -296,6 +296,140 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.usage_cumh_app_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_app_model (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_app_model PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_ip_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_ip_model (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_ip_model PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_marks', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_marks (
+	day DATETIME2 NOT NULL, 
+	last_hour DATETIME2 NOT NULL, 
+	CONSTRAINT pk_usage_cumh_marks PRIMARY KEY (day)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_service', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_service (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_service PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_subscription_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_subscription_model (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_subscription_model PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_user_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_user_model (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_user_model PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.usage_daily', N'U') IS NULL
 BEGIN
     CREATE TABLE usage_daily (

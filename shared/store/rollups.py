@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from operator import add
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, literal, select, update
@@ -19,14 +19,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..records import CallRecord
 from .rows import hour_of, naive_utc
 from .schema import (
+    DAY_TO_HOUR,
+    MONTH_TO_DATE,
     ROLLUP_CUTS,
-    USAGE_CUMULATIVE,
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
+    Cumulative,
     usage_daily,
     usage_daily_cuts,
     usage_hourly,
-    usage_cum_marks,
     usage_hourly_cuts,
 )
 
@@ -105,7 +106,8 @@ class RollupDeltas:
         _apply(conn, usage_daily, ("day",), self.daily)
         _apply(conn, usage_hourly_cuts, ("cut", "hour"), self.hourly_cuts)
         _apply(conn, usage_daily_cuts, ("cut", "day"), self.daily_cuts)
-        _apply_cumulative(conn, self.daily_cuts)
+        _apply_cumulative(conn, self.daily_cuts, MONTH_TO_DATE)
+        _apply_cumulative(conn, self.hourly_cuts, DAY_TO_HOUR)
         for deltas in (self.hourly, self.daily, self.hourly_cuts, self.daily_cuts):
             deltas.clear()
 
@@ -189,54 +191,53 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
         conn.exec_driver_sql(statement, rows)
 
 
-def _apply_cumulative(conn: Connection, daily_cuts: Deltas) -> None:
-    """The daily cut deltas into the cumulative cuts: a change on day d adds to the key's rows d..last day."""
-    by_month: dict[datetime, list[tuple]] = defaultdict(list)
-    for (cut, day, *dims), sums in daily_cuts.items():
+def _apply_cumulative(conn: Connection, cut_deltas: Deltas, family: Cumulative) -> None:
+    """Cut deltas into a cumulative family: a change in bucket b adds to the key's rows b..the period's last."""
+    by_period: dict[datetime, list[tuple]] = defaultdict(list)
+    for (cut, bucket, *dims), sums in cut_deltas.items():
         if any(sums):
-            by_month[day.replace(day=1)].append((cut, day, tuple(dims), sums))
-    for month, items in sorted(by_month.items()):
-        newest = max(day for _, day, _, _ in items)
-        last = _claim_month(conn, month, newest)
+            by_period[family.period_of(bucket)].append((cut, bucket, tuple(dims), sums))
+    step = family.step
+    for period, items in sorted(by_period.items()):
+        newest = max(bucket for _, bucket, _, _ in items)
+        last = _claim_period(conn, family, period, newest)
         if last is not None and newest > last:
-            _copy_forward(conn, last, newest)
+            _copy_forward(conn, family, last, newest)
         last = newest if last is None else max(last, newest)
         per_cut: dict[str, Deltas] = defaultdict(lambda: defaultdict(lambda: [0] * len(ROLLUP_MEASURES)))
-        for cut, day, dims, sums in items:
+        for cut, bucket, dims, sums in items:
             deltas = per_cut[cut]
-            while day <= last:
-                _add(deltas[(day, *dims)], sums)
-                day += _DAY
+            while bucket <= last:
+                _add(deltas[(bucket, *dims)], sums)
+                bucket += step
         for cut, deltas in per_cut.items():
-            _apply(conn, USAGE_CUMULATIVE[cut], ("day",), deltas)
+            _apply(conn, family.tables[cut], (family.bucket,), deltas)
 
 
-_DAY = timedelta(days=1)
-
-
-def _claim_month(conn: Connection, month: datetime, newest: datetime) -> datetime | None:
-    """Lock the month's mark (writers of a month go one at a time), move it to `newest`, return the old one."""
-    marks = usage_cum_marks
-    where = marks.c.month == month
-    if conn.execute(update(marks).where(where).values(last_day=marks.c.last_day)).rowcount == 0:
-        conn.execute(marks.insert(), {"month": month, "last_day": newest})  # a racing first writer fails here
+def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest: datetime) -> datetime | None:
+    """Lock the period's mark (its writers go one at a time), move it to `newest`, return the old one."""
+    period_column, last_column = family.marks.c  # (period, last bucket)
+    where = period_column == period
+    if conn.execute(update(family.marks).where(where).values({last_column: last_column})).rowcount == 0:
+        conn.execute(family.marks.insert(), {period_column.name: period, last_column.name: newest})  # a racing first writer fails here
         return None
-    last = conn.execute(select(marks.c.last_day).where(where)).scalar_one()
+    last = conn.execute(select(last_column).where(where)).scalar_one()
     last = datetime.fromisoformat(last) if isinstance(last, str) else last
     if newest > last:
-        conn.execute(update(marks).where(where).values(last_day=newest))
+        conn.execute(update(family.marks).where(where).values({last_column: newest}))
     return last
 
 
-def _copy_forward(conn: Connection, last: datetime, newest: datetime) -> None:
-    """Give every key of the month a row for each day after `last` up to `newest`: nothing changed since."""
-    day = last + _DAY
-    while day <= newest:
-        for table in USAGE_CUMULATIVE.values():
+def _copy_forward(conn: Connection, family: Cumulative, last: datetime, newest: datetime) -> None:
+    """Give every key of the period a row for each bucket after `last` up to `newest`: nothing changed since."""
+    bucket = last + family.step
+    while bucket <= newest:
+        for table in family.tables.values():
             names = [c.name for c in table.columns]
-            source = select(*[literal(day, table.c.day.type) if n == "day" else table.c[n] for n in names])
-            conn.execute(insert(table).from_select(names, source.where(table.c.day == last)))
-        day += _DAY
+            column = table.c[family.bucket]
+            source = select(*[literal(bucket, column.type) if n == family.bucket else table.c[n] for n in names])
+            conn.execute(insert(table).from_select(names, source.where(column == last)))
+        bucket += family.step
 
 
 def rollup_update(table: Table, *leading: str):

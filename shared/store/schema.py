@@ -8,6 +8,9 @@ because NULLs never collide in a unique key, and a rollup needs them to.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -212,33 +215,57 @@ usage_hourly_cuts = _cut_rollup("usage_hourly_cuts", "hour")
 usage_daily_cuts = _cut_rollup("usage_daily_cuts", "day")
 
 
-# Cumulative cuts: per cut, a key's figures summed from the first of the month through `day`, with a row for
-# every day from the key's first call of the month to the month's last materialized day (`usage_cum_marks`).
-# A whole-day range within a month is then one row per key (end of range) minus one (the day before it):
-# a 30-day report reads ~2 rows per key instead of ~30. Sums restart each month, so keys that stopped calling
-# (churned IPs) stop costing rows, and a late call updates at most the rest of its month.
-def _cumulative(cut: str, kept: tuple[str, ...]) -> Table:
-    name = "usage_cum_" + cut.replace(",", "_")
+# Cumulative cuts: per cut, a key's figures summed from the start of a period through a bucket, with a row for
+# every bucket from the key's first call of the period to the period's last materialized bucket (its mark).
+# A whole-bucket range within a period is then one row per key (its last bucket) minus one (the bucket before
+# it), however many buckets it spans. Sums restart each period, so keys that stopped calling (churned IPs)
+# stop costing rows, and a late call updates at most the rest of its period. Two families:
+# - month-to-date per day (`usage_cum_<cut>`): the whole days of a range, ~2 rows per key instead of ~30;
+# - day-to-hour per hour (`usage_cumh_<cut>`): the whole hours at a range's first and last day, ~2 rows per
+#   key instead of up to 23 (a "last 30 days" report spans both edges of a day: 24 hours of hourly rows).
+@dataclass(frozen=True)
+class Cumulative:
+    bucket: str  # "day" | "hour": the bucket column of the tables
+    period: str  # "month" | "day": sums restart at each
+    tables: dict[str, Table]  # per cut
+    marks: Table  # per period: (period, last): the last bucket materialized
+
+    def period_of(self, bucket: datetime) -> datetime:
+        return bucket.replace(day=1, hour=0) if self.period == "month" else bucket.replace(hour=0)
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(days=1) if self.bucket == "day" else timedelta(hours=1)
+
+
+def _cumulative(prefix: str, bucket: str, cut: str, kept: tuple[str, ...]) -> Table:
+    name = prefix + cut.replace(",", "_")
     return Table(
         name,
         metadata,
-        Column("day", UTC_TIME, nullable=False),
+        Column(bucket, UTC_TIME, nullable=False),
         Column("dims_key", String(32), nullable=False),  # the same hash as the cut tables' (all ten, masked)
         *_dimension_columns(kept),
         *_measure_columns(),
-        PrimaryKeyConstraint("day", "dims_key", name=f"pk_{name}"),
+        PrimaryKeyConstraint(bucket, "dims_key", name=f"pk_{name}"),
         sqlite_with_rowid=False,
     )
 
 
-USAGE_CUMULATIVE: dict[str, Table] = {cut: _cumulative(cut, kept) for cut, kept in ROLLUP_CUTS.items()}
+def _marks(name: str, period: str, last: str) -> Table:
+    # Writers update their period's row first: it serializes them per period (on SQLite the write lock already
+    # does), so a bucket's rows are copied forward from a complete bucket.
+    return Table(
+        name,
+        metadata,
+        Column(period, UTC_TIME, nullable=False),
+        Column(last, UTC_TIME, nullable=False),
+        PrimaryKeyConstraint(period, name=f"pk_{name}"),
+    )
 
-# The last day materialized in the cumulative cuts, per month. Writers update this row first: it serializes
-# them per month (on SQLite the write lock already does), so a day's rows are copied forward from a complete day.
-usage_cum_marks = Table(
-    "usage_cum_marks",
-    metadata,
-    Column("month", UTC_TIME, nullable=False),
-    Column("last_day", UTC_TIME, nullable=False),
-    PrimaryKeyConstraint("month", name="pk_usage_cum_marks"),
-)
+
+usage_cum_marks = _marks("usage_cum_marks", "month", "last_day")
+usage_cumh_marks = _marks("usage_cumh_marks", "day", "last_hour")
+MONTH_TO_DATE = Cumulative("day", "month", {cut: _cumulative("usage_cum_", "day", cut, kept) for cut, kept in ROLLUP_CUTS.items()}, usage_cum_marks)
+DAY_TO_HOUR = Cumulative("hour", "day", {cut: _cumulative("usage_cumh_", "hour", cut, kept) for cut, kept in ROLLUP_CUTS.items()}, usage_cumh_marks)
+USAGE_CUMULATIVE: dict[str, Table] = MONTH_TO_DATE.tables

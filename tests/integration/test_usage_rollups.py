@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from shared.records import CallRecord
 from shared.store.rows import aware_utc
-from shared.store.schema import ROLLUP_CUTS, USAGE_CUMULATIVE, calls, usage_cum_marks
+from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
 from shared.store.sql import SqlStore
 from shared.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
 
@@ -151,24 +151,29 @@ def test_rollups_give_the_raw_scan_figures_for_random_ranges_groupings_and_calle
 
 
 def _cumulative_cuts_hold_month_to_date_sums(conn, raw: list[dict]) -> None:
-    """Every cumulative row = the calls of its key from the first of its month through its day; and every key
-    called in a month has a row on each day from its first call to the month's last materialized day."""
-    marks = {aware_utc(m).date(): aware_utc(d).date() for m, d in conn.execute(select(usage_cum_marks.c.month, usage_cum_marks.c.last_day))}
-    for cut, table in USAGE_CUMULATIVE.items():
-        kept = ROLLUP_CUTS[cut]
-        stored = {(aware_utc(r["day"]).date(), tuple(r[d] for d in kept)): (r["requests"], r["total_tokens"])
-                  for r in conn.execute(select(table)).mappings()}
-        expected: dict[tuple, list[int]] = {}
-        for row in raw:
-            day = aware_utc(row["time"]).date()
-            key = tuple(row[d] if row[d] is not None else "" for d in kept)
-            last = marks[day.replace(day=1)]
-            while day <= last:
-                sums = expected.setdefault((day, key), [0, 0])
-                sums[0] += 1
-                sums[1] += row["total_tokens"]
-                day += timedelta(days=1)
-        assert {k: v for k, v in stored.items() if v != (0, 0)} == {k: tuple(v) for k, v in expected.items()}, cut
+    """Every cumulative row = the calls of its key from the start of its period (month or day) through its
+    bucket (day or hour); and every key called in a period has a row in each bucket from its first call to the
+    period's last materialized bucket."""
+    for family in (MONTH_TO_DATE, DAY_TO_HOUR):
+        period_column, last_column = family.marks.c
+        marks = {aware_utc(p).replace(tzinfo=None): aware_utc(last).replace(tzinfo=None)
+                 for p, last in conn.execute(select(period_column, last_column))}
+        for cut, table in family.tables.items():
+            kept = ROLLUP_CUTS[cut]
+            stored = {(aware_utc(r[family.bucket]).replace(tzinfo=None), tuple(r[d] for d in kept)): (r["requests"], r["total_tokens"])
+                      for r in conn.execute(select(table)).mappings()}
+            expected: dict[tuple, list[int]] = {}
+            for row in raw:
+                moment = aware_utc(row["time"]).replace(tzinfo=None)
+                bucket = moment.replace(minute=0, second=0, microsecond=0, **({"hour": 0} if family.bucket == "day" else {}))
+                key = tuple(row[d] if row[d] is not None else "" for d in kept)
+                last = marks[family.period_of(bucket)]
+                while bucket <= last:
+                    sums = expected.setdefault((bucket, key), [0, 0])
+                    sums[0] += 1
+                    sums[1] += row["total_tokens"]
+                    bucket += family.step
+            assert {k: v for k, v in stored.items() if v != (0, 0)} == {k: tuple(v) for k, v in expected.items()}, table.name
 
 
 def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
@@ -187,7 +192,7 @@ def test_cumulative_reads_compile_to_tsql_with_bound_values():
     from shared.usage import _cumulative_queries
 
     query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
-    statements = _cumulative_queries(query.start, query.end, query, "user,model")
+    statements = _cumulative_queries(query.start, query.end, query, "user,model", MONTH_TO_DATE)
     assert len(statements) == 2  # the range spans two months: each month's sums are read on their own
     for statement in statements:
         tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))
@@ -212,3 +217,25 @@ def test_report_expressions_compile_for_each_engine():
     assert "round(CAST(x AS numeric), 1)" in str(rounded(value, 1).compile(dialect=postgresql.dialect()))
     assert str(day_of(value).compile(dialect=sqlite.dialect())) == "(substr(x, 1, 10) || ' 00:00:00.000000')"
     assert [round_half_up(v, 1) for v in (358.25, 358.24, 0.05, 0.0)] == [358.3, 358.2, 0.1, 0.0]
+
+
+def test_a_rolling_30_day_report_reads_cumulative_sums_not_hourly_rows():
+    """Ranges that start and end mid-day (the default "last 30 days") read the whole days from the month-to-date
+    sums and the edge days' whole hours from the day-to-hour sums: about two rows per key each."""
+    from shared.usage import _report_statement
+
+    store = SqlStore.from_url("sqlite://")
+    try:
+        with store.write() as conn:
+            records = [CallRecord(call_id=f"c{hours}", time=BASE + timedelta(hours=hours), source="capture/v1",
+                                  operation="chat.completions", status=200, user_id="u1", model="gpt-4o")
+                       for hours in (20, 30, 30 * 24 + 2)]  # both edge days and one whole day between
+            store.write_calls(conn, records, now=datetime(2026, 12, 1), reprice=lambda _record: None)
+        query = UsageQuery(BASE + timedelta(hours=13, minutes=27), BASE + timedelta(days=30, hours=13, minutes=27), ("user", "model"))
+        with store.read() as conn:
+            sql = str(_report_statement(conn, query).compile(conn))
+            assert query_usage(conn, query).rows[0]["requests"] == 3
+    finally:
+        store.dispose()
+    assert "usage_cumh_user_model" in sql and "usage_cum_user_model" in sql
+    assert "usage_hourly_cuts" not in sql and "usage_daily_cuts" not in sql
