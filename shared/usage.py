@@ -174,7 +174,8 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
 
 
 def _blank_as_rollups(column):
-    return func.coalesce(column, 0 if column.name == "status" else "")
+    """Unknown as the rollups store it: '' (a status is always known)."""
+    return column if column.name == "status" else func.coalesce(column, "")
 
 
 def _bucket(query: UsageQuery) -> str | None:
@@ -182,36 +183,56 @@ def _bucket(query: UsageQuery) -> str | None:
     return "hour" if "hour" in query.group_by else "day" if "day" in query.group_by else None
 
 
-def _cumulative_queries(start: datetime, end: datetime, query: UsageQuery, cut: str, family: Cumulative) -> list:
-    """Whole buckets [start, end) from a cumulative family: per period, the sums at the range's last bucket minus
-    those at the bucket before it (none when the range starts the period). Keys never called before that bucket
-    have no row there, hence the outer join; a bucket after the last materialized one reads the last one."""
-    table = family.tables[cut]
-    bucket = table.c[family.bucket]
-    keys = [k for k in query.group_by if k not in TIME_KEYS]
+@dataclass(frozen=True)
+class CumulativeSpan:
+    """Whole buckets [first, last] of one period of a cumulative family: the sums at `last` minus those at the
+    bucket before `first` (nothing to subtract when `first` starts the period)."""
+
+    family: Cumulative
+    period: datetime
+    first: datetime
+    last: datetime
+
+
+def cumulative_spans(start: datetime, end: datetime, family: Cumulative) -> list[CumulativeSpan]:
     first, stop = naive_utc(start), naive_utc(end)
-    out = []
+    spans = []
     while first < stop:
         period = family.period_of(first)
         following = _next_period(family, period) or stop
-        last = min(stop, following) - family.step
-        ending = table.alias("e")
-        columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
-        conditions = [ending.c[bucket.name] == _as_of(family, cut, period, last)]
-        if first == period:
-            source, measures = ending, [ending.c[m].label(m) for m in _SUMS]
-        else:
-            starting = table.alias("s")
-            before = _as_of(family, cut, period, first - family.step)
-            source = ending.outerjoin(starting, and_(starting.c.dims_key == ending.c.dims_key, starting.c[bucket.name] == before))
-            measures = [(ending.c[m] - func.coalesce(starting.c[m], 0)).label(m) for m in _SUMS]
-        for name, value in query.filters.items():
-            conditions.append(ending.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value))
-        if query.only_user is not None:
-            conditions.append(ending.c.user_id == query.only_user)
-        out.append(select(*columns, *measures).select_from(source).where(and_(*conditions)))
+        spans.append(CumulativeSpan(family, period, first, min(stop, following) - family.step))
         first = following
-    return out
+    return spans
+
+
+def _span_rows(span: CumulativeSpan, cut: str, *, at_last: bool):
+    """The cumulative rows as of the span's last bucket (or the bucket before its first): a bucket after the
+    last materialized one reads the last one (nothing happened since); none when the period had nothing yet."""
+    table = span.family.tables[cut].alias("e" if at_last else "s")
+    moment = span.last if at_last else span.first - span.family.step
+    return table, table.c[span.family.bucket] == _as_of(span.family, cut, span.period, moment)
+
+
+def _cumulative_query(span: CumulativeSpan, query: UsageQuery, cut: str):
+    """One span as a piece: a row per key of the cut. Keys never called before the span have no row at its
+    start, hence the outer join."""
+    keys = [k for k in query.group_by if k not in TIME_KEYS]
+    ending, at_end = _span_rows(span, cut, at_last=True)
+    columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
+    if span.first == span.period:
+        source, measures = ending, [ending.c[m].label(m) for m in _SUMS]
+    else:
+        starting, at_start = _span_rows(span, cut, at_last=False)
+        source = ending.outerjoin(starting, and_(starting.c.dims_key == ending.c.dims_key, at_start))
+        measures = [(ending.c[m] - func.coalesce(starting.c[m], 0)).label(m) for m in _SUMS]
+    return select(*columns, *measures).select_from(source).where(at_end, *_key_conditions(ending, query))
+
+
+def _key_conditions(table, query: UsageQuery) -> list:
+    conditions = [table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value) for name, value in query.filters.items()]
+    if query.only_user is not None:
+        conditions.append(table.c.user_id == query.only_user)
+    return conditions
 
 
 def _periods_with_rows(conn: Connection, family: Cumulative, cut: str, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
@@ -288,23 +309,26 @@ def _report_statement(conn: Connection, query: UsageQuery):
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     bucket = _bucket(query)
     cut = choose_cut(query)
-    cumulative = cut is not None and bucket is None
-    pieces = []
+    cumulative = cut is not None and bucket is None  # whole days and hours from the cumulative cuts
+    pieces, spans = [], 0
     for kind, start, end in plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by):
-        family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
         if kind != "raw" and cumulative:
+            family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
             periods = _periods_with_rows(conn, family, cut, start, end)
-            if periods is not None:
-                pieces.extend(_cumulative_queries(*periods, query, cut, family))
+            for span in cumulative_spans(*periods, family) if periods else ():
+                pieces.append(_cumulative_query(span, query, cut))
+                spans += 1
         else:
             pieces.append(_piece_query(kind, start, end, query))
-    if not pieces:  # an empty range, or only months without rows
+    if not pieces:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
     group = [*keys, *(["bucket"] if bucket else [])]
-    if len(pieces) == 1:
+    # Other pieces are grouped by the query's keys; a cumulative one has a row per key of its cut, which is a
+    # row per group key only when the query groups by all of the cut's keys.
+    if len(pieces) == 1 and not (spans and {KEY_COLUMNS[k] for k in keys} != set(ROLLUP_CUTS[cut])):
         merged = pieces[0].subquery("merged")
-    else:  # each piece holds a key at most once: the sum per key adds the pieces up
-        stacked = union_all(*pieces).subquery("stacked")
+    else:  # the sum per key adds the pieces (and a cut's finer keys) up
+        stacked = (union_all(*pieces) if len(pieces) > 1 else pieces[0]).subquery("stacked")
         merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in _SUMS])
         merged = merged.group_by(*[stacked.c[name] for name in group]).subquery("merged")
     sums = {m: merged.c[m] for m in _SUMS}

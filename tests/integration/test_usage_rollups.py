@@ -115,6 +115,7 @@ def _oracle(rows: list[dict], query: UsageQuery) -> dict[tuple, dict]:
 
 def _same(result_rows: list[dict], expected: dict[tuple, dict], group_by: tuple[str, ...]) -> None:
     got = {tuple(row[k] for k in group_by): row for row in result_rows}
+    assert len(got) == len(result_rows), "a key appears twice"
     assert set(got) == set(expected)
     for key, figures in expected.items():
         for name, value in figures.items():
@@ -189,10 +190,10 @@ def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
 def test_cumulative_reads_compile_to_tsql_with_bound_values():
     from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
 
-    from shared.usage import _cumulative_queries
+    from shared.usage import _cumulative_query, cumulative_spans
 
     query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
-    statements = _cumulative_queries(query.start, query.end, query, "user,model", MONTH_TO_DATE)
+    statements = [_cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)]
     assert len(statements) == 2  # the range spans two months: each month's sums are read on their own
     for statement in statements:
         tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))
@@ -239,3 +240,21 @@ def test_a_rolling_30_day_report_reads_cumulative_sums_not_hourly_rows():
         store.dispose()
     assert "usage_cumh_user_model" in sql and "usage_cum_user_model" in sql
     assert "usage_hourly_cuts" not in sql and "usage_daily_cuts" not in sql
+
+
+def test_grouping_by_fewer_keys_than_the_cut_adds_the_cuts_rows_up():
+    """`groupBy=user` over whole days from the first of a month is one read of the (user, model) sums: a user
+    with two models must still come back as one row."""
+    store = SqlStore.from_url("sqlite://")
+    november = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    try:
+        with store.write() as conn:
+            store.write_calls(conn, [CallRecord(call_id=f"c{i}", time=november + timedelta(hours=5 + i), source="capture/v1",
+                                                operation="chat.completions", status=200, user_id="u1", model=f"m{i % 2}",
+                                                prompt_tokens=10, total_tokens=10) for i in range(4)],
+                              now=datetime(2026, 12, 1), reprice=lambda _record: None)
+        with store.read() as conn:
+            rows = query_usage(conn, UsageQuery(november, november + timedelta(days=2), ("user",))).rows
+    finally:
+        store.dispose()
+    assert [(row["user"], row["requests"], row["totalTokens"]) for row in rows] == [("u1", 4, 40)]
