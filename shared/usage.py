@@ -199,7 +199,7 @@ def cumulative_spans(start: datetime, end: datetime, family: Cumulative) -> list
     spans = []
     while first < stop:
         period = family.period_of(first)
-        following = _next_period(family, period) or stop
+        following = family.next_period(period) or stop
         spans.append(CumulativeSpan(family, period, first, min(stop, following) - family.step))
         first = following
     return spans
@@ -245,21 +245,13 @@ def _periods_with_rows(conn: Connection, family: Cumulative, cut: str, start: da
     if lowest is None:
         return None
     first = family.period_of(_as_datetime(lowest))
-    after_last = _next_period(family, family.period_of(_as_datetime(highest)))
+    after_last = family.next_period(family.period_of(_as_datetime(highest)))
     start, end = max(naive_utc(start), first), naive_utc(end) if after_last is None else min(naive_utc(end), after_last)
     return (start, end) if start < end else None
 
 
 def _as_datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _next_period(family: Cumulative, period: datetime) -> datetime | None:
-    if family.period == "day":
-        return period + DAY if period < datetime.max - DAY else None
-    if period.month < 12:
-        return period.replace(month=period.month + 1)
-    return period.replace(year=period.year + 1, month=1) if period.year < 9999 else None
 
 
 def _as_of(family: Cumulative, cut: str, period: datetime, moment: datetime):

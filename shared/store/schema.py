@@ -233,6 +233,14 @@ class Cumulative:
     def period_of(self, bucket: datetime) -> datetime:
         return bucket.replace(day=1, hour=0) if self.period == "month" else bucket.replace(hour=0)
 
+    def next_period(self, period: datetime) -> datetime | None:
+        """The start of the period after `period` (None past year 9999)."""
+        if self.period == "day":
+            return period + timedelta(days=1) if period < datetime.max - timedelta(days=1) else None
+        if period.month < 12:
+            return period.replace(month=period.month + 1)
+        return period.replace(year=period.year + 1, month=1) if period.year < 9999 else None
+
     @property
     def step(self) -> timedelta:
         return timedelta(days=1) if self.bucket == "day" else timedelta(hours=1)
