@@ -290,10 +290,9 @@ def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
     leading = [*keys, *(["bucket"] if time_keys else [])]
     # Name the columns the statement returns; the hidden sums after the figures fall off the zip.
     items = list(map(dict, map(zip, repeat([*leading, *FIGURES]), rows)))
-    for item in items if time_keys else ():
+    for i, item in enumerate(items if time_keys else ()):  # keys in the order asked for, times as text
         moment = item.pop("bucket")
-        for key in time_keys:
-            item[key] = _time_key(moment, key)
+        items[i] = {k: _time_key(moment, k) if k in TIME_KEYS else item.pop(k) for k in query.group_by} | item
     return UsageResult(rows=items, totals=_totals(rows, len(leading)))
 
 
