@@ -145,7 +145,9 @@ class Ingestor:
         store_text: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         sinks: Sequence[CallSink] = (),
+        hourly_sums_days: int = 0,
     ) -> None:
+        self.hourly_sums_days = hourly_sums_days  # see RollupDeltas
         self.store = store
         self.prices = prices
         self.formats = tuple(formats)
@@ -224,7 +226,7 @@ class Ingestor:
         early = self._decode_claim_checked(events)  # network I/O: before the transaction, never inside it
         now = naive_utc(self.clock())
         totals = CallWrites()
-        deltas = RollupDeltas()  # rollup changes of every slice, applied once before the commit
+        deltas = RollupDeltas(self.hourly_sums_days)  # rollup changes of every slice, applied once before the commit
         exports = [sink.open(now) for sink in self.sinks]
         with self.store.write() as conn:
             for start in range(0, len(events), self.slice_size):

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, func, null, select, union_all
 
 from .store.expressions import day_of, round_half_up, rounded
+from .store.rollups import first_period
 
 from .store.rows import naive_utc
 from .store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, Cumulative, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
@@ -302,8 +303,9 @@ def _report_statement(conn: Connection, query: UsageQuery):
     cut = choose_cut(query)
     cumulative = cut is not None and bucket is None  # whole days and hours from the cumulative cuts
     pieces, spans = [], 0
+    hours_from = first_period(conn, DAY_TO_HOUR) if cumulative else None  # older days' hours: hourly rollup
     for kind, start, end in plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by):
-        if kind != "raw" and cumulative:
+        if cumulative and (kind == "daily" or kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
             periods = _periods_with_rows(conn, family, cut, start, end)
             for span in cumulative_spans(*periods, family) if periods else ():

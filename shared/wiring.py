@@ -69,6 +69,7 @@ class AppContext:
             store_text=self.settings.store_text,
             sinks=[KustoExport(self.kusto_sink, store_text=self.settings.store_text)]
             if self.kusto_sink is not None else [],
+            hourly_sums_days=self.settings.hourly_sums_days,
         )
 
     @classmethod

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from operator import add
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, literal, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -76,9 +76,13 @@ def _add(sums: list, figures: list) -> None:
 
 
 class RollupDeltas:
-    """Signed changes to both rollups, accumulated over one batch."""
+    """Signed changes to both rollups, accumulated over one batch.
 
-    def __init__(self) -> None:
+    `hourly_sums_days`: days of day-to-hour cumulative sums kept (0: all), the newest day included.
+    """
+
+    def __init__(self, hourly_sums_days: int = 0) -> None:
+        self.hourly_sums_days = hourly_sums_days
         self.hourly: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))
         self.daily: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))
         self.hourly_cuts: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))  # keys: (cut, bucket, *dims)
@@ -107,7 +111,7 @@ class RollupDeltas:
         _apply(conn, usage_hourly_cuts, ("cut", "hour"), self.hourly_cuts)
         _apply(conn, usage_daily_cuts, ("cut", "day"), self.daily_cuts)
         _apply_cumulative(conn, self.daily_cuts, MONTH_TO_DATE)
-        _apply_cumulative(conn, self.hourly_cuts, DAY_TO_HOUR)
+        _apply_cumulative(conn, self.hourly_cuts, DAY_TO_HOUR, keep_days=self.hourly_sums_days)
         for deltas in (self.hourly, self.daily, self.hourly_cuts, self.daily_cuts):
             deltas.clear()
 
@@ -191,16 +195,25 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
         conn.exec_driver_sql(statement, rows)
 
 
-def _apply_cumulative(conn: Connection, cut_deltas: Deltas, family: Cumulative) -> None:
-    """Cut deltas into a cumulative family: a change in bucket b adds to the key's rows b..the period's last."""
+def _apply_cumulative(conn: Connection, cut_deltas: Deltas, family: Cumulative, keep_days: int | None = None) -> None:
+    """Cut deltas into a cumulative family: a change in bucket b adds to the key's rows b..the period's last.
+
+    With `keep_days` (a family of daily periods) the family is kept from its first day on only, and a new day
+    drops all but the newest `keep_days` (0: none dropped): a day before the first kept one is left to the
+    plain rollups (readers fall back there), never half-written by a late call."""
     by_period: dict[datetime, list[tuple]] = defaultdict(list)
     for (cut, bucket, *dims), sums in cut_deltas.items():
         if any(sums):
             by_period[family.period_of(bucket)].append((cut, bucket, tuple(dims), sums))
+    if keep_days is not None and by_period:
+        first_kept = first_period(conn, family)
+        by_period = {p: items for p, items in by_period.items() if first_kept is None or p >= first_kept}
     step = family.step
     for period, items in sorted(by_period.items()):
         newest = max(bucket for _, bucket, _, _ in items)
         last = _claim_period(conn, family, period, newest)
+        if last is None and keep_days:
+            _drop_before(conn, family, period - timedelta(days=keep_days - 1))
         if last is not None and newest > last:
             _copy_forward(conn, family, last, newest)
         last = newest if last is None else max(last, newest)
@@ -226,6 +239,18 @@ def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest
     if newest > last:
         conn.execute(update(family.marks).where(where).values({last_column: newest}))
     return last
+
+
+def first_period(conn: Connection, family: Cumulative) -> datetime | None:
+    """The first period the family holds (None: none yet)."""
+    value = conn.execute(select(func.min(family.marks.c[0]))).scalar()
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _drop_before(conn: Connection, family: Cumulative, start: datetime) -> None:
+    for table in family.tables.values():
+        conn.execute(delete(table).where(table.c[family.bucket] < start))
+    conn.execute(delete(family.marks).where(family.marks.c[0] < start))
 
 
 def _copy_forward(conn: Connection, family: Cumulative, last: datetime, newest: datetime) -> None:

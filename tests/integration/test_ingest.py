@@ -221,6 +221,30 @@ def test_cumulative_cuts_match_a_raw_scan_after_late_calls_across_a_month_bounda
             assert sorted((r["user"], r["requests"], r["totalTokens"]) for r in fast) == sorted(tuple(r) for r in slow), (start, end)
 
 
+def test_hour_level_sums_are_kept_for_the_configured_days_and_older_edges_still_add_up(any_store):
+    from shared.store.schema import DAY_TO_HOUR, usage_cumh_marks
+
+    context = make_context(any_store, LEDGER_HOURLY_SUMS_DAYS="3")
+    days = [f"11-{d:02d}" for d in range(1, 8)]
+    for day in days:  # one batch a day, as they arrive
+        context.ingestor.ingest_batch(_events(*(capture_event(call_id=f"{day}-{hour}-{user}", time=f"2026-{day}T{hour:02d}:15:00Z",
+                                                              user_id=f"user-{user}") for hour in (2, 11, 20) for user in range(2))))
+    context.ingestor.ingest_batch(_events(capture_event(call_id="late", time="2026-11-01T05:15:00Z", user_id="user-9")))
+    with context.store.read() as conn:
+        kept = sorted(row[0].strftime("%m-%d") if isinstance(row[0], datetime) else row[0][5:10]
+                      for row in conn.execute(select(usage_cumh_marks.c.day)))
+        late_rows = conn.execute(select(func.count()).select_from(DAY_TO_HOUR.tables["user,model"])
+                                 .where(DAY_TO_HOUR.tables["user,model"].c.user_id == "user-9")).scalar()
+        for start, end in (("11-01T10:00", "11-06T12:30"), ("11-02T03:00", "11-02T21:00"), ("11-05T10:00", "11-07T12:00")):
+            start, end = (datetime.fromisoformat(f"2026-{t}:00+00:00") for t in (start, end))
+            fast = query_usage(conn, UsageQuery(start, end, ("user", "model"))).rows
+            slow = conn.execute(select(calls.c.user_id, func.count()).where(
+                calls.c.time >= start.replace(tzinfo=None), calls.c.time < end.replace(tzinfo=None)).group_by(calls.c.user_id)).all()
+            assert sorted((r["user"], r["requests"]) for r in fast) == sorted(tuple(r) for r in slow), (start, end)
+    assert kept == ["11-05", "11-06", "11-07"]  # the newest three days
+    assert late_rows == 0  # a late call on a dropped day is left to the hourly rollup
+
+
 def test_a_range_given_in_another_time_zone_counts_the_calls_at_its_edges(context):
     from zoneinfo import ZoneInfo
 
