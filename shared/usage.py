@@ -305,7 +305,8 @@ def _report_statement(conn: Connection, query: UsageQuery):
     pieces, spans = [], 0
     hours_from = first_period(conn, DAY_TO_HOUR) if cumulative else None  # older days' hours: hourly rollup
     for kind, start, end in plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by):
-        if cumulative and (kind == "daily" or kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from):
+        hours_kept = kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from
+        if cumulative and (kind == "daily" or hours_kept):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
             periods = _periods_with_rows(conn, family, cut, start, end)
             for span in cumulative_spans(*periods, family) if periods else ():
@@ -370,6 +371,7 @@ def _fetch(conn: Connection, statement, raw: bool) -> list:
 
 
 def _figures(acc: Sequence[float]) -> dict[str, Any]:
+    """The contract's figures from the twelve sums, as the report statement computes them (for the totals)."""
     requests, failed, prompt, completion, total, cached, reasoning, estimated, priced, cost, duration, timed = acc
     requests, priced, total = int(requests), int(priced), int(total)
     return {
