@@ -20,8 +20,7 @@ from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, f
 
 from .store.expressions import day_of, round_half_up, rounded
 from .store.rollups import first_period
-
-from .store.rows import naive_utc
+from .store.rows import naive_utc, stored_time
 from .store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, Cumulative, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
 
 GROUP_KEYS = ("user", "subscription", "product", "app", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
@@ -245,14 +244,10 @@ def _periods_with_rows(conn: Connection, family: Cumulative, cut: str, start: da
     highest = conn.execute(select(func.max(bucket))).scalar()
     if lowest is None:
         return None
-    first = family.period_of(_as_datetime(lowest))
-    after_last = family.next_period(family.period_of(_as_datetime(highest)))
+    first = family.period_of(stored_time(lowest))
+    after_last = family.next_period(family.period_of(stored_time(highest)))
     start, end = max(naive_utc(start), first), naive_utc(end) if after_last is None else min(naive_utc(end), after_last)
     return (start, end) if start < end else None
-
-
-def _as_datetime(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _as_of(family: Cumulative, cut: str, period: datetime, moment: datetime):
@@ -264,7 +259,7 @@ def _as_of(family: Cumulative, cut: str, period: datetime, moment: datetime):
 def _time_key(bucket: Any, key: str) -> str | None:
     if bucket is None:
         return None
-    moment = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
+    moment = stored_time(bucket)
     if key == "day":
         return moment.strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%dT%H:00:00Z")

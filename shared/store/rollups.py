@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..records import CallRecord
-from .rows import hour_of, naive_utc
+from .rows import hour_of, naive_utc, stored_time
 from .schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
@@ -234,8 +234,7 @@ def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest
     if conn.execute(update(family.marks).where(where).values({last_column: last_column})).rowcount == 0:
         conn.execute(family.marks.insert(), {period_column.name: period, last_column.name: newest})  # a racing first writer fails here
         return None
-    last = conn.execute(select(last_column).where(where)).scalar_one()
-    last = datetime.fromisoformat(last) if isinstance(last, str) else last
+    last = stored_time(conn.execute(select(last_column).where(where)).scalar_one())
     if newest > last:
         conn.execute(update(family.marks).where(where).values({last_column: newest}))
     return last
@@ -244,7 +243,7 @@ def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest
 def first_period(conn: Connection, family: Cumulative) -> datetime | None:
     """The first period the family holds (None: none yet)."""
     value = conn.execute(select(func.min(family.marks.c[0]))).scalar()
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    return None if value is None else stored_time(value)
 
 
 def _drop_before(conn: Connection, family: Cumulative, start: datetime) -> None:

@@ -33,6 +33,11 @@ def iso_utc(moment: datetime | None) -> str | None:
     return aware_utc(moment).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def stored_time(value: Any) -> datetime:
+    """A time as read back from the store: aggregates (min, max) over SQLite's text times come back as text."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
