@@ -158,13 +158,9 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
     bucket = _bucket(query)
     if bucket is not None:
         columns.append((day_of(bucket_column) if bucket == "day" and kind != "daily" else bucket_column).label("bucket"))
-    conditions = [time_column >= naive_utc(start), time_column < naive_utc(end)]
+    conditions = [time_column >= naive_utc(start), time_column < naive_utc(end), *_key_conditions(table, query)]
     if cut is not None:
         conditions.insert(0, table.c.cut == cut)
-    for name, value in query.filters.items():
-        conditions.append(table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value))
-    if query.only_user is not None:
-        conditions.append(table.c.user_id == query.only_user)
     statement = select(*columns, *measures).where(and_(*conditions))
     if kind == "raw" and not {"user", "subscription"} & {*query.filters} and query.only_user is None:
         # The edges are minutes of calls: walk the time index. SQLite's planner otherwise skip-scans the
@@ -181,6 +177,11 @@ def _blank_as_rollups(column):
 def _bucket(query: UsageQuery) -> str | None:
     """The time bucket the pieces carry: the finest time key grouped by (an hour also gives its day)."""
     return "hour" if "hour" in query.group_by else "day" if "day" in query.group_by else None
+
+
+def _leading(query: UsageQuery) -> list[str]:
+    """The columns before the sums in every piece and in the report: the non-time keys, then the bucket."""
+    return [*(k for k in query.group_by if k not in TIME_KEYS), *(["bucket"] if _bucket(query) else [])]
 
 
 @dataclass(frozen=True)
@@ -281,12 +282,10 @@ def query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
 
 def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
     rows = _fetch(conn, _report_statement(conn, query), raw=conn.dialect.name == "sqlite")
-    keys = [k for k in query.group_by if k not in TIME_KEYS]
-    time_keys = [k for k in query.group_by if k in TIME_KEYS]
-    leading = [*keys, *(["bucket"] if time_keys else [])]
+    leading = _leading(query)
     # Name the columns the statement returns; the hidden sums after the figures fall off the zip.
     items = list(map(dict, map(zip, repeat([*leading, *FIGURES]), rows)))
-    for i, item in enumerate(items if time_keys else ()):  # keys in the order asked for, times as text
+    for i, item in enumerate(items if _bucket(query) else ()):  # keys in the order asked for, times as text
         moment = item.pop("bucket")
         items[i] = {k: _time_key(moment, k) if k in TIME_KEYS else item.pop(k) for k in query.group_by} | item
     return UsageResult(rows=items, totals=_totals(rows, len(leading)))
@@ -298,8 +297,10 @@ def _report_statement(conn: Connection, query: UsageQuery):
     cut = choose_cut(query)
     cumulative = cut is not None and bucket is None  # whole days and hours from the cumulative cuts
     pieces, spans = [], 0
-    hours_from = first_period(conn, DAY_TO_HOUR) if cumulative else None  # older days' hours: hourly rollup
-    for kind, start, end in plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by):
+    plan = plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by)
+    # Hour-level sums are kept for recent days only: an older day's hours come from the hourly rollup.
+    hours_from = first_period(conn, DAY_TO_HOUR) if cumulative and any(kind == "hourly" for kind, _, _ in plan) else None
+    for kind, start, end in plan:
         hours_kept = kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from
         if cumulative and (kind == "daily" or hours_kept):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
@@ -311,7 +312,7 @@ def _report_statement(conn: Connection, query: UsageQuery):
             pieces.append(_piece_query(kind, start, end, query))
     if not pieces:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
-    group = [*keys, *(["bucket"] if bucket else [])]
+    group = _leading(query)
     # Other pieces are grouped by the query's keys; a cumulative one has a row per key of its cut, which is a
     # row per group key only when the query groups by all of the cut's keys.
     if len(pieces) == 1 and not (spans and {KEY_COLUMNS[k] for k in keys} != set(ROLLUP_CUTS[cut])):
