@@ -276,4 +276,3 @@ usage_cum_marks = _marks("usage_cum_marks", "month", "last_day")
 usage_cumh_marks = _marks("usage_cumh_marks", "day", "last_hour")
 MONTH_TO_DATE = Cumulative("day", "month", {cut: _cumulative("usage_cum_", "day", cut, kept) for cut, kept in ROLLUP_CUTS.items()}, usage_cum_marks)
 DAY_TO_HOUR = Cumulative("hour", "day", {cut: _cumulative("usage_cumh_", "hour", cut, kept) for cut, kept in ROLLUP_CUTS.items()}, usage_cumh_marks)
-USAGE_CUMULATIVE: dict[str, Table] = MONTH_TO_DATE.tables
