@@ -17,7 +17,7 @@ from functools import lru_cache
 from itertools import starmap
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, func, null, select, union_all
+from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, exists, func, null, select, union_all
 
 from .store.expressions import day_of, round_half_up, rounded
 from .store.rollups import first_period
@@ -207,27 +207,49 @@ def cumulative_spans(start: datetime, end: datetime, family: Cumulative) -> list
     return spans
 
 
-def _span_rows(span: CumulativeSpan, cut: str, *, at_last: bool):
+def _span_rows(span: CumulativeSpan, cut: str, *, at_last: bool, name: str):
     """The cumulative rows as of the span's last bucket (or the bucket before its first): a bucket after the
     last materialized one reads the last one (nothing happened since); none when the period had nothing yet."""
-    table = span.family.tables[cut].alias("e" if at_last else "s")
+    table = span.family.tables[cut].alias(name)
     moment = span.last if at_last else span.first - span.family.step
     return table, table.c[span.family.bucket] == _as_of(span.family, cut, span.period, moment)
 
 
 def _cumulative_query(span: CumulativeSpan, query: UsageQuery, cut: str):
-    """One span as a piece: a row per key of the cut. Keys never called before the span have no row at its
-    start, hence the outer join."""
+    """One span as a piece: a row per key of the cut."""
+    return _span_parts([span], query, cut)[0]
+
+
+def _span_parts(spans: Sequence[CumulativeSpan], query: UsageQuery, cut: str) -> list:
+    """The spans' sums per key of the cut, a row per key, merged by looking keys up rather than by grouping.
+
+    Within a period the sums are dense: a key called before a span's end has a row at its end, and every key
+    at its start is also at its end. So the keys are those at the spans' ends, and part i holds the keys at span
+    i's end that no earlier span ends with, plus what the later spans add for them, each found by primary key
+    (bucket, dims_key). Grouping a stack of the spans instead costs ~3 us per stacked row in SQLite's sorter:
+    a 30-day `ip,model` report across a month's end took 110 ms that way, 67 ms this way.
+    """
     keys = [k for k in query.group_by if k not in TIME_KEYS]
-    ending, at_end = _span_rows(span, cut, at_last=True)
-    columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
-    if span.first == span.period:
-        source, measures = ending, [ending.c[m].label(m) for m in _SUMS]
-    else:
-        starting, at_start = _span_rows(span, cut, at_last=False)
-        source = ending.outerjoin(starting, and_(starting.c.dims_key == ending.c.dims_key, at_start))
-        measures = [(ending.c[m] - func.coalesce(starting.c[m], 0)).label(m) for m in _SUMS]
-    return select(*columns, *measures).select_from(source).where(at_end, *_key_conditions(ending, query))
+    ends = [_span_rows(span, cut, at_last=True, name=f"e{i}") for i, span in enumerate(spans)]
+    starts = [None if span.first == span.period else _span_rows(span, cut, at_last=False, name=f"s{i}") for i, span in enumerate(spans)]
+    parts = []
+    for i, (ending, at_end) in enumerate(ends):
+        source, terms = ending, {m: ending.c[m] for m in _SUMS}
+        # Keys never called before a span have no row at its start (nor at a later span's end): outer joins.
+        for j in range(i, len(spans)):
+            for snapshot, adds in ((ends[j], True), (starts[j], False)):
+                if snapshot is None or (j == i and adds):
+                    continue
+                table, at_bucket = snapshot
+                source = source.outerjoin(table, and_(table.c.dims_key == ending.c.dims_key, at_bucket))
+                for m in _SUMS:
+                    terms[m] = terms[m] + func.coalesce(table.c[m], 0) if adds else terms[m] - func.coalesce(table.c[m], 0)
+        earlier = [~exists().where(table.c.dims_key == ending.c.dims_key, at_bucket) for table, at_bucket in ends[:i]]
+        columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
+        parts.append(
+            select(*columns, *[terms[m].label(m) for m in _SUMS]).select_from(source).where(at_end, *earlier, *_key_conditions(ending, query))
+        )
+    return parts
 
 
 def _key_conditions(table, query: UsageQuery) -> list:
@@ -312,7 +334,7 @@ def _report_statement(conn: Connection, query: UsageQuery):
     bucket = _bucket(query)
     cut = choose_cut(query)
     cumulative = cut is not None and bucket is None  # whole days and hours from the cumulative cuts
-    pieces, spans = [], 0
+    pieces, spans = [], []
     plan = plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by)
     # Hour-level sums are kept for recent days only: an older day's hours come from the hourly rollup.
     hours_from = first_period(conn, DAY_TO_HOUR) if cumulative and any(kind == "hourly" for kind, _, _ in plan) else None
@@ -321,20 +343,25 @@ def _report_statement(conn: Connection, query: UsageQuery):
         if cumulative and (kind == "daily" or hours_kept):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
             periods = _periods_with_rows(conn, family, cut, start, end)
-            for span in cumulative_spans(*periods, family) if periods else ():
-                pieces.append(_cumulative_query(span, query, cut))
-                spans += 1
+            spans.extend(cumulative_spans(*periods, family) if periods else ())
         else:
             pieces.append(_piece_query(kind, start, end, query))
-    if not pieces:  # an empty range, or only periods without calls
+    if pieces:  # raw or hourly rows carry no dims_key, so everything is grouped anyway: lookups would add work
+        parts = [_cumulative_query(span, query, cut) for span in spans]
+    else:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
+        parts = _span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
+    if not pieces and not parts:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
     group = _leading(query)
-    # Other pieces are grouped by the query's keys; a cumulative one has a row per key of its cut, which is a
-    # row per group key only when the query groups by all of the cut's keys.
-    if len(pieces) == 1 and not (spans and {KEY_COLUMNS[k] for k in keys} != set(ROLLUP_CUTS[cut])):
+    # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut (when
+    # merged by lookups, across all spans): a row per group key when the query groups by all of the cut's keys.
+    if parts and not pieces and {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut]):
+        merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("merged")
+    elif len(pieces) == 1 and not parts:
         merged = pieces[0].subquery("merged")
     else:  # the sum per key adds the pieces (and a cut's finer keys) up
-        stacked = (union_all(*pieces) if len(pieces) > 1 else pieces[0]).subquery("stacked")
+        stacked = [*parts, *pieces]
+        stacked = (union_all(*stacked) if len(stacked) > 1 else stacked[0]).subquery("stacked")
         merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in _SUMS])
         merged = merged.group_by(*[stacked.c[name] for name in group]).subquery("merged")
     sums = {m: merged.c[m] for m in _SUMS}

@@ -211,7 +211,9 @@ def test_cumulative_cuts_match_a_raw_scan_after_late_calls_across_a_month_bounda
     ranges = [("10-30T00:00", "11-06T00:00"), ("10-31T00:00", "11-03T00:00"), ("11-02T00:00", "11-05T00:00"),
               ("10-30T05:00", "11-04T07:30"), ("11-04T00:00", "11-30T00:00"),
               # mid-day edges: the day-to-hour sums, within one day, across midnight, and a day written late
-              ("10-30T13:00", "11-03T12:30"), ("11-02T02:10", "11-02T22:00"), ("10-31T12:00", "11-01T13:00")]
+              ("10-30T13:00", "11-03T12:30"), ("11-02T02:10", "11-02T22:00"), ("10-31T12:00", "11-01T13:00"),
+              # whole hours and days only: the spans are merged by looking their keys up, four of them here
+              ("10-30T05:00", "11-05T07:00")]
     with context.store.read() as conn:
         for start, end in ranges:
             start, end = (datetime.fromisoformat(f"2026-{t}:00+00:00") for t in (start, end))
