@@ -3,64 +3,35 @@
 A range is answered from the daily rollup for whole days, the hourly rollup for whole hours and the raw calls
 only for the partial hours at its edges, then the pieces are summed per key. Where all group and filter keys
 fit a narrow rollup ("cut", see `schema.ROLLUP_CUTS`) the pieces read that instead of the wide one, and whole
-days come from its month-to-date sums. The result is the same as a scan of the raw calls (a test holds it to
-that) at a fraction of the cost. The whole report is one statement: the database merges the pieces, finishes
-the figures and orders the rows, because every Python operation per row is paid ~10,000 times.
+days and hours come from its cumulative sums (`usage_spans`). The result is the same as a scan of the raw
+calls (a test holds it to that) at a fraction of the cost. The whole report is one statement: the database
+merges the pieces, finishes the figures and orders the rows, because every Python operation per row is paid
+~10,000 times. The query vocabulary (keys, figures, `UsageQuery`) is in `usage_query`.
 """
 
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import starmap
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, exists, func, null, select, union_all
+from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, func, null, select, union_all
 
 from .store.expressions import day_of, round_half_up, rounded
 from .store.rollups import first_period
 from .store.rows import naive_utc, stored_time
-from .store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, Cumulative, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
+from .store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
+from .usage_query import FIGURES, FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, SUMS, TIME_KEYS, UsageQuery, key_conditions
+from .usage_spans import cumulative_query, cumulative_spans, periods_with_rows, span_parts
 
-GROUP_KEYS = ("user", "subscription", "product", "app", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
-TIME_KEYS = ("day", "hour")
-KEY_COLUMNS = {
-    "user": "user_id",
-    "subscription": "subscription_id",
-    "product": "product_id",
-    "app": "app_id",
-    "ip": "ip",
-    "model": "model",
-    "deployment": "deployment",
-    "operation": "operation",
-    "backend": "backend_id",
-    "status": "status",
-}
-FILTER_KEYS = tuple(KEY_COLUMNS)
-FIGURES = (
-    "requests", "failedRequests", "promptTokens", "completionTokens", "totalTokens", "cachedTokens",
-    "reasoningTokens", "avgTotalTokens", "estimatedTokensRequests", "unpricedRequests", "costUsd", "avgDurationMs",
-)
-_SUMS = (
-    "requests", "failed_requests", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
-    "reasoning_tokens", "estimated_tokens_requests", "priced_requests", "cost_usd", "duration_ms_sum", "duration_count",
-)
+__all__ = [  # the query vocabulary is re-exported: callers import it from here
+    "FIGURES", "FILTER_KEYS", "GROUP_KEYS", "INTERVALS", "KEY_COLUMNS", "TIME_KEYS", "UsageQuery", "UsageResult",
+    "choose_cut", "plan_range", "query_timeseries", "query_usage", "timeseries_csv_columns", "usage_csv_columns",
+]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class UsageQuery:
-    start: datetime
-    end: datetime
-    group_by: tuple[str, ...] = ()
-    filters: dict[str, str] = field(default_factory=dict)
-    only_user: str | None = None  # Usage.Read callers see their own rows only
-    narrow_rollups: bool = True  # False: always the wide rollup (the benchmark compares the two)
-
-
-INTERVALS = ("hour", "day")
 
 
 @dataclass
@@ -140,7 +111,7 @@ def choose_cut(query: UsageQuery) -> str | None:
 
 def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
     """One piece's sums per key: key columns as the rollups store them ('' or 0 for unknown), then `bucket` when
-    grouping by time, then the `_SUMS`. Every piece has the same columns, so pieces can be stacked and merged."""
+    grouping by time, then the `SUMS`. Every piece has the same columns, so pieces can be stacked and merged."""
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     cut = choose_cut(query) if kind != "raw" else None
     if kind == "raw":
@@ -154,12 +125,12 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
         else:
             table = usage_hourly_cuts if kind == "hourly" else usage_daily_cuts
         time_column = bucket_column = table.c.hour if kind == "hourly" else table.c.day
-        measures = [func.sum(table.c[name]).label(name) for name in _SUMS]
+        measures = [func.sum(table.c[name]).label(name) for name in SUMS]
         columns = [table.c[KEY_COLUMNS[k]].label(k) for k in keys]
     bucket = _bucket(query)
     if bucket is not None:
         columns.append((day_of(bucket_column) if bucket == "day" and kind != "daily" else bucket_column).label("bucket"))
-    conditions = [time_column >= naive_utc(start), time_column < naive_utc(end), *_key_conditions(table, query)]
+    conditions = [time_column >= naive_utc(start), time_column < naive_utc(end), *key_conditions(table, query)]
     if cut is not None:
         conditions.insert(0, table.c.cut == cut)
     statement = select(*columns, *measures).where(and_(*conditions))
@@ -183,101 +154,6 @@ def _bucket(query: UsageQuery) -> str | None:
 def _leading(query: UsageQuery) -> list[str]:
     """The columns before the sums in every piece and in the report: the non-time keys, then the bucket."""
     return [*(k for k in query.group_by if k not in TIME_KEYS), *(["bucket"] if _bucket(query) else [])]
-
-
-@dataclass(frozen=True)
-class CumulativeSpan:
-    """Whole buckets [first, last] of one period of a cumulative family: the sums at `last` minus those at the
-    bucket before `first` (nothing to subtract when `first` starts the period)."""
-
-    family: Cumulative
-    period: datetime
-    first: datetime
-    last: datetime
-
-
-def cumulative_spans(start: datetime, end: datetime, family: Cumulative) -> list[CumulativeSpan]:
-    first, stop = naive_utc(start), naive_utc(end)
-    spans = []
-    while first < stop:
-        period = family.period_of(first)
-        following = family.next_period(period) or stop
-        spans.append(CumulativeSpan(family, period, first, min(stop, following) - family.step))
-        first = following
-    return spans
-
-
-def _span_rows(span: CumulativeSpan, cut: str, *, at_last: bool, name: str):
-    """The cumulative rows as of the span's last bucket (or the bucket before its first): a bucket after the
-    last materialized one reads the last one (nothing happened since); none when the period had nothing yet."""
-    table = span.family.tables[cut].alias(name)
-    moment = span.last if at_last else span.first - span.family.step
-    return table, table.c[span.family.bucket] == _as_of(span.family, cut, span.period, moment)
-
-
-def _cumulative_query(span: CumulativeSpan, query: UsageQuery, cut: str):
-    """One span as a piece: a row per key of the cut."""
-    return _span_parts([span], query, cut)[0]
-
-
-def _span_parts(spans: Sequence[CumulativeSpan], query: UsageQuery, cut: str) -> list:
-    """The spans' sums per key of the cut, a row per key, merged by looking keys up rather than by grouping.
-
-    Within a period the sums are dense: a key called before a span's end has a row at its end, and every key
-    at its start is also at its end. So the keys are those at the spans' ends, and part i holds the keys at span
-    i's end that no earlier span ends with, plus what the later spans add for them, each found by primary key
-    (bucket, dims_key). Grouping a stack of the spans instead costs ~3 us per stacked row in SQLite's sorter:
-    a 30-day `ip,model` report across a month's end took 110 ms that way, 67 ms this way.
-    """
-    keys = [k for k in query.group_by if k not in TIME_KEYS]
-    ends = [_span_rows(span, cut, at_last=True, name=f"e{i}") for i, span in enumerate(spans)]
-    starts = [None if span.first == span.period else _span_rows(span, cut, at_last=False, name=f"s{i}") for i, span in enumerate(spans)]
-    parts = []
-    for i, (ending, at_end) in enumerate(ends):
-        source, terms = ending, {m: ending.c[m] for m in _SUMS}
-        # Keys never called before a span have no row at its start (nor at a later span's end): outer joins.
-        for j in range(i, len(spans)):
-            for snapshot, adds in ((ends[j], True), (starts[j], False)):
-                if snapshot is None or (j == i and adds):
-                    continue
-                table, at_bucket = snapshot
-                source = source.outerjoin(table, and_(table.c.dims_key == ending.c.dims_key, at_bucket))
-                for m in _SUMS:
-                    terms[m] = terms[m] + func.coalesce(table.c[m], 0) if adds else terms[m] - func.coalesce(table.c[m], 0)
-        earlier = [~exists().where(table.c.dims_key == ending.c.dims_key, at_bucket) for table, at_bucket in ends[:i]]
-        columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
-        parts.append(
-            select(*columns, *[terms[m].label(m) for m in _SUMS]).select_from(source).where(at_end, *earlier, *_key_conditions(ending, query))
-        )
-    return parts
-
-
-def _key_conditions(table, query: UsageQuery) -> list:
-    conditions = [table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value) for name, value in query.filters.items()]
-    if query.only_user is not None:
-        conditions.append(table.c.user_id == query.only_user)
-    return conditions
-
-
-def _periods_with_rows(conn: Connection, family: Cumulative, cut: str, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """[start, end) narrowed to the periods the cumulative cut holds rows for (None: no rows at all), so a range
-    from year 1 costs one statement per period with data, not one per calendar month since then."""
-    bucket = family.tables[cut].c[family.bucket]
-    # Two statements: SQLite answers a lone min() or max() from the index, but scans the table for both at once.
-    lowest = conn.execute(select(func.min(bucket))).scalar()
-    highest = conn.execute(select(func.max(bucket))).scalar()
-    if lowest is None:
-        return None
-    first = family.period_of(stored_time(lowest))
-    after_last = family.next_period(family.period_of(stored_time(highest)))
-    start, end = max(naive_utc(start), first), naive_utc(end) if after_last is None else min(naive_utc(end), after_last)
-    return (start, end) if start < end else None
-
-
-def _as_of(family: Cumulative, cut: str, period: datetime, moment: datetime):
-    """The last materialized bucket of the period at or before `moment` (NULL: the period had nothing by then)."""
-    bucket = family.tables[cut].alias("m").c[family.bucket]
-    return select(func.max(bucket)).where(bucket >= period, bucket <= moment).scalar_subquery()
 
 
 def _time_key(bucket: Any, key: str) -> str | None:
@@ -342,14 +218,14 @@ def _report_statement(conn: Connection, query: UsageQuery):
         hours_kept = kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from
         if cumulative and (kind == "daily" or hours_kept):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
-            periods = _periods_with_rows(conn, family, cut, start, end)
+            periods = periods_with_rows(conn, family, cut, start, end)
             spans.extend(cumulative_spans(*periods, family) if periods else ())
         else:
             pieces.append(_piece_query(kind, start, end, query))
     if pieces:  # raw or hourly rows carry no dims_key, so everything is grouped anyway: lookups would add work
-        parts = [_cumulative_query(span, query, cut) for span in spans]
+        parts = [cumulative_query(span, query, cut) for span in spans]
     else:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
-        parts = _span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
+        parts = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
     if not pieces and not parts:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
     group = _leading(query)
@@ -362,12 +238,12 @@ def _report_statement(conn: Connection, query: UsageQuery):
     else:  # the sum per key adds the pieces (and a cut's finer keys) up
         stacked = [*parts, *pieces]
         stacked = (union_all(*stacked) if len(stacked) > 1 else stacked[0]).subquery("stacked")
-        merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in _SUMS])
+        merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in SUMS])
         merged = merged.group_by(*[stacked.c[name] for name in group]).subquery("merged")
-    sums = {m: merged.c[m] for m in _SUMS}
+    sums = {m: merged.c[m] for m in SUMS}
     # Sums of integers come back as Decimal from PostgreSQL (numeric): cast there, not on SQLite (~4 ms a report).
     exact = conn.dialect.name == "sqlite"
-    whole = {m: sums[m] if exact else cast(sums[m], BigInteger) for m in _SUMS if m not in ("cost_usd", "duration_ms_sum")}
+    whole = {m: sums[m] if exact else cast(sums[m], BigInteger) for m in SUMS if m not in ("cost_usd", "duration_ms_sum")}
     columns = [
         *[(merged.c[k] if k == "status" else func.nullif(merged.c[k], "")).label(k) for k in keys],
         *([merged.c.bucket.label("bucket")] if bucket else []),
@@ -390,7 +266,7 @@ def _report_statement(conn: Connection, query: UsageQuery):
 def _totals(rows: list, width: int) -> dict[str, Any]:
     """The totals row from the report's rows: whole figures add up; cost and duration from their hidden sums."""
     if not rows:
-        return _figures([0] * len(_SUMS))
+        return _figures([0] * len(SUMS))
     columns = list(zip(*rows))[width:]
     requests, failed, prompt, completion, total, cached, reasoning, _avg, estimated, unpriced = map(sum, columns[:10])
     cost, duration, timed = (sum(filter(None, c)) for c in columns[-3:])  # NULL where a row has none

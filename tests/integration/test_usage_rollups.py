@@ -193,10 +193,10 @@ def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
 def test_cumulative_reads_compile_to_tsql_with_bound_values():
     from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
 
-    from shared.usage import _cumulative_query, cumulative_spans
+    from shared.usage_spans import cumulative_query, cumulative_spans
 
     query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
-    statements = [_cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)]
+    statements = [cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)]
     assert len(statements) == 2  # the range spans two months: each month's sums are read on their own
     for statement in statements:
         tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))

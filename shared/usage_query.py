@@ -1,0 +1,53 @@
+"""The vocabulary of usage reports: what a query may group and filter by, the figures a row carries, and the
+sums behind them (the rollups' measures), shared by the report builder (`usage`) and the cumulative reads
+(`usage_spans`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+GROUP_KEYS = ("user", "subscription", "product", "app", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
+TIME_KEYS = ("day", "hour")
+KEY_COLUMNS = {
+    "user": "user_id",
+    "subscription": "subscription_id",
+    "product": "product_id",
+    "app": "app_id",
+    "ip": "ip",
+    "model": "model",
+    "deployment": "deployment",
+    "operation": "operation",
+    "backend": "backend_id",
+    "status": "status",
+}
+FILTER_KEYS = tuple(KEY_COLUMNS)
+FIGURES = (
+    "requests", "failedRequests", "promptTokens", "completionTokens", "totalTokens", "cachedTokens",
+    "reasoningTokens", "avgTotalTokens", "estimatedTokensRequests", "unpricedRequests", "costUsd", "avgDurationMs",
+)
+SUMS = (
+    "requests", "failed_requests", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
+    "reasoning_tokens", "estimated_tokens_requests", "priced_requests", "cost_usd", "duration_ms_sum", "duration_count",
+)
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    start: datetime
+    end: datetime
+    group_by: tuple[str, ...] = ()
+    filters: dict[str, str] = field(default_factory=dict)
+    only_user: str | None = None  # Usage.Read callers see their own rows only
+    narrow_rollups: bool = True  # False: always the wide rollup (the benchmark compares the two)
+
+
+INTERVALS = ("hour", "day")
+
+
+def key_conditions(table, query: UsageQuery) -> list:
+    """The query's filters and caller limit on a table with the key columns (calls, or any rollup)."""
+    conditions = [table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value) for name, value in query.filters.items()]
+    if query.only_user is not None:
+        conditions.append(table.c.user_id == query.only_user)
+    return conditions
