@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, Table, and_, delete, select, tuple_, update
+from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
 
 from ..merge import merge_records
 from ..records import CallRecord, DeadLetter
@@ -120,7 +121,18 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     names = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
     statement = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
-    conn.exec_driver_sql(statement, [tuple(_sqlite_value(row[name]) for name in names) for row in rows])
+    values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))  # a row's values, in C
+    times = [i for i, name in enumerate(names) if isinstance(table.c[name].type, DateTime)]
+    if not times:
+        conn.exec_driver_sql(statement, list(map(values, rows)))
+        return
+    converted = []
+    for row in rows:  # only the time columns need converting
+        row_values = list(values(row))
+        for i in times:
+            row_values[i] = _sqlite_value(row_values[i])
+        converted.append(tuple(row_values))
+    conn.exec_driver_sql(statement, converted)
 
 
 def existing_call_ids(conn: Connection, call_ids: list[str]) -> set[str]:
