@@ -193,7 +193,7 @@ def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
 def test_cumulative_reads_compile_to_tsql_with_bound_values():
     from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
 
-    from shared.usage_spans import cumulative_query, cumulative_spans
+    from shared.usage_spans import cumulative_query, cumulative_spans, span_parts
 
     query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
     statements = [cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)]
@@ -202,6 +202,11 @@ def test_cumulative_reads_compile_to_tsql_with_bound_values():
         tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))
         assert "usage_cum_user_model" in tsql and "gpt-4o" not in tsql and "u1" not in tsql
     assert "LEFT OUTER JOIN" in str(statements[0].compile(dialect=mssql_pyodbc.dialect()))  # starts mid-month
+    # Both months merged by key lookups: the second part keeps only the keys the first month's end lacks.
+    first, second = span_parts(cumulative_spans(query.start, query.end, MONTH_TO_DATE), query, "user,model")
+    tsql = str(second.compile(dialect=mssql_pyodbc.dialect()))
+    assert "NOT (EXISTS (SELECT" in tsql and "e0.dims_key = e1.dims_key" in tsql
+    assert "LEFT OUTER JOIN usage_cum_user_model AS e1" in str(first.compile(dialect=mssql_pyodbc.dialect()))
 
 
 def test_report_expressions_compile_for_each_engine():
