@@ -117,7 +117,7 @@ class RollupDeltas:
             deltas.clear()
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)  # a few MB at most
 def dims_key(dims: tuple) -> str:
     """A stable 128-bit key of one combination of dimension values (cached: a batch hashes the same
     combinations for each of its rollup tables, and the next batch mostly the same ones again)."""
