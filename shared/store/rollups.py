@@ -15,7 +15,6 @@ from typing import Iterable
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..records import CallRecord
 from .rows import hour_of, naive_utc, stored_time
@@ -39,14 +38,6 @@ Deltas = dict[RollupKey, list[float]]
 def _key(record: CallRecord) -> tuple:
     return tuple(
         (record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS
-    )
-
-
-def cut_key(dims: tuple, cut: str) -> tuple:
-    """The dimensions of one cut kept, the others blanked ('' or status 0) as the cut tables store them."""
-    kept = ROLLUP_CUTS[cut]
-    return tuple(
-        value if dim in kept else (0 if dim == "status" else "") for dim, value in zip(ROLLUP_DIMENSIONS, dims)
     )
 
 
@@ -153,11 +144,11 @@ def _apply(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Del
     rows = _rows(table, leading, deltas)
     if not rows:
         return
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
-        upsert = insert.on_conflict_do_update(
+    if dialect == "postgresql":
+        proposed = pg_insert(table)
+        upsert = proposed.on_conflict_do_update(
             index_elements=[*leading, "dims_key"],
-            set_={m: table.c[m] + insert.excluded[m] for m in ROLLUP_MEASURES},
+            set_={m: table.c[m] + proposed.excluded[m] for m in ROLLUP_MEASURES},
         )
         conn.execute(upsert, rows)
         return
