@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..records import CallRecord
-from .rows import hour_of, naive_utc, stored_time
+from .rows import hour_of, naive_utc, sqlite_value, stored_time
 from .schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
@@ -182,7 +182,7 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
     for key, sums in deltas.items():
         if not any(sums):
             continue
-        lead = tuple(v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for v in key[:width])
+        lead = tuple(map(sqlite_value, key[:width]))
         dims = key[width:]
         rows.append((*lead, dims_key(dims), *(dims[i] for i in stored), *sums))
     if rows:

@@ -38,6 +38,14 @@ def stored_time(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+def sqlite_value(value: Any) -> Any:
+    """A value as SQLite stores it: times as the text SQLAlchemy's SQLite DateTime writes (always with
+    microseconds), so range queries compare right; anything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat(" ", "microseconds")
+    return value
+
+
 def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 

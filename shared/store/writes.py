@@ -17,7 +17,7 @@ from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_
 from ..merge import merge_records
 from ..records import CallRecord, DeadLetter
 from .rollups import RollupDeltas
-from .rows import call_row, has_payload, payload_row, record_from_rows
+from .rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
 from .schema import call_payloads, calls, dead_letters, pending_parts
 
 _CHUNK = 500  # ids per IN (...) list: well under every dialect's parameter limit (SQL Server: 2100)
@@ -105,13 +105,6 @@ def write_calls(
     return result
 
 
-def _sqlite_value(value: Any) -> Any:
-    # The text SQLAlchemy's SQLite DateTime stores (always with microseconds), so range queries compare right.
-    if isinstance(value, datetime):
-        return value.isoformat(" ", "microseconds")
-    return value
-
-
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows. On SQLite (the local default and the ingest hot path) straight through the driver's
     executemany, skipping SQLAlchemy's per-row parameter processing; elsewhere through SQLAlchemy."""
@@ -130,7 +123,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     for row in rows:  # only the time columns need converting
         row_values = list(values(row))
         for i in times:
-            row_values[i] = _sqlite_value(row_values[i])
+            row_values[i] = sqlite_value(row_values[i])
         converted.append(tuple(row_values))
     conn.exec_driver_sql(statement, converted)
 
