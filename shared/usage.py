@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, f
 
 from .store.expressions import day_of, round_half_up, rounded
 from .store.rollups import first_period
-from .store.rows import naive_utc, stored_time
+from .store.rows import hour_of, naive_utc, stored_time
 from .store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
 from .usage_query import FIGURES, FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, SUMS, TIME_KEYS, UsageQuery, key_conditions
 from .usage_spans import cumulative_query, cumulative_spans, periods_with_rows, span_parts
@@ -44,12 +44,8 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def _ceil(moment: datetime, step: timedelta) -> datetime:
-    floor = _floor_hour(moment) if step == HOUR else _floor_hour(moment).replace(hour=0)
+    floor = hour_of(moment) if step == HOUR else hour_of(moment).replace(hour=0)
     return floor if floor == moment else floor + step
 
 
@@ -61,7 +57,7 @@ def plan_range(start: datetime, end: datetime, *, daily_allowed: bool) -> list[t
     start, end = _utc(start), _utc(end)
     if start >= end:
         return pieces
-    first_hour, last_hour = _ceil(start, HOUR), _floor_hour(end)
+    first_hour, last_hour = _ceil(start, HOUR), hour_of(end)
     if first_hour >= last_hour:
         return [("raw", start, end)]
     if start < first_hour:
