@@ -169,14 +169,35 @@ def test_api_policy_gates_tokens_identity_and_backend():
     assert {"Subscription ID", "User ID", "Client IP"} <= dimensions
 
 
-def test_streams_are_not_buffered_unless_capture_stream_bodies_is_on():
+def test_backend_forwards_once_inside_the_retry_and_never_buffers_streams():
     root = ET.parse(API_POLICY).getroot()
     retry = root.find("backend/retry")
     assert "429" in retry.get("condition") and "503" in retry.get("condition")
-    when = retry.find("choose/when")
-    assert "capture-stream-bodies" in when.get("condition") and "ledger-is-stream" in when.get("condition")
-    assert when.find("forward-request").get("buffer-response") == "false"
-    assert retry.find("choose/otherwise/forward-request").get("buffer-response") == "true"
+    assert [child.tag for child in retry] == ["set-backend-service", "set-variable", "forward-request"]
+    assert retry.find("set-variable").get("name") == "ledger-backend-called"
+    assert retry.find("forward-request").get("buffer-response") == "false"
+
+
+def test_a_stream_body_is_read_only_when_capture_stream_bodies_is_on():
+    reader = next(node for node in ET.parse(CAPTURE_FRAGMENT).getroot().iter("set-variable")
+                  if node.get("name") == "ledger-response-body")
+    expression = reader.get("value")
+    assert '"{{capture-stream-bodies}}"' in expression
+    assert 'contentType.StartsWith("text/event-stream") && !captureStreams) { return ""; }' in expression
+
+
+def test_capture_event_names_the_pool_member_the_request_went_to():
+    expression = _capture_logger().text or ""
+    assert "aoai-pool" not in expression, "backend.id must be the pool member, not the pool"
+    assert 'context.Variables.ContainsKey("ledger-backend-called")' in expression
+    assert "context.Request.Url.Host.Split('.')[0]" in expression
+    assert re.search(r'new JProperty\("id", backendId\)', expression)
+
+
+def test_capture_time_is_the_receipt_timestamp_in_iso_utc():
+    expression = _capture_logger().text or ""
+    iso_utc = "yyyy-MM-dd'T'HH':'mm':'ss'.'fff'Z'"  # quoted separators: the same text in every culture
+    assert f'new JProperty("time", context.Timestamp.ToString("{iso_utc}"))' in expression
 
 
 def test_error_comes_from_last_error():
