@@ -1,9 +1,8 @@
 """Usage API at scale: 10M calls over 90 days in SQLite, 30-day reports through the real route handler.
 
-Builds (once; reused from bench/out/ when present) a ledger of `--calls` calls with realistic cardinality
-(~50 subscriptions, ~2,000 users with a skewed share of traffic, ~300 apps, ~3,000 IPs, 8 models; each user
-on one subscription, one app (sometimes a second) and one IP (a quarter of calls from a second one), each app
-on one to three models), generated inside SQLite and
+Builds a ledger of `--calls` calls with realistic cardinality (~50 subscriptions, ~2,000 users with a skewed
+share of traffic, ~300 apps, ~3,000 IPs, 8 models; each user on one subscription, one app (sometimes a second)
+and one IP (a quarter of calls from a second one), each app on one to three models), generated inside SQLite and
 rolled up with one INSERT ... SELECT ... GROUP BY per rollup table: the figures ingest would write.
 
 Then times `GET /api/usage?groupBy=user,model`, `groupBy=ip,model` and `GET /api/usage/timeseries?interval=day`
@@ -12,12 +11,25 @@ rows of the same range in the same run, and prints the ratio. Beside them, a flo
 rows, already summed, read from one table and written out as JSON arrays (no merging, no names). Also shown:
 the same reports from the wide (ten-dimension) rollup only, which is why the narrow rollups exist.
 
-    python bench/usage_api.py [--calls 10000000] [--runs 20] [--raw-runs 3] [--rebuild]
+The ledger is built once and kept in `.bench-cache/` (gitignored; `--cache-dir` to put it elsewhere), named
+by what it holds: the generator's version (GENERATOR_VERSION, bumped when the generator or the rollup build
+changes), the number of calls, the days and a fingerprint of the app's schema. A rerun with the same name opens
+that file read-only instead of rebuilding it: the full 10M-call bench takes 25+ minutes on a 2-core machine the
+first time, a few minutes after. A build is written to a temporary name and renamed when it is complete, so an
+interrupted build is never reused; a new build deletes the older ledgers of the same size. `--rebuild` forces one.
+After the reports the bench checks that the file is as it was (size, mtime, no journal beside it); if the run
+wrote to it, it is deleted rather than reused. `--calls 200000` is a quick run (one to two minutes with the
+build, under a minute without) to check that the bench works, not for its figures: the narrow rollups pay off
+against many calls.
+
+    python bench/usage_api.py [--calls 10000000] [--runs 20] [--raw-runs 3] [--rebuild] [--cache-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import signal
 import sqlite3
 import statistics
 import sys
@@ -31,9 +43,13 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cache import CACHE_DIR, cached  # noqa: E402
 from shared.store.rollups import dims_key  # noqa: E402
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, Cumulative  # noqa: E402
 
+# Bump when _GENERATE, the constants below or the rollup build change what the ledger holds, so a cached ledger
+# from the older generator is not reused. Schema changes in shared/ need no bump (ledger_name fingerprints them).
+GENERATOR_VERSION = 1
 END = datetime(2026, 12, 1, tzinfo=timezone.utc)
 DAYS = 90
 START = END - timedelta(days=DAYS)
@@ -85,12 +101,27 @@ def _model_case() -> str:
     return "CASE m " + " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(MODELS)) + " END"
 
 
+def app_schema() -> str:
+    """What the app's own code puts in a ledger besides the generated rows: the SQLite schema it creates (every
+    table and index) and the rollup key of a sample combination of dimensions."""
+    from shared.store.sql import SqlStore
+
+    store = SqlStore.from_url("sqlite://")
+    with store.read() as conn:
+        ddl = [row[0] for row in conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")]
+    store.dispose()
+    return "\n".join([*ddl, dims_key(tuple(f"{dim}-1" for dim in ROLLUP_DIMENSIONS))])
+
+
+def ledger_name(calls: int, schema: str) -> str:
+    """The cache key of a built ledger: what generated it, how big it is, and the schema it was built for."""
+    fingerprint = hashlib.blake2b(schema.encode(), digest_size=6).hexdigest()
+    return f"usage_api-gen{GENERATOR_VERSION}-{calls}calls-{DAYS}days-schema{fingerprint}.db"
+
+
 def build(path: Path, count: int) -> None:
     from shared.store.sql import SqlStore
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in path.parent.glob(path.name + "*"):
-        leftover.unlink()
     SqlStore.from_url(f"sqlite:///{path}").dispose()  # the app's own schema (every table and index)
     db = sqlite3.connect(path, isolation_level=None)
     db.create_function("dims_key", len(ROLLUP_DIMENSIONS), lambda *dims: dims_key(dims), deterministic=True)
@@ -112,6 +143,9 @@ def build(path: Path, count: int) -> None:
     print(f"  indexes ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     _build_rollups(db)
     db.execute("ANALYZE")
+    # One self-contained file (no -wal or -shm beside it) that a read-only connection opens as it is.
+    if db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
+        raise RuntimeError(f"{path} stayed in WAL mode; a read-only open would need its -wal and -shm files")
     db.close()
     print(f"built {count:,} calls and their rollups in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
@@ -167,15 +201,10 @@ def _build_cumulative(db: sqlite3.Connection, family: Cumulative, cut: str) -> N
     db.execute(f"INSERT OR IGNORE INTO {family.marks.name} ({period}, {last}) SELECT {start}, max({bucket}) FROM {table} GROUP BY {start}")
 
 
-def _count(path: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        found = db.execute("SELECT count(*) FROM calls").fetchone()[0]
-        has_cuts = all(db.execute(f"SELECT count(*) FROM {family.marks.name}").fetchone()[0] > 0 for family in (MONTH_TO_DATE, DAY_TO_HOUR))
-        db.close()
-        return found if has_cuts else -1
-    except sqlite3.Error:
-        return -1
+def _file_state(path: Path) -> tuple:
+    """What a write to the ledger would change: its size and mtime, and the journal files beside it."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, sorted(p.name for p in path.parent.glob(path.name + "-*"))
 
 
 def _timed(run, runs: int) -> list[float]:
@@ -219,23 +248,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--raw-runs", type=int, default=3)
-    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--rebuild", action="store_true", help="build the ledger again even when it is cached")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where built ledgers are kept")
     args = parser.parse_args(argv)
-    path = ROOT / "bench" / "out" / f"usage_api_{args.calls}.db"
-    if args.rebuild or _count(path) != args.calls:
-        print(f"building {path.relative_to(ROOT)} ...", file=sys.stderr)
-        build(path, args.calls)
+    if args.calls < 1 or args.runs < 1 or args.raw_runs < 1:
+        parser.error("--calls, --runs and --raw-runs must be at least 1")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind (and drop a partial build) as Ctrl-C does
+    path = args.cache_dir / ledger_name(args.calls, app_schema())
+    started = time.perf_counter()
+    print(f"ledger {path} ...", file=sys.stderr, flush=True)
+    built = cached(path, lambda partial: build(partial, args.calls), rebuild=args.rebuild,
+                   supersedes=f"usage_api-*-{args.calls}calls-*.db")
+    print(f"{'built' if built else 'reused'} in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    before = _file_state(path)
+    report(path, args)
+    if _file_state(path) != before:  # then its figures are no longer what its name says: never reuse it
+        path.unlink()
+        raise SystemExit(f"the bench wrote to its cached ledger {path}, so it was deleted; a rerun builds it again")
+    return 0
 
+
+def report(path: Path, args: argparse.Namespace) -> None:
+    """The timings, from the ledger at `path` opened read-only."""
     from shared.api import handle
     from shared.api.http import ApiRequest
     from shared.settings import load_settings
     from shared.store.sql import SqlStore
     from shared.usage import UsageQuery, query_usage
     from shared.wiring import AppContext
+    from sqlalchemy import create_engine
 
-    url = f"sqlite:///{path}"
+    # The app's SqlStore over a read-only engine, so the bench cannot change the cached ledger (the app's own
+    # engine would switch the file to WAL on connect). https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#uri-connections
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"
     context = AppContext(settings=load_settings({"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": url, "LEDGER_EMAIL_MODE": "off"}),
-                         store=SqlStore.from_url(url))
+                         store=SqlStore(create_engine(url)))
     # A calendar month (one read of the month-to-date sums), 30 whole days across a month's end, and a rolling
     # 30 days ending mid-hour (the API's default range: edge minutes, edge days' hours and whole days).
     ranges = {
@@ -285,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nworst p95 {worst_p95:.1f} ms (target <= 50); worst ratio to the raw scan {worst_ratio:.0f}x (target >= 100x)")
     print("floor (p50): as many rows, already summed, read from one table and written as JSON arrays")
     raw.close()
-    return 0
+    context.store.dispose()
 
 
 if __name__ == "__main__":
