@@ -17,12 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
-
-pytestmark = pytest.mark.xdist_group("deployable-wheels")  # both tests share one install
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements.txt"
@@ -37,10 +34,8 @@ PIP_TARGET = ["--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--py
               "--implementation", "cp"]
 
 
-@pytest.fixture(scope="module")
-def python_packages(tmp_path_factory) -> tuple[Path, dict]:
+def _python_packages(base: Path) -> tuple[Path, dict]:
     """(site-packages folder, pip's installation report) for requirements.txt alone, as Azure would build it."""
-    base = tmp_path_factory.mktemp("python_packages")
     site, report = base / "site-packages", base / "report.json"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                           "--target", str(site), "--report", str(report), *PIP_TARGET, "-r", str(REQUIREMENTS)],
@@ -50,8 +45,7 @@ def python_packages(tmp_path_factory) -> tuple[Path, dict]:
     return site, json.loads(report.read_text())
 
 
-def test_requirements_resolve_to_cp311_manylinux2014_wheels_only(python_packages):
-    _, report = python_packages
+def _assert_only_cp311_manylinux2014_wheels(report: dict) -> None:
     installed = {canonicalize_name(item["metadata"]["name"]): item["download_info"]["url"].rsplit("/", 1)[-1]
                  for item in report["install"]}
     not_deployable = {name: file for name, file in installed.items()
@@ -104,9 +98,7 @@ print(json.dumps({"failures": failures, "azure.functions": sys.modules["azure.fu
 """
 
 
-def test_the_installed_requirements_alone_import_everything_the_app_imports(python_packages):
-    assert sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64", "cp311 x86_64 wheels need that Python"
-    site, _ = python_packages
+def _assert_imports_everything_the_app_imports(site: Path) -> None:
     modules = [(module, []) for module in _deployed_modules()] + _imports_of_deployed_code()
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
     run = subprocess.run([sys.executable, "-S", "-c", _IMPORT_EVERYTHING, json.dumps(modules)],
@@ -115,3 +107,11 @@ def test_the_installed_requirements_alone_import_everything_the_app_imports(pyth
     result = json.loads(run.stdout)
     assert result["failures"] == [], "\n".join(f"{module}: {error}" for module, error in result["failures"])
     assert result["azure.functions"].startswith(str(site))  # from the deployed folder, not from this .venv
+
+
+# One test, one install: the folder pip builds is both what the wheel check reads and what the imports run on.
+def test_requirements_install_from_cp311_manylinux2014_wheels_and_alone_import_the_whole_app(tmp_path):
+    assert sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64", "cp311 x86_64 wheels need that Python"
+    site, report = _python_packages(tmp_path)
+    _assert_only_cp311_manylinux2014_wheels(report)
+    _assert_imports_everything_the_app_imports(site)
