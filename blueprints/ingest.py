@@ -1,7 +1,10 @@
 """Event Hub triggers: capture/v1 (and legacy sample) events, and APIM diagnostic-settings exports.
 
 Both hand their batch to the same ingest use case, imported on the first batch to keep the cold start small.
-A store failure raises, so the host retries the batch (host.json retry) and never checkpoints past it.
+A store failure raises; each function's own retry policy then runs the batch again, with back-off, until it
+succeeds, and the host writes no checkpoint until the retries are done, so the partition waits rather than
+skipping the batch. Microsoft configures Event Hubs retry policies at function level
+(https://learn.microsoft.com/azure/azure-functions/functions-bindings-error-pages#retries); host.json has none.
 """
 
 import logging
@@ -24,9 +27,15 @@ def _ingest(name: str, events: list[func.EventHubEvent]) -> None:
     logger.info("%s batch: %s", name, report.as_json())
 
 
+# max_retry_count -1: retry until the store answers again; a batch must never be checkpointed past.
+_RETRY_FOREVER = dict(strategy="exponential_backoff", max_retry_count="-1",
+                      minimum_interval="00:00:05", maximum_interval="00:05:00")
+
+
 @bp.function_name("ingest")
 @bp.event_hub_message_trigger(arg_name="events", event_hub_name="%EVENTHUB_NAME%", connection="EVENTHUB",
                               consumer_group="%EVENTHUB_CONSUMER_GROUP%", cardinality="many", data_type="binary")
+@bp.retry(**_RETRY_FOREVER)
 def ingest(events: list[func.EventHubEvent]) -> None:
     _ingest("ingest", events)
 
@@ -34,5 +43,6 @@ def ingest(events: list[func.EventHubEvent]) -> None:
 @bp.function_name("ingest_monitor")
 @bp.event_hub_message_trigger(arg_name="events", event_hub_name="%EVENTHUB_MONITOR_NAME%", connection="EVENTHUB",
                               consumer_group="%EVENTHUB_CONSUMER_GROUP%", cardinality="many", data_type="binary")
+@bp.retry(**_RETRY_FOREVER)
 def ingest_monitor(events: list[func.EventHubEvent]) -> None:
     _ingest("ingest_monitor", events)

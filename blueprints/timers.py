@@ -1,7 +1,7 @@
 """Timer triggers; schedules come from app settings (%NAME%) so operators change them without a deploy.
 
-Each timer carries its own short retry policy: host.json's infinite retry is meant for Event Hub batches,
-and a failed timer run is simply repeated by its next schedule.
+Each timer carries its own short retry policy (the Event Hub functions retry forever; a failed timer run is
+simply repeated by its next schedule).
 """
 
 import logging

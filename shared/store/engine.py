@@ -7,6 +7,7 @@ the token comes from a callable so this module never imports an Azure SDK.
 from __future__ import annotations
 
 import logging
+import re
 import struct
 from pathlib import Path
 from typing import Callable
@@ -58,14 +59,41 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def _mssql_engine(url: str, token_provider: TokenProvider | None) -> Engine:
+    parsed = make_url(url)
+    if token_provider is not None and (parsed.username or parsed.password or "authentication" in parsed.query):
+        raise ValueError("an Azure SQL URL signed in with an Entra token names no user, password or authentication=; "
+                         "use mssql+pyodbc://@<server>.database.windows.net/<db>?driver=ODBC+Driver+18+for+SQL+Server")
     engine = create_engine(url, pool_pre_ping=True, fast_executemany=True, pool_recycle=1800)
     if token_provider is None:
         logger.warning("LEDGER_SQL_URL points at SQL Server but no Entra token provider is wired")
         return engine
 
     @event.listens_for(engine, "do_connect")
-    def _inject_token(_dialect, _conn_rec, _cargs, cparams) -> None:
-        token = token_provider().encode("utf-16-le")
-        cparams["attrs_before"] = {SQL_COPT_SS_ACCESS_TOKEN: struct.pack(f"<I{len(token)}s", len(token), token)}
+    def _inject_token(_dialect, _conn_rec, cargs, cparams) -> None:
+        cargs[0] = without_sign_in(cargs[0])
+        token = access_token_struct(token_provider())
+        cparams["attrs_before"] = {**cparams.get("attrs_before", {}), SQL_COPT_SS_ACCESS_TOKEN: token}
 
     return engine
+
+
+# One `key=value` attribute of an ODBC connection string; a value in braces may hold `;` and escapes `}` as `}}`.
+_ODBC_ATTRIBUTE = re.compile(r"\s*([^=;]+?)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*);?")
+# Given an access token, msodbcsql refuses a connection string that also names UID, PWD, Authentication or
+# Trusted_Connection (https://learn.microsoft.com/sql/connect/odbc/using-azure-active-directory, "Authenticating
+# with an access token"). SQLAlchemy adds Trusted_Connection=Yes to a URL without a user; its mssql+pyodbc docs,
+# "Connecting to databases with access tokens", take it out again in do_connect, as this hook does.
+_SIGN_IN_ATTRIBUTES = {"uid", "pwd", "authentication", "trusted_connection"}
+
+
+def without_sign_in(connection_string: str) -> str:
+    """`connection_string` without the attributes that name a sign-in other than an access token."""
+    kept = [match.group(0).strip().rstrip(";") for match in _ODBC_ATTRIBUTE.finditer(connection_string)
+            if match.group(1).lower() not in _SIGN_IN_ATTRIBUTES]
+    return ";".join(kept)
+
+
+def access_token_struct(token: str) -> bytes:
+    """The ACCESSTOKEN structure msodbcsql reads: a little-endian 4-byte length, then the token in UTF-16-LE."""
+    encoded = token.encode("utf-16-le")
+    return struct.pack(f"<I{len(encoded)}s", len(encoded), encoded)

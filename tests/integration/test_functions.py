@@ -12,6 +12,7 @@ from azure.functions.timer import TimerRequest
 
 from shared import wiring
 from tests.builders import capture_event, encode
+from tests.function_index import bindings, indexed_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,22 +30,8 @@ def app(monkeypatch, tmp_path):
     wiring.reset_app_context()
 
 
-_INDEXED: dict[int, dict] = {}
-
-
-def _functions(app) -> dict:
-    """The app's functions, indexed once: like the worker, FunctionApp.get_functions() may run only once."""
-    if id(app) not in _INDEXED:
-        _INDEXED[id(app)] = {f.get_function_name(): f for f in app.get_functions()}
-    return _INDEXED[id(app)]
-
-
-def _bindings(function) -> list[dict]:
-    return json.loads(function.get_function_json())["bindings"]
-
-
 def test_ingest_binding_is_a_batched_identity_based_event_hub_trigger(app):
-    (trigger,) = _bindings(_functions(app)["ingest"])
+    (trigger,) = bindings(indexed_functions(app)["ingest"])
     assert trigger["type"] == "eventHubTrigger"
     assert trigger["cardinality"].lower() == "many"
     assert trigger["connection"] == "EVENTHUB"  # EVENTHUB__fullyQualifiedNamespace: managed identity, no keys
@@ -53,24 +40,24 @@ def test_ingest_binding_is_a_batched_identity_based_event_hub_trigger(app):
 
 
 def test_timer_schedules_come_from_app_settings(app):
-    for function in _functions(app).values():
-        trigger = _bindings(function)[0]
+    for function in indexed_functions(app).values():
+        trigger = bindings(function)[0]
         if trigger["type"] == "timerTrigger":
             assert trigger["schedule"].startswith("%") and trigger["schedule"].endswith("%")
 
 
 def test_http_routes_are_anonymous_at_the_host_and_guarded_by_the_app(app):
-    routes = {_bindings(f)[0]["route"]: _bindings(f)[0] for f in _functions(app).values() if f.is_http_function()}
+    routes = {bindings(f)[0]["route"]: bindings(f)[0] for f in indexed_functions(app).values() if f.is_http_function()}
     assert {"health", "usage"} <= set(routes)
     assert all(binding["authLevel"] == "ANONYMOUS" for binding in routes.values())
 
 
 def test_ingest_function_records_a_batch_of_event_hub_events(app):
-    ingest = _functions(app)["ingest"].get_user_function()
+    ingest = indexed_functions(app)["ingest"].get_user_function()
     events = [func.EventHubEvent(body=encode(capture_event(call_id=f"fn-{i}")), sequence_number=i) for i in range(3)]
     events.append(func.EventHubEvent(body=b"\x00garbage", sequence_number=3))
     ingest(events)
-    usage = _functions(app)["usage"].get_user_function()
+    usage = indexed_functions(app)["usage"].get_user_function()
     response = usage(func.HttpRequest("GET", "http://localhost/api/usage?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
                                       body=b"", headers={}))
     body = json.loads(response.get_body())
@@ -78,7 +65,7 @@ def test_ingest_function_records_a_batch_of_event_hub_events(app):
 
 
 def test_usage_function_answers_bad_parameters_with_problem_json(app):
-    usage = _functions(app)["usage"].get_user_function()
+    usage = indexed_functions(app)["usage"].get_user_function()
     response = usage(func.HttpRequest("GET", "http://localhost/api/usage?groupBy=user,colour", body=b"", headers={}))
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
@@ -86,7 +73,7 @@ def test_usage_function_answers_bad_parameters_with_problem_json(app):
 
 
 def test_health_function_reports_the_store(app):
-    health = _functions(app)["health"].get_user_function()
+    health = indexed_functions(app)["health"].get_user_function()
     response = health(func.HttpRequest("GET", "http://localhost/api/health", body=b"", headers={}))
     assert response.status_code == 200 and json.loads(response.get_body())["store"] == "reachable"
 
@@ -96,13 +83,13 @@ def test_easyauth_principal_is_ignored_where_app_service_authentication_is_off(a
     monkeypatch.delenv("WEBSITE_AUTH_ENABLED", raising=False)
     wiring.reset_app_context()
     principal = base64.b64encode(json.dumps({"claims": [{"typ": "roles", "val": "Usage.ReadAll"}]}).encode()).decode()
-    usage = _functions(app)["usage"].get_user_function()
+    usage = indexed_functions(app)["usage"].get_user_function()
     response = usage(func.HttpRequest("GET", "http://localhost/api/usage", body=b"", headers={"X-MS-CLIENT-PRINCIPAL": principal}))
     assert response.status_code == 401
 
 
 def test_easyauth_principal_with_usage_read_sees_only_its_own_rows(app, monkeypatch):
-    ingest = _functions(app)["ingest"].get_user_function()
+    ingest = indexed_functions(app)["ingest"].get_user_function()
     ingest([func.EventHubEvent(body=encode(capture_event(user_id=user))) for user in ("oid-ana", "oid-bob", "oid-bob")])
     monkeypatch.setenv("LEDGER_AUTH", "easyauth")
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
@@ -110,7 +97,7 @@ def test_easyauth_principal_with_usage_read_sees_only_its_own_rows(app, monkeypa
     claims = [{"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "oid-bob"},
               {"typ": "roles", "val": "Usage.Read"}]
     principal = base64.b64encode(json.dumps({"auth_typ": "aad", "claims": claims}).encode()).decode()
-    usage = _functions(app)["usage"].get_user_function()
+    usage = indexed_functions(app)["usage"].get_user_function()
     response = usage(func.HttpRequest("GET", "http://localhost/api/usage?groupBy=user&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
                                       body=b"", headers={"X-MS-CLIENT-PRINCIPAL": principal}))
     rows = json.loads(response.get_body())["rows"]
@@ -118,8 +105,8 @@ def test_easyauth_principal_with_usage_read_sees_only_its_own_rows(app, monkeypa
 
 
 def test_timer_functions_run_with_a_timer_request(app):
-    for function in _functions(app).values():
-        if _bindings(function)[0]["type"] == "timerTrigger":
+    for function in indexed_functions(app).values():
+        if bindings(function)[0]["type"] == "timerTrigger":
             function.get_user_function()(TimerRequest(past_due=False))
 
 
