@@ -202,6 +202,7 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   params: {
     functionsPrincipalId: identity.outputs.functionsPrincipalId
+    functionsClientId: identity.outputs.functionsClientId
     apimPrincipalId: identity.outputs.apimPrincipalId
     gatewayPrincipalId: identity.outputs.gatewayPrincipalId
     userPrincipalId: principalId
@@ -239,6 +240,7 @@ module apim 'modules/apim.bicep' = {
     diagnosticsHubName: eventhubs.outputs.diagnosticsHubName
     diagnosticsSendRuleId: eventhubs.outputs.diagnosticsSendRuleId
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
     bodyStorageAccountName: storage.outputs.accountName
     tokensPerMinute: tokensPerMinute
     tokenQuota: tokenQuota

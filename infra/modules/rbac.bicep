@@ -2,6 +2,8 @@
 // ledger), the APIM identity (the gateway), the Application Gateway identity, and optionally the
 // deploying user. Each assignment is scoped as narrowly as the resource allows.
 param functionsPrincipalId string
+@description('Application (client) id of the Functions identity: Azure Data Explorer names an App principal by it.')
+param functionsClientId string
 param apimPrincipalId string
 param gatewayPrincipalId string
 @description('Object id of the deploying user (azd AZURE_PRINCIPAL_ID); empty: no user assignments.')
@@ -150,11 +152,14 @@ resource adxDatabase 'Microsoft.Kusto/clusters/databases@2023-08-15' existing = 
   name: deployAdx ? adxDatabaseName : 'none'
 }
 
+// principalType 'App' takes the application (client) id, not the object id: "It can be a user email,
+// application ID, or security group name"
+// (https://learn.microsoft.com/azure/templates/microsoft.kusto/clusters/databases/principalassignments).
 resource functionsAdx 'Microsoft.Kusto/clusters/databases/principalAssignments@2023-08-15' = if (deployAdx) {
   parent: adxDatabase
-  name: guid(adxClusterName, functionsPrincipalId, 'Ingestor')
+  name: guid(adxClusterName, functionsClientId, 'Ingestor')
   properties: {
-    principalId: functionsPrincipalId
+    principalId: functionsClientId
     principalType: 'App'
     role: 'Ingestor'
     tenantId: tenant().tenantId
@@ -191,6 +196,18 @@ resource apimBodies 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: bodiesContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: apimPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Monitoring Metrics Publisher: the "appinsights" logger (token metrics) publishes with this identity,
+// because Application Insights has local (key) auth disabled.
+resource apimTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, apimPrincipalId, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
     principalId: apimPrincipalId
     principalType: 'ServicePrincipal'
   }
