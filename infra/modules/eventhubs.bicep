@@ -20,6 +20,8 @@ param partitionCount int = 4
 param throughputUnits int = 1
 param privateEndpointSubnetId string
 param privateDnsZoneId string
+@description('Log Analytics workspace receiving the namespace\'s resource logs and metrics.')
+param logAnalyticsWorkspaceId string
 
 resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   name: namespaceName
@@ -89,6 +91,21 @@ resource diagnosticsSendRule 'Microsoft.EventHub/namespaces/authorizationRules@2
   name: 'azure-monitor-send'
   properties: {
     rights: ['Manage', 'Send', 'Listen']
+  }
+}
+
+// The namespace's own logs (operational, runtime audit, network) and metrics, to Log Analytics.
+resource namespaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: namespace
+  name: 'ledger'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      { categoryGroup: 'allLogs', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 

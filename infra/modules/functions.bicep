@@ -143,6 +143,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     virtualNetworkSubnetId: functionsSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
+      http20Enabled: true
+      // No ftpsState: Flex Consumption has no FTP and lists the property as deprecated
+      // (https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations);
+      // basic-auth publishing is switched off below instead.
       // Only Application Gateway reaches the app; deployments (scm) keep their own, Entra-protected site.
       ipSecurityRestrictionsDefaultAction: 'Deny'
       ipSecurityRestrictions: [
@@ -182,6 +186,24 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
   properties: union(ledgerSettings, hostSettings)
+}
+
+// No basic (user/password) publishing credentials for FTP or the scm site: azd and the Core Tools deploy
+// with Entra ID (https://aka.ms/app-service-disable-basic-auth).
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
 }
 
 output name string = site.name
