@@ -342,3 +342,6 @@ output LEDGER_SQL_DATABASE string = sql.outputs.databaseName
 output LEDGER_FUNCTIONS_IDENTITY_NAME string = identity.outputs.functionsIdentityName
 output LEDGER_PUBLIC_URL string = publicUrl
 output LEDGER_APIM_NAME string = apim.outputs.name
+output LEDGER_KEYVAULT_NAME string = keyvault.outputs.vaultName
+@description('The gateway\'s own DNS name: the subject of a certificate when no custom host name is used.')
+output LEDGER_GATEWAY_FQDN string = appgateway.outputs.publicFqdn

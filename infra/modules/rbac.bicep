@@ -32,6 +32,7 @@ var roles = {
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893'
   communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
   cognitiveServicesOpenAIUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -227,6 +228,18 @@ resource gatewayVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // ---- The deploying user (optional) ----
+
+// Key Vault Certificates Officer: import or create the gateway's TLS certificate
+// (infra/scripts/gateway-certificate.sh); certificates only, no other secret of the vault.
+resource userCertificates 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(vault.id, userPrincipalId, roles.keyVaultCertificatesOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
+    principalId: userPrincipalId
+    principalType: 'User'
+  }
+}
 
 // Storage Blob Data Reader: read claim-checked bodies while investigating a call.
 resource userBodies 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
