@@ -54,7 +54,8 @@ env_name=$(azd env get-value AZURE_ENV_NAME)
 display_name="aoai-ledger-api-${env_name}"
 
 roles_file=$(mktemp)
-trap 'rm -f "$roles_file"' EXIT
+graph_body=$(mktemp)
+trap 'rm -f "$roles_file" "$graph_body"' EXIT
 # Fixed role ids keep the roles stable across runs (changing an id would orphan assignments).
 cat > "$roles_file" <<'JSON'
 [
@@ -83,7 +84,27 @@ fi
 az ad app update --id "$existing" --identifier-uris "api://${existing}"
 # v2 access tokens: `aud` is the client id, which LEDGER_JWT_AUDIENCE expects (functions.bicep).
 az ad app update --id "$existing" --set api.requestedAccessTokenVersion=2
+# A delegated scope, pre-authorized for the Azure CLI, so people get a token with
+# `az account get-access-token --resource api://<client id>` (their app roles ride in it) without a
+# consent prompt. Two requests: a pre-authorization may only name a scope that already exists.
+object_id=$(az ad app show --id "$existing" --query id -o tsv)
+scope_id=7a1c0f3e-1d2b-4c5e-9f60-1a2b3c4d5e10
+azure_cli=04b07795-8ddb-461a-bbee-02f9e1bf7b46
+cat > "$graph_body" <<JSON
+{"api": {"oauth2PermissionScopes": [{"id": "${scope_id}", "value": "user_impersonation", "type": "User",
+  "isEnabled": true, "adminConsentDisplayName": "Use the aoai-ledger usage API as you",
+  "adminConsentDescription": "Read usage within the app roles the signed-in user holds.",
+  "userConsentDisplayName": "Use the aoai-ledger usage API as you",
+  "userConsentDescription": "Read usage within the app roles you hold."}]}}
+JSON
+az rest -m PATCH -u "https://graph.microsoft.com/v1.0/applications/${object_id}" --headers Content-Type=application/json -b "@${graph_body}"
+cat > "$graph_body" <<JSON
+{"api": {"preAuthorizedApplications": [{"appId": "${azure_cli}", "delegatedPermissionIds": ["${scope_id}"]}]}}
+JSON
+az rest -m PATCH -u "https://graph.microsoft.com/v1.0/applications/${object_id}" --headers Content-Type=application/json -b "@${graph_body}"
 az ad sp show --id "$existing" >/dev/null 2>&1 || az ad sp create --id "$existing" >/dev/null
+# Only principals given an app role get tokens for the API at all.
+az ad sp update --id "$existing" --set appRoleAssignmentRequired=true
 
 azd env set LEDGER_API_CLIENT_ID "$existing"
 echo "LEDGER_API_CLIENT_ID=${existing}. Give people and apps their app roles: infra/DEPLOY.md, \"App roles\"."
