@@ -7,6 +7,7 @@ parameter it does not declare or not given one it requires.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,16 @@ def test_module_check_reports_unknown_and_missing_parameters(tmp_path: Path):
     problems = module_call_problems(caller, call)
     assert any("passes typo" in problem for problem in problems)
     assert any("does not pass needed" in problem for problem in problems)
+
+
+def test_functions_app_on_flex_consumption_validates_tokens_itself():
+    # Easy Auth is not supported on Flex Consumption and does not block unauthenticated callers there
+    # (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#considerations), so the app
+    # must not trust X-MS-CLIENT-PRINCIPAL: it runs with LEDGER_AUTH=jwt and its tenant and audience.
+    source = (INFRA / "modules" / "functions.bicep").read_text()
+    assert "'FC1'" in source
+    settings = dict(re.findall(r"^  (LEDGER_AUTH|LEDGER_JWT_TENANT_ID|LEDGER_JWT_AUDIENCE): (.+?)(?:\s*//.*)?$", source, re.M))
+    assert settings.get("LEDGER_AUTH") == "'jwt'"
+    assert settings.get("LEDGER_JWT_TENANT_ID") not in (None, "''")
+    assert settings.get("LEDGER_JWT_AUDIENCE") not in (None, "''")
+    assert "authsettingsV2" not in source, "Easy Auth configured on a Flex Consumption app"
