@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov (the infra security scan) lives in a venv of its own: its pinned dependencies clash with the app's.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: install demo test test-fast bench schema clean
+.PHONY: install tools demo test test-fast bench schema clean
 
 NODE_STAMP := node_modules/.installed
 
@@ -19,12 +22,20 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
 install: $(STAMP)
+
+tools: $(TOOLS_STAMP)
 
 demo: install
 	$(BIN)/python -m devhost demo
 
-test: install $(NODE_STAMP)
+test: install tools $(NODE_STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: install
@@ -42,4 +53,4 @@ schema: install
 	$(BIN)/python -m shared.store.ddl > infra/sql/schema.sql
 
 clean:
-	rm -rf $(VENV) .ledger .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .ledger .pytest_cache .hypothesis

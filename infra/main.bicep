@@ -64,13 +64,24 @@ param bodyRetentionDays int = 30
 param alertRecipients string = ''
 @description('Versionless Key Vault secret id of the gateway TLS certificate; empty: HTTP listener (tests only).')
 param sslCertificateSecretId string = ''
+@description('Host name clients use for the gateway (a custom domain with a CNAME to it); empty: the gateway\'s own DNS name.')
+param publicHostName string = ''
 @description('Also deploy Azure Data Explorer for the optional Kusto store.')
 param deployAdx bool = false
+@description('Key Vault purge protection (irreversible). Leave false for environments you tear down with `azd down --purge`.')
+param keyVaultPurgeProtection bool = false
+@description('Storage redundancy: Standard_ZRS, or Standard_LRS where the region has no availability zones.')
+@allowed(['Standard_ZRS', 'Standard_LRS'])
+param storageSkuName string = 'Standard_ZRS'
 
 var abbrs = loadJsonContent('abbreviations.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}ledger-${token}'
+var gatewayName = '${abbrs.networkApplicationGateways}${token}'
+// The gateway's public IP has DNS label gatewayName; the Functions app needs the URL before the gateway exists.
+var gatewayFqdn = '${gatewayName}.${location}.cloudapp.azure.com'
+var publicUrl = '${empty(sslCertificateSecretId) ? 'http' : 'https'}://${empty(publicHostName) ? gatewayFqdn : publicHostName}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -120,6 +131,7 @@ module eventhubs 'modules/eventhubs.bicep' = {
     namespaceName: '${abbrs.eventHubNamespaces}${token}'
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     privateDnsZoneId: network.outputs.eventHubsDnsZoneId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -134,6 +146,8 @@ module storage 'modules/storage.bicep' = {
     bodyRetentionDays: bodyRetentionDays
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     privateDnsZoneId: network.outputs.blobDnsZoneId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    skuName: storageSkuName
   }
 }
 
@@ -149,6 +163,7 @@ module sql 'modules/sql.bicep' = {
     administratorType: sqlAdministratorType
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     privateDnsZoneId: network.outputs.sqlDnsZoneId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -161,6 +176,8 @@ module keyvault 'modules/keyvault.bicep' = {
     vaultName: '${abbrs.keyVaultVaults}${token}'
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     privateDnsZoneId: network.outputs.keyVaultDnsZoneId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    purgeProtection: keyVaultPurgeProtection
   }
 }
 
@@ -202,6 +219,7 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   params: {
     functionsPrincipalId: identity.outputs.functionsPrincipalId
+    functionsClientId: identity.outputs.functionsClientId
     apimPrincipalId: identity.outputs.apimPrincipalId
     gatewayPrincipalId: identity.outputs.gatewayPrincipalId
     userPrincipalId: principalId
@@ -239,6 +257,7 @@ module apim 'modules/apim.bicep' = {
     diagnosticsHubName: eventhubs.outputs.diagnosticsHubName
     diagnosticsSendRuleId: eventhubs.outputs.diagnosticsSendRuleId
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
     bodyStorageAccountName: storage.outputs.accountName
     tokensPerMinute: tokensPerMinute
     tokenQuota: tokenQuota
@@ -274,7 +293,7 @@ module functions 'modules/functions.bicep' = {
     acsEndpoint: communication.outputs.endpoint
     alertFrom: communication.outputs.senderAddress
     alertTo: alertRecipients
-    publicUrl: '${empty(sslCertificateSecretId) ? 'http' : 'https'}://${abbrs.networkApplicationGateways}${token}.${location}.cloudapp.azure.com'
+    publicUrl: publicUrl
     logAnalyticsWorkspaceCustomerId: monitoring.outputs.workspaceCustomerId
     kustoIngestUri: deployAdx ? adx.outputs.ingestUri : ''
     kustoDatabase: deployAdx ? adx.outputs.databaseName : ''
@@ -289,7 +308,7 @@ module appgateway 'modules/appgateway.bicep' = {
   params: {
     location: location
     tags: tags
-    name: '${abbrs.networkApplicationGateways}${token}'
+    name: gatewayName
     wafPolicyName: '${abbrs.networkFirewallPoliciesWebApplication}${token}'
     subnetId: network.outputs.appGatewaySubnetId
     identityId: identity.outputs.gatewayIdentityId
@@ -297,6 +316,7 @@ module appgateway 'modules/appgateway.bicep' = {
     apimHostName: apim.outputs.gatewayHostName
     functionsHostName: functions.outputs.defaultHostName
     sslCertificateSecretId: sslCertificateSecretId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
   dependsOn: [rbac]
 }
@@ -320,5 +340,8 @@ output LEDGER_SQL_SERVER string = sql.outputs.serverFqdn
 output LEDGER_SQL_SERVER_NAME string = sql.outputs.serverName
 output LEDGER_SQL_DATABASE string = sql.outputs.databaseName
 output LEDGER_FUNCTIONS_IDENTITY_NAME string = identity.outputs.functionsIdentityName
-output LEDGER_PUBLIC_URL string = appgateway.outputs.publicUrl
+output LEDGER_PUBLIC_URL string = publicUrl
 output LEDGER_APIM_NAME string = apim.outputs.name
+output LEDGER_KEYVAULT_NAME string = keyvault.outputs.vaultName
+@description('The gateway\'s own DNS name: the subject of a certificate when no custom host name is used.')
+output LEDGER_GATEWAY_FQDN string = appgateway.outputs.publicFqdn

@@ -1,8 +1,9 @@
 // API Management in internal VNet mode in front of the Azure OpenAI accounts: the Azure OpenAI API
 // (imported from the 2024-10-21 inference spec), one backend per account with a circuit breaker, a
 // weighted/prioritised pool, the ledger's policies and fragments (infra/apim/policies), an Event Hubs
-// logger with managed identity, LLM message logging, and diagnostic settings to Log Analytics and to the
-// export hub. The gateway's identity is user-assigned so its roles exist before the service uses them.
+// logger with managed identity, LLM message logging, an Application Insights logger for the token
+// metrics of `llm-emit-token-metric`, and diagnostic settings to Log Analytics and to the export hub.
+// The gateway's identity is user-assigned so its roles exist before the service uses them.
 param location string
 param tags object
 param name string
@@ -23,6 +24,12 @@ param captureHubName string
 param diagnosticsHubName string
 param diagnosticsSendRuleId string
 param logAnalyticsWorkspaceId string
+@description('Application Insights receiving the token metrics (its local auth is off: the gateway identity publishes).')
+param applicationInsightsName string
+@description('Share of calls whose request telemetry goes to Application Insights (the ledger, not this, is the record).')
+@minValue(0)
+@maxValue(100)
+param applicationInsightsSamplingPercentage int = 100
 param bodyStorageAccountName string
 param entraTenantId string = tenant().tenantId
 @description('Audience that Entra ID callers\' tokens must carry (default: the Azure OpenAI audience, so clients keep their token).')
@@ -110,6 +117,31 @@ resource captureLogger 'Microsoft.ApiManagement/service/loggers@2024-06-01-previ
       endpointAddress: eventHubsFullyQualifiedNamespace
       identityClientId: identityClientId
       name: captureHubName
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// llm-emit-token-metric sends its metrics to Application Insights only, through an API diagnostic of an
+// Application Insights logger with `metrics: true`
+// (https://learn.microsoft.com/azure/api-management/llm-emit-token-metric-policy, "Prerequisites").
+// Application Insights has local auth off, so the logger authenticates with the gateway identity, which
+// holds Monitoring Metrics Publisher on it (rbac.bicep); the connection string only addresses the resource
+// (https://learn.microsoft.com/azure/api-management/api-management-howto-app-insights).
+resource appInsightsLogger 'Microsoft.ApiManagement/service/loggers@2024-06-01-preview' = {
+  parent: apim
+  name: 'appinsights'
+  properties: {
+    loggerType: 'applicationInsights'
+    description: 'Token metrics (llm-emit-token-metric) and request telemetry'
+    resourceId: appInsights.id
+    isBuffered: true
+    credentials: {
+      connectionString: appInsights.properties.ConnectionString
+      identityClientId: identityClientId
     }
   }
 }
@@ -270,6 +302,32 @@ resource apiDiagnostic 'Microsoft.ApiManagement/service/apis/diagnostics@2024-06
         messages: 'all'
         maxSizeInBytes: 262144
       }
+    }
+  }
+}
+
+// The Application Insights diagnostic of the API: `metrics: true` lets llm-emit-token-metric (and
+// emit-metric) publish; request telemetry is sampled, bodies are never sent.
+resource apiAppInsightsDiagnostic 'Microsoft.ApiManagement/service/apis/diagnostics@2024-06-01-preview' = {
+  parent: api
+  name: 'applicationinsights'
+  properties: {
+    loggerId: appInsightsLogger.id
+    alwaysLog: 'allErrors'
+    verbosity: 'error'
+    metrics: true
+    httpCorrelationProtocol: 'W3C'
+    sampling: {
+      samplingType: 'fixed'
+      percentage: applicationInsightsSamplingPercentage
+    }
+    frontend: {
+      request: { headers: [], body: { bytes: 0 } }
+      response: { headers: [], body: { bytes: 0 } }
+    }
+    backend: {
+      request: { headers: [], body: { bytes: 0 } }
+      response: { headers: [], body: { bytes: 0 } }
     }
   }
 }

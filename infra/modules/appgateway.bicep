@@ -1,6 +1,8 @@
 // Application Gateway WAF_v2: the single public entry. /api/* goes to the Functions app (usage API),
 // everything else (/openai/...) to the APIM gateway's private IP. WAF policy: OWASP managed rules in
-// prevention mode. HTTPS when a Key Vault certificate is given, HTTP otherwise (for a first test only).
+// prevention mode. HTTPS when a Key Vault certificate is given (infra/scripts/gateway-certificate.sh), HTTP
+// otherwise (for a first test only). TLS 1.2+ with the strict predefined policy; access, performance and
+// WAF (firewall) logs go to Log Analytics.
 param location string
 param tags object
 param name string
@@ -15,6 +17,7 @@ param sslCertificateSecretId string = ''
 @allowed(['Prevention', 'Detection'])
 param wafMode string = 'Prevention'
 param capacity int = 1
+param logAnalyticsWorkspaceId string
 
 var useHttps = !empty(sslCertificateSecretId)
 var gatewayId = resourceId('Microsoft.Network/applicationGateways', name)
@@ -75,6 +78,12 @@ resource gateway 'Microsoft.Network/applicationGateways@2024-01-01' = {
       capacity: capacity
     }
     firewallPolicy: { id: wafPolicy.id }
+    // TLS 1.2 and 1.3 with strong ciphers only
+    // (https://learn.microsoft.com/azure/application-gateway/application-gateway-ssl-policy-overview).
+    sslPolicy: {
+      policyType: 'Predefined'
+      policyName: 'AppGwSslPolicy20220101S'
+    }
     gatewayIPConfigurations: [
       {
         name: 'gateway-ip'
@@ -202,5 +211,19 @@ resource gateway 'Microsoft.Network/applicationGateways@2024-01-01' = {
   }
 }
 
+resource gatewayDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: gateway
+  name: 'ledger'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      { categoryGroup: 'allLogs', enabled: true } // access, performance and WAF firewall logs
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
+  }
+}
+
 output publicFqdn string = publicIp.properties.dnsSettings.fqdn
-output publicUrl string = '${useHttps ? 'https' : 'http'}://${publicIp.properties.dnsSettings.fqdn}'

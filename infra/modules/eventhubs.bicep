@@ -1,6 +1,15 @@
 // Event Hubs Standard: "aoai-capture" receives the APIM capture/v1 events, "apim-diagnostics" receives
 // APIM's diagnostic settings (GatewayLogs, GatewayLlmLogs). The ledger reads both with consumer group
-// "ledger". Entra ID only (no SAS for clients); reachable through a private endpoint.
+// "ledger"; reachable through a private endpoint.
+//
+// Local (SAS) authentication stays enabled because Azure Monitor diagnostic settings can only stream to
+// Event Hubs through a namespace authorization rule (a SAS key) with Manage, Send and Listen rights
+// (https://learn.microsoft.com/azure/azure-monitor/essentials/diagnostic-settings, "Destination requirements"),
+// and `disableLocalAuth: true` disables SAS authentication for the whole namespace.
+// No client uses a key: the ledger reads and APIM's capture logger writes with Entra ID (rbac.bicep), no
+// key is read or output by any template, and the one rule exists only for Azure Monitor. A separate
+// namespace for diagnostics would need a second Event Hubs connection in the app and a second private
+// endpoint, for no gain: whoever can list keys (Contributor) could also re-enable local auth.
 param location string
 param tags object
 param namespaceName string
@@ -11,6 +20,8 @@ param partitionCount int = 4
 param throughputUnits int = 1
 param privateEndpointSubnetId string
 param privateDnsZoneId string
+@description('Log Analytics workspace receiving the namespace\'s resource logs and metrics.')
+param logAnalyticsWorkspaceId string
 
 resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   name: namespaceName
@@ -22,7 +33,7 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
     capacity: throughputUnits
   }
   properties: {
-    disableLocalAuth: true
+    disableLocalAuth: false // see the top of this file
     minimumTlsVersion: '1.2'
     publicNetworkAccess: 'Disabled'
     isAutoInflateEnabled: true
@@ -73,13 +84,28 @@ resource diagnosticsConsumers 'Microsoft.EventHub/namespaces/eventhubs/consumerg
   properties: {}
 }
 
-// Azure Monitor diagnostic settings address an Event Hubs destination by an authorization rule id
-// (send-only). No key is read or output here.
+// Azure Monitor diagnostic settings address an Event Hubs destination by a namespace-level authorization
+// rule, which must hold Manage, Send and Listen (same page as above). No key is read or output here.
 resource diagnosticsSendRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = {
   parent: namespace
   name: 'azure-monitor-send'
   properties: {
-    rights: ['Send']
+    rights: ['Manage', 'Send', 'Listen']
+  }
+}
+
+// The namespace's own logs (operational, runtime audit, network) and metrics, to Log Analytics.
+resource namespaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: namespace
+  name: 'ledger'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      { categoryGroup: 'allLogs', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 

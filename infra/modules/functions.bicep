@@ -1,6 +1,12 @@
 // The ledger: a Flex Consumption (FC1) Python 3.11 Functions app with the user-assigned identity, VNet
-// integration, every app setting of shared/settings.py (identity-based, no secrets), inbound traffic
-// only from the Application Gateway subnet, and App Service Authentication with Entra ID.
+// integration, every app setting of shared/settings.py (identity-based, no secrets), and inbound traffic
+// only from the Application Gateway subnet.
+//
+// The usage API validates Entra bearer tokens itself (LEDGER_AUTH=jwt). App Service Authentication
+// (Easy Auth) is not used: Microsoft's Flex Consumption page lists it as unsupported, with "Unauthenticated
+// callers currently aren't blocked when EasyAuth is enabled in a Flex Consumption plan app"
+// (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#considerations), so an
+// X-MS-CLIENT-PRINCIPAL header could not be trusted there.
 param location string
 param tags object
 param name string
@@ -74,9 +80,11 @@ var ledgerSettings = {
   LEDGER_BODY_WAIT_SECONDS: '900'
   LEDGER_HOURLY_SUMS_DAYS: '35'
   LEDGER_MONITOR_JOIN_SECONDS: '300'
-  LEDGER_AUTH: 'easyauth'
+  LEDGER_AUTH: 'jwt' // see the top of this file
   LEDGER_EASYAUTH_TRUSTED: 'false'
   LEDGER_JWT_TENANT_ID: tenant().tenantId
+  // preprovision.sh sets requestedAccessTokenVersion=2 on the app registration: v2 access tokens carry
+  // the client id (not api://...) as `aud`.
   LEDGER_JWT_AUDIENCE: apiClientId
   LEDGER_JWT_OPENID_CONFIG_URL: ''
   LEDGER_PUBLIC_URL: publicUrl
@@ -135,6 +143,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     virtualNetworkSubnetId: functionsSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
+      http20Enabled: true
+      // No ftpsState: Flex Consumption has no FTP and lists the property as deprecated
+      // (https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations);
+      // basic-auth publishing is switched off below instead.
       // Only Application Gateway reaches the app; deployments (scm) keep their own, Entra-protected site.
       ipSecurityRestrictionsDefaultAction: 'Deny'
       ipSecurityRestrictions: [
@@ -176,43 +188,21 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   properties: union(ledgerSettings, hostSettings)
 }
 
-// App Service Authentication: Entra ID bearer tokens for the app registration; the health probe and
-// the OpenAPI document stay anonymous (usage-api.md).
-resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+// No basic (user/password) publishing credentials for FTP or the scm site: azd and the Core Tools deploy
+// with Entra ID (https://aka.ms/app-service-disable-basic-auth).
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: site
-  name: 'authsettingsV2'
+  name: 'ftp'
   properties: {
-    platform: {
-      enabled: true
-    }
-    globalValidation: {
-      requireAuthentication: true
-      unauthenticatedClientAction: 'Return401'
-      excludedPaths: [
-        '/api/health'
-        '/api/openapi.json'
-      ]
-    }
-    identityProviders: {
-      azureActiveDirectory: {
-        enabled: true
-        registration: {
-          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
-          clientId: apiClientId
-        }
-        validation: {
-          allowedAudiences: [
-            apiClientId
-            'api://${apiClientId}'
-          ]
-        }
-      }
-    }
-    login: {
-      tokenStore: {
-        enabled: false
-      }
-    }
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 

@@ -2,6 +2,8 @@
 // ledger), the APIM identity (the gateway), the Application Gateway identity, and optionally the
 // deploying user. Each assignment is scoped as narrowly as the resource allows.
 param functionsPrincipalId string
+@description('Application (client) id of the Functions identity: Azure Data Explorer names an App principal by it.')
+param functionsClientId string
 param apimPrincipalId string
 param gatewayPrincipalId string
 @description('Object id of the deploying user (azd AZURE_PRINCIPAL_ID); empty: no user assignments.')
@@ -30,6 +32,7 @@ var roles = {
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893'
   communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
   cognitiveServicesOpenAIUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -150,11 +153,14 @@ resource adxDatabase 'Microsoft.Kusto/clusters/databases@2023-08-15' existing = 
   name: deployAdx ? adxDatabaseName : 'none'
 }
 
+// principalType 'App' takes the application (client) id, not the object id: "It can be a user email,
+// application ID, or security group name"
+// (https://learn.microsoft.com/azure/templates/microsoft.kusto/clusters/databases/principalassignments).
 resource functionsAdx 'Microsoft.Kusto/clusters/databases/principalAssignments@2023-08-15' = if (deployAdx) {
   parent: adxDatabase
-  name: guid(adxClusterName, functionsPrincipalId, 'Ingestor')
+  name: guid(adxClusterName, functionsClientId, 'Ingestor')
   properties: {
-    principalId: functionsPrincipalId
+    principalId: functionsClientId
     principalType: 'App'
     role: 'Ingestor'
     tenantId: tenant().tenantId
@@ -196,6 +202,18 @@ resource apimBodies 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Monitoring Metrics Publisher: the "appinsights" logger (token metrics) publishes with this identity,
+// because Application Insights has local (key) auth disabled.
+resource apimTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, apimPrincipalId, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: apimPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // ---- Application Gateway identity ----
 
 // Key Vault Secrets User: the listener's TLS certificate from Key Vault.
@@ -210,6 +228,18 @@ resource gatewayVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // ---- The deploying user (optional) ----
+
+// Key Vault Certificates Officer: import or create the gateway's TLS certificate
+// (infra/scripts/gateway-certificate.sh); certificates only, no other secret of the vault.
+resource userCertificates 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(vault.id, userPrincipalId, roles.keyVaultCertificatesOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
+    principalId: userPrincipalId
+    principalType: 'User'
+  }
+}
 
 // Storage Blob Data Reader: read claim-checked bodies while investigating a call.
 resource userBodies 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {

@@ -1,6 +1,8 @@
 // One storage account: the Functions host (AzureWebJobsStorage, identity-based), the Flex Consumption
 // deployment container, and "bodies" for claim-checked request/response bodies written by APIM, deleted
 // by a lifecycle rule after bodyRetentionDays. Shared keys are disabled; blob via private endpoint.
+// Zone-redundant (ZRS) unless the region has no availability zones
+// (https://learn.microsoft.com/azure/storage/common/storage-redundancy#zone-redundant-storage).
 param location string
 param tags object
 param accountName string
@@ -9,6 +11,10 @@ param bodiesContainerName string = 'bodies'
 param bodyRetentionDays int = 30
 param privateEndpointSubnetId string
 param privateDnsZoneId string
+param logAnalyticsWorkspaceId string
+@description('Standard_ZRS; Standard_LRS in a region without availability zones (ZRS is refused there).')
+@allowed(['Standard_ZRS', 'Standard_LRS'])
+param skuName string = 'Standard_ZRS'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: accountName
@@ -16,7 +22,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_LRS'
+    name: skuName
   }
   properties: {
     accessTier: 'Hot'
@@ -79,6 +85,32 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
         }
       ]
     }
+  }
+}
+
+// Who read, wrote or deleted which blob (claim-checked bodies hold prompt text), and transaction metrics.
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: blobService
+  name: 'ledger'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      { categoryGroup: 'allLogs', enabled: true }
+    ]
+    metrics: [
+      { category: 'Transaction', enabled: true }
+    ]
+  }
+}
+
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  scope: account
+  name: 'ledger'
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    metrics: [
+      { category: 'Transaction', enabled: true }
+    ]
   }
 }
 

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Applies infra/sql/schema.sql to the ledger database and makes the Functions managed identity a database
 # user, authenticating as the signed-in Entra user (the SQL Entra administrator; no SQL passwords exist).
+# The identity reads and writes rows only (db_datareader, db_datawriter): the schema is the deployer's, so
+# the app never creates or alters tables (shared/store/engine.py); a db_ddladmin membership left by an
+# earlier version of this script is removed.
 # The server has public network access disabled; unless you run this from inside the VNet
 # (LEDGER_SQL_FROM_VNET=true), the script opens public access for this machine's IP only, for the
 # duration of the script, and closes it again.
@@ -49,6 +52,6 @@ IF NOT EXISTS (SELECT 1 FROM sys.database_principals WHERE name = N'${identity}'
     CREATE USER [${identity}] FROM EXTERNAL PROVIDER;
 IF IS_ROLEMEMBER('db_datareader', N'${identity}') = 0 ALTER ROLE db_datareader ADD MEMBER [${identity}];
 IF IS_ROLEMEMBER('db_datawriter', N'${identity}') = 0 ALTER ROLE db_datawriter ADD MEMBER [${identity}];
-IF IS_ROLEMEMBER('db_ddladmin', N'${identity}') = 0 ALTER ROLE db_ddladmin ADD MEMBER [${identity}];
+IF IS_ROLEMEMBER('db_ddladmin', N'${identity}') = 1 ALTER ROLE db_ddladmin DROP MEMBER [${identity}];
 "
 echo "Database ready."
