@@ -178,9 +178,12 @@ resource captureFragment 'Microsoft.ApiManagement/service/policyFragments@2024-0
 }
 
 // One backend per Azure OpenAI account; the breaker trips on 429 and 5xx and honours Retry-After.
+// Named after the account (its custom subdomain): a policy expression cannot see which pool member was
+// chosen, so the capture fragment records the first label of the forwarded URL's host as backend.id,
+// and naming the backend the same makes that value the APIM backend id too (capture/v1 contract).
 resource backend 'Microsoft.ApiManagement/service/backends@2024-06-01-preview' = [for config in openaiBackends: {
   parent: apim
-  name: config.name
+  name: config.accountName
   properties: {
     description: 'Azure OpenAI ${config.accountName}'
     url: '${config.endpoint}openai'
