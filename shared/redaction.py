@@ -139,8 +139,13 @@ def _credential(text: str, match: re.Match[str]) -> bool:
     return "=" in sep or '"' in sep or "u0022" in sep or _has_digit(match.group("s"))
 
 
-def _credential_rule(name: str, label: str, gates: str) -> _Rule:
-    return _Rule(name, label[:5], True, re.compile(label + _SEP + rf"(?P<s>{_CONN_VALUE})"), _credential, gates)
+def _pwd(text: str, match: re.Match[str]) -> bool:
+    """`Pwd=` of a connection string, not the shell's `PWD=/home/ana` (a directory) nor `OLDPWD=`."""
+    return _credential(text, match) and _standalone(text, match) and not match.group("s").startswith("/")
+
+
+def _credential_rule(name: str, label: str, gates: str, accept: Accept = _credential) -> _Rule:
+    return _Rule(name, label[:5], True, re.compile(label + _SEP + rf"(?P<s>{_CONN_VALUE})"), accept, gates)
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -166,7 +171,7 @@ _RULES: tuple[_Rule, ...] = (
           _standalone, gates="~"),
     _credential_rule("password", "passw(?:or)?d", ":="),
     # `Pwd=` and `client_secret=` only after `=` (connection strings, form posts): a lookup fewer per text.
-    _credential_rule("pwd", "pwd", "="),
+    _credential_rule("pwd", "pwd", "=", _pwd),
     _credential_rule("client-secret", "client[-_]?secret", "="),
 )
 
