@@ -264,8 +264,10 @@ def test_clean_150kb_body_is_returned_unchanged_and_fast() -> None:
     body = json.dumps({"messages": [{"role": "user", "content": content}], "model": "gpt-4o"})
     assert 140_000 < len(body) < 200_000
     assert redact_text(body) is body
-    start = time.perf_counter()
-    for _ in range(20):
+    timings = []
+    for _ in range(10):
+        start = time.perf_counter()
         redact_text(body)
-    per_body_ms = (time.perf_counter() - start) / 20 * 1000
-    assert per_body_ms < 5  # ~0.7 ms measured; generous for loaded CI machines
+        timings.append(time.perf_counter() - start)
+    # ~1.3 ms measured on a 2-core machine; a pattern that backtracks on prose costs seconds, not 20 ms.
+    assert min(timings) * 1000 < 20
