@@ -37,7 +37,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,17 +53,6 @@ MASK = "[REDACTED]"
 RECORD_TEXT_FIELDS = ("prompt_text", "completion_text", "request_body", "response_body", "error_message",
                       "error_code", "backend_url")
 RECORD_JSON_FIELDS = ("request_params", "tool_calls", "content_filter")
-
-_SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "api-key", "ocp-apim-subscription-key", "cookie", "set-cookie",
-    "x-ms-client-principal", "x-functions-key",
-})
-_SECRET_NAME_PARTS = ("key", "secret", "token", "password", "signature")
-# Counters that merely mention tokens: useful for metering and not secret.
-_PUBLIC_HEADERS = frozenset({
-    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
-    "consumed-tokens", "remaining-tokens", "x-ms-tokens-consumed",
-})
 
 Accept = Callable[[str, "re.Match[str]"], bool]
 
@@ -347,27 +336,6 @@ def _json_text(value: Any) -> str | None:
 def redact_dead_letter(letter: DeadLetter) -> DeadLetter:
     """A copy with the reason masked and the raw bytes masked in place (still parseable, still replayable)."""
     return replace(letter, raw=redact_bytes(letter.raw), reason=redact_text(letter.reason) or letter.reason)
-
-
-def is_secret_header(name: str) -> bool:
-    """Whether a header's value must never be stored (by name; values are not inspected)."""
-    lowered = name.strip().lower()
-    if lowered in _PUBLIC_HEADERS:
-        return False
-    return lowered in _SECRET_HEADERS or any(part in lowered for part in _SECRET_NAME_PARTS)
-
-
-def redact_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """A copy of `headers` with secret values masked; names are kept so a reader can see the header was sent."""
-    if not headers:
-        return {}
-    redacted: dict[str, str] = {}
-    for name, value in headers.items():
-        if is_secret_header(name):
-            redacted[name] = MASK
-        else:
-            redacted[name] = redact_text(value) if isinstance(value, str) else value
-    return redacted
 
 
 # -- log records ---------------------------------------------------------------------------------------
