@@ -199,6 +199,15 @@ def test_a_record_loses_secrets_in_every_free_text_field_and_keeps_its_ids() -> 
     assert record.request_params == {"metadata": {"note": f"key {MASK}"}}
 
 
+@pytest.mark.parametrize("before", ["see the request id", "word", "api-key:"])
+@pytest.mark.parametrize("secret", [AZURE_KEY, OPENAI_KEY])
+def test_fields_are_scanned_apart_so_one_fields_end_never_hides_the_next_ones_secret(before: str, secret: str) -> None:
+    record = CallRecord(call_id="c", time=None, source="capture/v1", operation="chat.completions",  # type: ignore[arg-type]
+                        prompt_text=before, completion_text=f"{secret} is the answer")
+    redact_record(record)
+    assert record.prompt_text == before and record.completion_text == f"{MASK} is the answer"
+
+
 def test_a_dead_letter_keeps_replayable_bytes_and_loses_the_secret_in_its_reason() -> None:
     raw = orjson.dumps({"schema": "aoai-ledger/capture/v1", "id": "x",
                         "request": {"body": orjson.dumps({"messages": [{"content": f"key {OPENAI_KEY}"}]}).decode()}})
