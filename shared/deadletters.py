@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from .ingest import IncomingEvent, Ingestor
+from .redaction import redact_text
 from .store.rows import iso_utc, naive_utc
 from .store.schema import dead_letters
 from .store.sql import SqlStore
@@ -101,7 +102,7 @@ def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> Re
     call_ids = [record.call_id for record, _ in decoded.records]
     still_dead = [d for d in decoded.dead if not d.truncated_call_id]
     if still_dead:
-        outcome, status, reason = "dead", letter["status"], still_dead[0].reason[:1024]
+        outcome, status, reason = "dead", letter["status"], redact_text(still_dead[0].reason)[:1024]
     elif report.recorded or report.duplicates:
         outcome = "recorded" if report.recorded else "duplicate"
         status, reason = ("salvaged" if decoded.dead else "resolved"), letter["reason"]

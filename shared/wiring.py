@@ -18,6 +18,7 @@ from .formats.salvage import CaptureSalvager
 from .ingest import Ingestor
 from .kusto import KustoExport
 from .pricing import PriceBook
+from .redaction import install_log_redaction
 from .settings import Settings, load_settings
 from .store.sql import SqlStore
 
@@ -29,6 +30,9 @@ class AppContext:
     settings: Settings
     store: SqlStore
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        install_log_redaction()  # every trigger and the local host build a context before they log
 
     @cached_property
     def authenticator(self) -> Authenticator:

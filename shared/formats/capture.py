@@ -7,7 +7,6 @@ from typing import Any, Mapping
 from ..operations import canonical_operation, deployment_from_path
 from ..payloads import parse_payloads
 from ..records import CallRecord, PayloadFacts, TokenUsage
-from ..redaction import redact_text
 from .values import EventError, as_dict, as_float, as_int, as_str, as_text_body, lower_keys, parse_time
 
 SCHEMA_PREFIX = "aoai-ledger/capture/"
@@ -96,8 +95,8 @@ def capture_record(
         completion_text=facts.completion_text,
         tool_calls=facts.tool_calls,
         content_filter=facts.content_filter,
-        request_body=redact_text(request_text),
-        response_body=redact_text(response_text),
+        request_body=request_text,  # masked with every other text where the store writes it
+        response_body=response_text,
     )
     if usage is not None:
         apply_usage(record, usage)

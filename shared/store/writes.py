@@ -16,6 +16,7 @@ from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_
 
 from ..merge import merge_records
 from ..records import CallRecord, DeadLetter
+from ..redaction import redact_bytes, redact_dead_letter, redact_record
 from .rollups import RollupDeltas
 from .rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
 from .schema import call_payloads, calls, dead_letters, pending_parts
@@ -66,6 +67,7 @@ def write_calls(
     result = CallWrites()
     batch: dict[str, CallRecord] = {}
     for record in records:  # the same call twice in one batch: merge before touching the store
+        redact_record(record)  # in place: the sinks handed these records after the write see them masked too
         earlier = batch.get(record.call_id)
         if earlier is None:
             batch[record.call_id] = record
@@ -156,6 +158,7 @@ def write_dead_letters(conn: Connection, letters: Sequence[DeadLetter], *, now: 
     """Keep each distinct bad event once; returns how many were new."""
     if not letters:
         return 0
+    letters = [redact_dead_letter(letter) for letter in letters]  # hashed masked, so a retry finds itself
     by_hash = {hashlib.sha256(letter.raw).hexdigest(): letter for letter in letters}
     known: set[str] = set()
     for chunk in _chunks(list(by_hash)):
@@ -200,7 +203,7 @@ def save_parts(conn: Connection, parts: Sequence[tuple[str, str, str, datetime, 
         return
     stored = load_parts(conn, {(kind, key) for kind, key, *_ in parts})
     rows = [
-        {"kind": kind, "part_key": key, "part": part, "received_at": received_at, "payload": payload}
+        {"kind": kind, "part_key": key, "part": part, "received_at": received_at, "payload": redact_bytes(payload)}
         for kind, key, part, received_at, payload in parts
         if part not in stored.get((kind, key), {})
     ]

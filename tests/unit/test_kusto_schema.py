@@ -81,6 +81,15 @@ def test_rows_carry_no_text_when_text_is_not_kept():
     assert "promptText" not in row and "completionText" not in row and row["promptTokens"] == 31
 
 
+def test_rows_carry_no_secret_whoever_built_the_record():
+    key, url = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234", "https://h.openai.azure.com/x?api-key=Zx9kQ2mV7pL4rT8w&sig=AbC%2Bdef123%3D"
+    record = _record(prompt_text=f"use {key}", completion_text=f"Bearer {key}", error_message=f"denied for {key}",
+                     backend_url=url)
+    row = kusto_rows([record], ingested_at=datetime(2026, 11, 27, tzinfo=timezone.utc))
+    assert key.encode() not in row and b"Zx9kQ2mV7pL4rT8w" not in row and b"AbC%2Bdef123%3D" not in row
+    assert orjson.loads(row)["promptText"] == "use [REDACTED]"
+
+
 def test_the_batch_tag_depends_on_the_calls_not_their_order():
     assert batch_tag(["b", "a", "c"]) == batch_tag(["c", "b", "a", "a"])
     assert batch_tag(["a", "b"]) != batch_tag(["a", "b", "c"])
