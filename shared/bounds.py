@@ -42,6 +42,7 @@ MAX_STATUS = 999  # HTTP statuses are three digits; 0 is "no response"
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # before Azure existed: a broken clock or a forged time
 FUTURE_SLACK = timedelta(days=1)  # gateway clocks run ahead a little, never a day
 MAX_DURATION_MS = 86_400_000.0  # no gateway holds a call open for a day; longer is a unit or parsing error
+MAX_COST_USD = 1e7  # MAX_TOKENS at the dearest list price (about $600 per million tokens) is $6 x 10^5
 
 REPLACEMENT = "\ufffd"
 _REFUSED_CHARS = re.compile("[\x00\ud800-\udfff]")
@@ -179,6 +180,15 @@ def _cut_to_fit(record: CallRecord) -> list[str]:
             setattr(record, name, fitted)
             changed.append(name)
     return changed
+
+
+def plausible_cost(cost: float | None) -> float | None:
+    """A computed cost, or None (unpriced, never a silent 0) when it is not a finite amount one call can cost:
+    a float rollup sum that reaches infinity or NaN is refused by SQL Server and poisons every later sum."""
+    if cost is None or (math.isfinite(cost) and 0 <= cost <= MAX_COST_USD):
+        return cost
+    logger.warning("a computed cost of %r USD is not plausible for one call; recorded as unpriced", cost)
+    return None
 
 
 def part_problem(kind: str, key: str, name: str) -> str | None:

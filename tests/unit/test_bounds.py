@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import String
 
 from shared import bounds
-from shared.bounds import CALL_TEXT, MAX_TOKENS, TextLimit, bound_record, clean_text, fit, part_problem
+from shared.bounds import CALL_TEXT, MAX_TOKENS, TextLimit, bound_record, clean_text, fit, part_problem, plausible_cost
 from shared.records import CallRecord
 from shared.store.schema import ROLLUP_DIMENSIONS, calls, dead_letters, usage_daily_cuts, usage_hourly
 
@@ -106,6 +106,10 @@ def test_the_window_edges_are_accepted():
     for moment in (bounds.EARLIEST, NOW + timedelta(days=1), NOW.replace(tzinfo=None)):
         assert bound_record(_record(time=moment), now=NOW) is None
     assert bound_record(_record(prompt_tokens=MAX_TOKENS, status=999), now=NOW) is None
+
+
+def test_a_cost_no_call_can_have_is_recorded_as_unpriced_not_summed():
+    assert [plausible_cost(c) for c in (None, 0.0, 12.5, math.inf, math.nan, -0.01, 1e300)] == [None, 0.0, 12.5, None, None, None, None]
 
 
 def test_pending_parts_whose_key_does_not_fit_are_refused():
