@@ -12,6 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
+from shared.bounds import CALL_TEXT
 from shared.ingest import IncomingEvent
 from shared.store.schema import calls, dead_letters, pending_parts
 from shared.store.sql import SqlStore
@@ -42,41 +43,44 @@ def _capture(call_id: str, time: str, **changes) -> bytes:
 
 # kind -> (what becomes of it, its bytes for a call id and a time)
 KINDS = {
-    "good": ("recorded", lambda i, t: _capture(i, t)),
-    "nul in prompt": ("cut", lambda i, t: _capture(i, t, request={"model": "gpt-4o", "messages": [{"role": "user", "content": "a\x00b"}]})),
-    "nul in raw body": ("cut", lambda i, t: _capture(i, t, request="not json \x00 at all")),
-    "300-char model": ("cut", lambda i, t: _capture(i, t, response=chat_response(model="m" * 300))),
-    "300-char deployment": ("cut", lambda i, t: _capture(i, t, deployment="d" * 300)),
-    "40-char api-version": ("cut", lambda i, t: _capture(i, t, api_version="2024-10-21-" + "v" * 29)),
-    "NaN duration": ("cut", lambda i, t: _capture(i, t, total_ms="NaN")),
-    "Infinity duration": ("cut", lambda i, t: _capture(i, t, total_ms="Infinity")),
-    "cached near 2^63": ("dead", lambda i, t: _capture(i, t, response=chat_response(cached=2**63 - 2))),
-    "tokens beyond 64 bits": ("dead", lambda i, t: _capture(i, t, prompt_tokens=BEYOND_64_BITS)),
-    "status beyond 64 bits": ("dead", lambda i, t: _capture(i, t, status=BEYOND_64_BITS)),
-    "status 1000": ("dead", lambda i, t: _capture(i, t, status=1000)),
-    "year 9999": ("dead", lambda i, t: _capture(i, "9999-12-31T23:59:59Z")),
-    "year 1990": ("dead", lambda i, t: _capture(i, "1990-01-01T00:00:00Z")),
-    "100-char call id": ("dead", lambda i, t: _capture(i + "x" * 100, t)),
-    "refused by the store": ("dead", lambda i, t: _capture(i, t, response=chat_response(model=REFUSED_MODEL))),
-    "not json": ("dead", lambda i, t: b"\x00\xff not json " + i.encode()),
+    "good": ("recorded", lambda i, t, n: _capture(i, t)),
+    "nul in prompt": ("cut", lambda i, t, n: _capture(i, t, request={"model": "gpt-4o", "messages": [{"role": "user", "content": "a\x00b"}]})),
+    "nul in raw body": ("cut", lambda i, t, n: _capture(i, t, request="not json \x00 at all")),
+    "300-char model": ("cut", lambda i, t, n: _capture(i, t, response=chat_response(model="m" * 300))),
+    "300-char deployment": ("cut", lambda i, t, n: _capture(i, t, deployment="d" * 300)),
+    "40-char api-version": ("cut", lambda i, t, n: _capture(i, t, api_version="2024-10-21-" + "v" * 29)),
+    "NaN duration": ("cut", lambda i, t, n: _capture(i, t, total_ms="NaN")),
+    "Infinity duration": ("cut", lambda i, t, n: _capture(i, t, total_ms="Infinity")),
+    "cached near 2^63": ("dead", lambda i, t, n: _capture(i, t, response=chat_response(cached=2**63 - 2))),
+    "tokens beyond 64 bits": ("dead", lambda i, t, n: _capture(i, t, prompt_tokens=BEYOND_64_BITS)),
+    "status beyond 64 bits": ("dead", lambda i, t, n: _capture(i, t, status=BEYOND_64_BITS)),
+    "status 1000": ("dead", lambda i, t, n: _capture(i, t, status=1000)),
+    "year 9999": ("dead", lambda i, t, n: _capture(i, "9999-12-31T23:59:59Z")),
+    "year 1990": ("dead", lambda i, t, n: _capture(i, "1990-01-01T00:00:00Z")),
+    "100-char call id": ("dead", lambda i, t, n: _capture(i + "x" * 100, t)),
+    "refused by the store": ("dead", lambda i, t, n: _capture(i, t, response=chat_response(model=REFUSED_MODEL))),
+    "not json": ("dead", lambda i, t, n: b"\x00\xff not json " + i.encode()),
+    "any names": ("any", lambda i, t, n: _capture(i, t, deployment=n[0] or "d", user_id=n[1], subscription_id=n[2], ip=n[3])),
 }
 REPEAT = "repeat of the previous event"
+RECORDED = ("recorded", "cut", "any")
 
 
-def _batch(kinds: list[str], hours: list[int]) -> tuple[list[IncomingEvent], list[str], list[str]]:
-    """Events, what should become of each, and the call id each carries."""
+def _batch(kinds: list[str], hours: list[int], names: list[str] = ("",) * 4) -> tuple[list[IncomingEvent], list[str], list[str]]:
+    """Events, what should become of each ("cut": recorded and flagged; "any": recorded, flagged or not), and
+    the call id each carries."""
     events, expected, call_ids = [], [], []
     for kind, hour in zip(kinds, hours):
         if kind == REPEAT and events:
             events.append(IncomingEvent(events[-1].body, source=f"test:{len(events)}"))
-            expected.append("duplicate" if expected[-1] in ("recorded", "cut") else "dead")
+            expected.append("duplicate" if expected[-1] in RECORDED else "dead")
             call_ids.append(call_ids[-1])
             continue
         kind = "good" if kind == REPEAT else kind
         call_id = f"poison-{next(_ids)}"
         time = (NOVEMBER + timedelta(hours=hour, minutes=hour % 60)).isoformat().replace("+00:00", "Z")
         outcome, build = KINDS[kind]
-        events.append(IncomingEvent(build(call_id, time), source=f"test:{len(events)}"))
+        events.append(IncomingEvent(build(call_id, time, names), source=f"test:{len(events)}"))
         expected.append(outcome)
         call_ids.append(call_id)
     return events, expected, call_ids
@@ -98,11 +102,12 @@ def _report(conn, start: datetime, end: datetime) -> list[tuple]:
 def _check_accounted(store: SqlStore, report, events, expected, call_ids) -> None:
     assert report.events == len(events)
     assert report.recorded + report.duplicates + report.pending + report.dead_lettered + report.ignored == len(events)
-    assert report.recorded == sum(e in ("recorded", "cut") for e in expected)
+    assert report.recorded == sum(e in RECORDED for e in expected)
     assert report.duplicates == expected.count("duplicate")
     assert report.dead_lettered == expected.count("dead") and report.pending == 0
     with store.read() as conn:
-        stored = dict(conn.execute(select(calls.c.call_id, calls.c.truncated).where(calls.c.call_id.in_(set(call_ids)))).all())
+        rows = conn.execute(select(calls).where(calls.c.call_id.in_(set(call_ids)))).mappings().all()
+        stored = {row["call_id"]: row["truncated"] for row in rows}
         letters = dict(conn.execute(select(dead_letters.c.raw_sha256, dead_letters.c.reason)).all())
     for event, outcome, call_id in zip(events, expected, call_ids):
         if outcome == "dead":
@@ -111,8 +116,13 @@ def _check_accounted(store: SqlStore, report, events, expected, call_ids) -> Non
             assert reason
             if REFUSED_MODEL.encode() in event.body:  # the database's own message
                 assert "the store refused call" in reason and "refuse_model" in reason
+        elif outcome in ("recorded", "cut"):
+            assert bool(stored[call_id]) is (outcome == "cut"), (outcome, call_id)
         else:
-            assert stored[call_id] is (outcome == "cut") or outcome == "duplicate", (outcome, call_id)
+            assert call_id in stored
+    for row in rows:  # what was stored fits every store (SQLite keeps anything; PostgreSQL would have refused)
+        for name, limit in CALL_TEXT.items():
+            assert row[name] is None or ("\x00" not in row[name] and limit.size(row[name]) <= limit.length), name
     assert len(stored) == len({c for c, e in zip(call_ids, expected) if e != "dead"})  # each recorded once
 
 
@@ -126,9 +136,10 @@ def test_any_batch_with_any_poison_records_the_good_events_once_and_the_reports_
     @given(kinds=st.lists(st.sampled_from([*KINDS, REPEAT]), min_size=1, max_size=24),
            hours=st.lists(st.integers(0, 29 * 24), min_size=24, max_size=24),
            slice_size=st.integers(1, 30),
-           window=st.tuples(st.integers(0, 30 * 24), st.integers(1, 30 * 24)))
-    def run(kinds, hours, slice_size, window):
-        events, expected, call_ids = _batch(kinds, hours)
+           window=st.tuples(st.integers(0, 30 * 24), st.integers(1, 30 * 24)),
+           names=st.lists(st.text(max_size=300), min_size=4, max_size=4))  # NUL, emoji, any length
+    def run(kinds, hours, slice_size, window, names):
+        events, expected, call_ids = _batch(kinds, hours, names)
         context.ingestor.slice_size = slice_size
         _check_accounted(any_store, context.ingestor.ingest_batch(events), events, expected, call_ids)
         # A later batch of ordinary calls at the same hours and model is unaffected.
@@ -190,7 +201,7 @@ def test_replay_of_a_file_holding_every_hostile_kind_reports_each_event_and_keep
     result = _run(["replay", str(path), "--json", "--batch-size", "5"], env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
-        "events": len(events), "recorded": sum(e in ("recorded", "cut") for e in expected),
+        "events": len(events), "recorded": sum(e in RECORDED for e in expected),
         "duplicates": expected.count("duplicate"), "deadLettered": expected.count("dead"), "pending": 0}
 
 
