@@ -73,7 +73,7 @@ def _batch(kinds: list[str], hours: list[int], names: list[str] = ("",) * 4) -> 
     for kind, hour in zip(kinds, hours):
         if kind == REPEAT and events:
             events.append(IncomingEvent(events[-1].body, source=f"test:{len(events)}"))
-            expected.append("duplicate" if expected[-1] in RECORDED else "dead")
+            expected.append("dead" if expected[-1] == "dead" else "duplicate")
             call_ids.append(call_ids[-1])
             continue
         kind = "good" if kind == REPEAT else kind
