@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import exc
 
+# Drivers pick the class from the SQLSTATE: class 22 (data exception) is DataError and 23 (integrity) is
+# IntegrityError in psycopg and pyodbc alike; connection (08), timeout (HYT00) and deadlock (40001) errors are
+# never those (https://github.com/mkleehammer/pyodbc/wiki/Exceptions, psycopg.errors).
 _UNIQUE_SQLSTATE = "23505"  # PostgreSQL unique_violation
 # SQLite, and SQL Server errors 2627 and 2601 (pyodbc reports both as SQLSTATE 23000 with the message).
 _UNIQUE_MESSAGES = ("UNIQUE constraint failed", "Violation of PRIMARY KEY constraint", "Violation of UNIQUE KEY constraint",

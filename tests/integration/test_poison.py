@@ -215,3 +215,23 @@ def test_retrying_a_call_that_still_cannot_be_stored_leaves_its_letter_open_with
         letter_id = conn.execute(select(dead_letters.c.id)).scalar_one()
     outcome = retry_dead_letter(any_store, context.ingestor, letter_id)
     assert (outcome.outcome, outcome.status) == ("dead", "open") and "outside the window" in outcome.reason
+
+
+def test_azure_monitor_calls_are_bounded_too_and_a_refused_one_leaves_its_records_as_dead_letters(any_store):
+    from shared.wiring import sweep_pending
+    from tests.monitor_builders import gateway_record, llm_records
+
+    context = make_context(any_store, LEDGER_MONITOR_JOIN_SECONDS="0")
+    long_deployment, messages = "d" * 300, [{"role": "user", "content": "a\x00b"}]
+    cut = [gateway_record("mon-cut", deployment=long_deployment),
+           *llm_records("mon-cut", messages, "ok", prompt_tokens=5, completion_tokens=1, deployment=long_deployment)]
+    refused = [gateway_record("mon-refused"), *llm_records("mon-refused", messages, "ok", prompt_tokens=2**63 - 1, completion_tokens=1)]
+    report = context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": [r]})) for r in cut + refused])
+    assert (report.recorded, report.dead_lettered) == (len(cut), len(refused))
+    assert sweep_pending(context) == {"recorded": 0, "merged": 0}  # the refused call's parts: refused again, dropped
+    with any_store.read() as conn:
+        row = conn.execute(select(calls)).mappings().one()
+        letters = [orjson.loads(raw) for raw in conn.execute(select(dead_letters.c.raw)).scalars()]
+        waiting = conn.execute(select(func.count()).select_from(pending_parts)).scalar_one()
+    assert row["call_id"] == "mon-cut" and len(row["deployment"]) == 256 and row["truncated"]
+    assert sorted(map(orjson.dumps, letters)) == sorted(map(orjson.dumps, refused)) and waiting == 0
