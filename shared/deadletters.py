@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from .bounds import bound_record, fit
 from .ingest import IncomingEvent, Ingestor
 from .redaction import redact_text
 from .store.rows import iso_utc, naive_utc
@@ -108,13 +109,17 @@ def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> Re
         status, reason = ("salvaged" if decoded.dead else "resolved"), letter["reason"]
     elif report.pending:
         outcome, status, reason = "pending", letter["status"], letter["reason"]
+    elif report.dead_lettered:  # read now, but the call cannot be stored (shared.bounds) or the store refused it
+        now = ingestor.clock()
+        refusals = [r for r in (bound_record(record, now=now) for record, _ in decoded.records) if r]
+        outcome, status, reason = "dead", letter["status"], refusals[0] if refusals else letter["reason"]
     else:  # the current parser reads it and finds nothing for the ledger in it
         outcome, status, reason = "ignored", "resolved", letter["reason"]
     call_id = call_ids[0] if call_ids else letter["call_id"]
     now = naive_utc(datetime.now(timezone.utc))
     with store.write() as conn:
         conn.execute(update(dead_letters).where(dead_letters.c.id == letter_id).values(
-            status=status, reason=reason, call_id=call_id,
+            status=status, reason=fit(reason, dead_letters.c.reason), call_id=call_id,
             resolved_at=now if status == "resolved" else letter["resolved_at"],
         ))
     logger.info("dead letter %s retried: %s (call %s, status %s)", letter_id, outcome, call_id, status)

@@ -2,8 +2,10 @@
 
 Every event ends as exactly one of: recorded (it made or completed a call), duplicate (its call was already
 known), pending (a part waiting for its partner) or dead-lettered (raw bytes + a reason). One bad event never
-fails the batch; a store failure does (the whole batch is one transaction, so the host's retry starts clean
-and, being idempotent, never counts twice).
+fails the batch: a call no store can keep is dead-lettered before any store sees it (`shared.bounds`), and one
+the database still refuses is isolated and dead-lettered with the database's message (`store.writes`). A store
+failure does fail the batch (the whole batch is one transaction, so the host's retry starts clean and, being
+idempotent, never counts twice).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import orjson
 
+from .bounds import bound_record, part_problem, plausible_cost
 from .formats.values import EventError
 from .merge import merge_records
 from .pricing import PriceBook
@@ -44,6 +47,7 @@ class Part:
 
 
 PricedRecord = tuple[CallRecord, TokenUsage | None]
+Joined = tuple[list[PricedRecord], dict[str, bytes]]  # the calls assembled from parts, and the parts (name -> bytes)
 
 
 @dataclass
@@ -171,9 +175,9 @@ class Ingestor:
                 images=usage.images if usage else 0,
                 audio_seconds=usage.audio_seconds if usage else None,
             )
-        record.cost_usd = self.prices.cost_usd(
+        record.cost_usd = plausible_cost(self.prices.cost_usd(
             record.model, usage, deployment=record.deployment, region=record.region, operation=record.operation
-        )
+        ))
 
     def _reprice(self, record: CallRecord) -> None:
         self.price(record)
@@ -232,24 +236,40 @@ class Ingestor:
             for start in range(0, len(events), self.slice_size):
                 batch: dict[str, CallRecord] = {}
                 owners: dict[str, list[int]] = {}  # call id -> events of this slice that carry it
+                repeats: dict[str, list[int]] = {}  # call id -> events of this slice that only repeat it
                 for index in range(start, min(start + self.slice_size, len(events))):
                     item = early.pop(index, None) or self.decode_event(events[index])
+                    _refuse_unstorable(item, events[index], now)
                     outcome[index] = _PENDING if item.parts else _IGNORED if not (item.records or item.dead) else _DEAD
                     for record, usage in item.records:
                         self.price(record, usage)
-                        self._collect(batch, owners, outcome, record, [index])
+                        self._collect(batch, owners, outcome, record, [index], repeats)
                     for part in item.parts:
                         parts.append(part)
                         part_owners.setdefault((part.kind, part.key), []).append(index)
                     dead.extend(item.dead)
                 # Earlier slices are in the same transaction, so a repeat across slices is found as a duplicate.
-                self._write(conn, batch, owners, outcome, now, totals, deltas, exports=exports)
+                refused = self._write(conn, batch, owners, outcome, now, totals, deltas, exports=exports)
+                for call_id, message in refused.items():  # those events are dead letters (their outcome stays dead)
+                    for index in owners[call_id] + repeats.get(call_id, []):
+                        dead.append(_event_letter(events[index], _refusal_reason(call_id, message), call_id))
+                        outcome[index] = _DEAD if outcome[index] == _DUPLICATE else outcome[index]
             batch, owners = {}, {}
-            for key, priced in self._join_parts(conn, parts, now).items():
+            joined_from: dict[str, tuple[PartKey, dict[str, bytes]]] = {}  # call id -> the parts it was joined from
+            for key, (priced, joined) in self._join_parts(conn, parts, now).items():
                 for record, usage in priced:
+                    reason = bound_record(record, now=now)
+                    if reason is not None:
+                        dead.extend(_part_letters(key, joined, reason))
+                        _mark_dead(outcome, part_owners.get(key, ()))
+                        continue
                     self.price(record, usage)
                     self._collect(batch, owners, outcome, record, part_owners.get(key, []))
-            self._write(conn, batch, owners, outcome, now, totals, deltas, exports=exports)
+                    joined_from[record.call_id] = (key, joined)
+            refused = self._write(conn, batch, owners, outcome, now, totals, deltas, exports=exports)
+            for call_id, message in refused.items():
+                dead.extend(_part_letters(*joined_from[call_id], _refusal_reason(call_id, message)))
+                _mark_dead(outcome, owners.get(call_id, ()))
             deltas.apply(conn)
             self.store.write_dead_letters(conn, dead, now=now)
             for export in exports:  # after the SQL writes, before the commit
@@ -275,9 +295,10 @@ class Ingestor:
 
     def _write(self, conn, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
                now: datetime, totals: CallWrites, deltas: RollupDeltas,
-               exports: Sequence[CallSinkBatch] = ()) -> None:
+               exports: Sequence[CallSinkBatch] = ()) -> dict[str, str]:
+        """Write the batch's calls and mark their events' outcomes; returns the calls the store refused."""
         if not batch:
-            return
+            return {}
         writes = self.store.write_calls(conn, list(batch.values()), now=now, reprice=self._reprice,
                                         store_text=self.store_text, deltas=deltas)
         for call_id in writes.recorded + writes.merged:
@@ -290,6 +311,7 @@ class Ingestor:
         totals.merged.extend(writes.merged)
         totals.duplicates.extend(writes.duplicates)
         self._export(conn, exports, writes, batch)
+        return writes.refused
 
     def _export(self, conn, exports: Sequence[CallSinkBatch], writes: CallWrites,
                 written: dict[str, CallRecord] | None = None) -> None:
@@ -340,20 +362,35 @@ class Ingestor:
         if not resolved:
             return report
         now = naive_utc(self.clock())
+        found = {(kind, key): ([priced], {name: payload for name, (_, payload) in stored[(kind, key)].items()})
+                 for key, priced in resolved.items()}
         with self.store.write() as conn:
-            writes = self._record_parts(conn, list(resolved.values()), [(kind, key) for key in resolved], now)
+            writes = self._record_parts(conn, found, now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
         logger.info("claim check retry: %d of %d waiting calls got their body", len(resolved), len(events))
         return report
 
-    def _record_parts(self, conn, priced: Sequence[PricedRecord], part_keys: Sequence[PartKey], now: datetime) -> CallWrites:
+    def _record_parts(self, conn, assembled: dict[PartKey, Joined], now: datetime) -> CallWrites:
         """The sweeps' common end: price and write the calls, drop their parts, and hand the calls (re-read
-        from the store) to the sinks, all inside the caller's transaction."""
-        for record, usage in priced:
-            self.price(record, usage)
-        writes = self.store.write_calls(conn, [record for record, _ in priced], now=now, reprice=self._reprice,
-                                        store_text=self.store_text)
-        self.store.delete_parts(conn, part_keys)
+        from the store) to the sinks, all inside the caller's transaction. A call that cannot be stored
+        leaves its parts as dead letters."""
+        letters: list[DeadLetter] = []
+        records: list[CallRecord] = []
+        joined_from: dict[str, tuple[PartKey, dict[str, bytes]]] = {}
+        for key, (priced, joined) in assembled.items():
+            for record, usage in priced:
+                reason = bound_record(record, now=now)
+                if reason is not None:
+                    letters.extend(_part_letters(key, joined, reason))
+                    continue
+                self.price(record, usage)
+                records.append(record)
+                joined_from[record.call_id] = (key, joined)
+        writes = self.store.write_calls(conn, records, now=now, reprice=self._reprice, store_text=self.store_text)
+        for call_id, message in writes.refused.items():
+            letters.extend(_part_letters(*joined_from[call_id], _refusal_reason(call_id, message)))
+        self.store.write_dead_letters(conn, letters, now=now)
+        self.store.delete_parts(conn, list(assembled))
         exports = [sink.open(now) for sink in self.sinks]
         self._export(conn, exports, writes)
         for export in exports:
@@ -361,7 +398,7 @@ class Ingestor:
         return writes
 
     def _collect(self, batch: dict[str, CallRecord], owners: dict[str, list[int]], outcome: list[str],
-                 record: CallRecord, indexes: Sequence[int]) -> None:
+                 record: CallRecord, indexes: Sequence[int], repeats: dict[str, list[int]] | None = None) -> None:
         """Keep one record per call id within a batch; a second delivery is a duplicate or completes the first."""
         earlier = batch.get(record.call_id)
         if earlier is not None:
@@ -369,14 +406,17 @@ class Ingestor:
             if merged is None:
                 for index in indexes:
                     outcome[index] = _best(outcome[index], _DUPLICATE)
+                if repeats is not None:  # dead-lettered with the call if the store refuses it
+                    repeats.setdefault(record.call_id, []).extend(indexes)
                 return
             self.price(merged)
             record = merged
         batch[record.call_id] = record
         owners.setdefault(record.call_id, []).extend(indexes)
 
-    def _join_parts(self, conn, parts: list[Part], now: datetime) -> dict[PartKey, list[PricedRecord]]:
-        """Assemble every call whose parts are now complete; store the rest to wait for their partners."""
+    def _join_parts(self, conn, parts: list[Part], now: datetime) -> dict[PartKey, Joined]:
+        """Assemble every call whose parts are now complete (with the parts it was joined from); store the
+        rest to wait for their partners."""
         if not parts:
             return {}
         by_key: dict[PartKey, dict[str, bytes]] = {}
@@ -386,18 +426,18 @@ class Ingestor:
         # A part of a call that is already recorded is a redelivery: assemble what there is, and the merge
         # finds it a duplicate instead of leaving it to wait for a partner that was consumed long ago.
         recorded = self.store.existing_call_ids(conn, [key for kind, key in by_key if self.assemblers[kind].redelivery_is_duplicate])
-        assembled: dict[PartKey, list[PricedRecord]] = {}
+        assembled: dict[PartKey, Joined] = {}
         waiting: list[tuple[str, str, str, datetime, bytes]] = []
         kept: set[PartKey] = set()
         for key, fresh in by_key.items():
             assembler = self.assemblers[key[0]]
-            known = {name: payload for name, (_, payload) in stored.get(key, {}).items()}
-            result = assembler.assemble(key[1], known | fresh, force=key[1] in recorded)
+            joined = {name: payload for name, (_, payload) in stored.get(key, {}).items()} | fresh
+            result = assembler.assemble(key[1], joined, force=key[1] in recorded)
             if result is None or assembler.keep_parts:
                 waiting.extend((key[0], key[1], name, now, payload) for name, payload in fresh.items())
                 kept.add(key)
             if result is not None:
-                assembled[key] = result
+                assembled[key] = (result, joined)
         self.store.delete_parts(conn, [key for key in assembled if key in stored and key not in kept])
         self.store.save_parts(conn, waiting)
         return assembled
@@ -412,12 +452,11 @@ class Ingestor:
             if not keys:
                 return report
             stored = self.store.load_parts(conn, [(kind, key) for key in keys])
-            priced = [
-                item
-                for (_, key), parts in stored.items()
-                for item in assembler.assemble(key, {n: p for n, (_, p) in parts.items()}, force=True) or []
-            ]
-            writes = self._record_parts(conn, priced, list(stored), now)
+            assembled = {}
+            for part_key, parts in stored.items():
+                joined = {name: payload for name, (_, payload) in parts.items()}
+                assembled[part_key] = (assembler.assemble(part_key[1], joined, force=True) or [], joined)
+            writes = self._record_parts(conn, assembled, now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
         logger.info("swept %d waiting %s calls: %d recorded, %d merged", len(keys), kind, len(writes.recorded), len(writes.merged))
         return report
@@ -429,6 +468,47 @@ class Ingestor:
         for kind in self.assemblers:
             report.add(self.sweep(kind, older_than=naive_utc(now - timedelta(seconds=windows.get(kind, 300)))))
         return report
+
+
+def _refuse_unstorable(item: Decoded, event: IncomingEvent, now: datetime) -> None:
+    """Calls and parts of one event that no store can keep become its dead letters (see `shared.bounds`)."""
+    records = []
+    for record, usage in item.records:
+        reason = bound_record(record, now=now)
+        if reason is None:
+            records.append((record, usage))
+        else:
+            item.dead.append(_event_letter(event, reason, record.call_id))
+    parts = []
+    for part in item.parts:
+        reason = part_problem(part.kind, part.key, part.name)
+        if reason is None:
+            parts.append(part)
+        else:
+            item.dead.append(_event_letter(event, reason, part.key))
+    item.records, item.parts = records, parts
+
+
+def _refusal_reason(call_id: str, message: str) -> str:
+    return f"the store refused call {call_id}: {message}"
+
+
+def _event_letter(event: IncomingEvent, reason: str, call_id: str | None) -> DeadLetter:
+    return DeadLetter(raw=event.body, reason=reason, event_id=call_id, source=event.source)
+
+
+def _part_letters(key: PartKey, parts: dict[str, bytes], reason: str) -> list[DeadLetter]:
+    """A call joined from parts that cannot be stored: each part kept as a dead letter of its own."""
+    kind, call_key = key
+    return [DeadLetter(raw=payload, reason=reason, event_id=call_key, source=f"{kind} part {name}")
+            for name, payload in sorted(parts.items())]
+
+
+def _mark_dead(outcome: list[str], indexes) -> None:
+    """Events whose part belonged to a refused call: dead-lettered, unless another call of theirs was kept."""
+    for index in indexes:
+        if outcome[index] == _PENDING:
+            outcome[index] = _DEAD
 
 
 def _best(current: str, candidate: str) -> str:

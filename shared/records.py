@@ -101,7 +101,7 @@ class CallRecord:
     tokens_estimated: bool = False
     cost_usd: float | None = None  # None: no price known for the model; never a silent 0
     # what may be missing
-    truncated: bool = False  # the event was cut (log-to-eventhub 200 KB) and salvaged
+    truncated: bool = False  # the event was cut (log-to-eventhub 200 KB) and salvaged, or a value cut to fit the store
     body_missing: bool = False  # a claim-checked body never arrived
     stream_incomplete: bool = False  # a stream ended without its terminal marker
     # the text side, stored in its own table so retention can drop it and keep the numbers

@@ -6,6 +6,7 @@ record. Numbers may arrive as strings ("123"), objects may arrive as null or as 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -59,13 +60,14 @@ def as_str(value: Any) -> str | None:
 
 
 def as_int(value: Any) -> int:
-    """A non-negative int from an int, float or numeric string; 0 otherwise."""
+    """A non-negative int from an int, float or numeric string; 0 otherwise. An implausibly large count is
+    kept as it is (JSON readers give integers beyond 64 bits as floats) for `shared.bounds` to refuse."""
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
         return value if value > 0 else 0
     if isinstance(value, float):
-        return int(value) if value == value and 0 < value < 1e18 else 0
+        return int(value) if 0 < value < math.inf else 0
     if isinstance(value, str):
         try:
             return as_int(float(value.strip()))

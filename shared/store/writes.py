@@ -2,11 +2,13 @@
 
 Idempotent by construction: a call id already stored is a duplicate (or completes the stored call, see
 `shared.merge`), a dead letter is keyed by the hash of its bytes, and a part by (kind, key, part).
+A call the database refuses costs only that call (see `write_calls` and `shared.store.errors`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -14,12 +16,16 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
 
+from ..bounds import fit
 from ..merge import merge_records
 from ..records import CallRecord, DeadLetter
 from ..redaction import redact_bytes, redact_dead_letter, redact_record
 from .rollups import RollupDeltas
+from .errors import is_data_error, store_message
 from .rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
 from .schema import call_payloads, calls, dead_letters, pending_parts
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 500  # ids per IN (...) list: well under every dialect's parameter limit (SQL Server: 2100)
 
@@ -29,6 +35,13 @@ class CallWrites:
     recorded: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # call id -> the database's reason (nothing written)
+
+    def add(self, other: "CallWrites") -> None:
+        self.recorded.extend(other.recorded)
+        self.merged.extend(other.merged)
+        self.duplicates.extend(other.duplicates)
+        self.refused.update(other.refused)
 
 
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
@@ -63,6 +76,10 @@ def write_calls(
 
     With `deltas` the rollup changes are only accumulated there, for the caller to apply once before its
     commit (a batch written slice by slice touches each rollup row once, not once per slice).
+
+    The calls are written in a savepoint. When the database refuses a value (a data error), the savepoint is
+    rolled back and the calls halved until each refused one is alone: those are left out and named in
+    `refused`, the others written. Any other error (the store down, a lock, a race) propagates.
     """
     result = CallWrites()
     batch: dict[str, CallRecord] = {}
@@ -78,21 +95,58 @@ def write_calls(
         else:
             reprice(merged)
             batch[record.call_id] = merged
-    existing = existing_call_ids(conn, list(batch))
     apply_now = deltas is None
     deltas = RollupDeltas() if deltas is None else deltas
-    fresh = [r for r in batch.values() if r.call_id not in existing]
+    if batch:
+        _write_isolating_refused(conn, list(batch.values()), result, deltas, now, reprice, store_text)
+    if apply_now:
+        deltas.apply(conn)
+    return result
+
+
+RollupChanges = list[tuple[CallRecord, int]]
+
+
+def _write_isolating_refused(conn: Connection, records: list[CallRecord], result: CallWrites, deltas: RollupDeltas,
+                             now: datetime, reprice: Callable[[CallRecord], None], store_text: bool) -> None:
+    try:
+        with conn.begin_nested():
+            writes, changes = _write_unique_calls(conn, records, now, reprice, store_text)
+    except Exception as error:
+        if not is_data_error(error):
+            raise
+        if len(records) == 1:
+            call_id = records[0].call_id
+            result.refused[call_id] = store_message(error)
+            logger.warning("call %s refused by the store: %s", call_id, result.refused[call_id])
+            return
+        middle = len(records) // 2
+        for half in (records[:middle], records[middle:]):
+            _write_isolating_refused(conn, half, result, deltas, now, reprice, store_text)
+        return
+    result.add(writes)
+    for record, sign in changes:  # only once the rows are in: a refused call changes no rollup
+        deltas.add(record, sign)
+
+
+def _write_unique_calls(conn: Connection, records: list[CallRecord], now: datetime,
+                        reprice: Callable[[CallRecord], None], store_text: bool) -> tuple[CallWrites, RollupChanges]:
+    """Write calls with distinct ids; returns what happened and the rollup changes it makes."""
+    result = CallWrites()
+    changes: RollupChanges = []
+    by_id = {record.call_id: record for record in records}
+    existing = existing_call_ids(conn, list(by_id))
+    fresh = [r for r in records if r.call_id not in existing]
     if existing:
         stored = load_calls(conn, sorted(existing), with_payload=True)
         for call_id in sorted(existing):
-            merged = merge_records(stored[call_id], batch[call_id])
+            merged = merge_records(stored[call_id], by_id[call_id])
             if merged is None:
                 result.duplicates.append(call_id)
                 continue
             reprice(merged)
             _update_call(conn, merged, now, store_text)
-            deltas.add(stored[call_id], -1)
-            deltas.add(merged, +1)
+            changes += [(stored[call_id], -1), (merged, +1)]
             result.merged.append(call_id)
     if fresh:
         bulk_insert(conn, calls, [call_row(r, now) for r in fresh])
@@ -100,11 +154,9 @@ def write_calls(
             payloads = [payload_row(r) for r in fresh if has_payload(r)]
             if payloads:
                 bulk_insert(conn, call_payloads, payloads)
-        deltas.add_all(fresh)
+        changes += [(r, +1) for r in fresh]
         result.recorded.extend(r.call_id for r in fresh)
-    if apply_now:
-        deltas.apply(conn)
-    return result
+    return result, changes
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -169,11 +221,11 @@ def write_dead_letters(conn: Connection, letters: Sequence[DeadLetter], *, now: 
         {
             "received_at": now,
             "raw_sha256": digest,
-            "event_id": (letter.event_id or "")[:64] or None,
-            "source": (letter.source or "")[:256] or None,
-            "reason": letter.reason[:1024],
+            "event_id": fit(letter.event_id or None, dead_letters.c.event_id),
+            "source": fit(letter.source or None, dead_letters.c.source),
+            "reason": fit(letter.reason, dead_letters.c.reason),
             "raw": letter.raw,
-            "call_id": letter.truncated_call_id,
+            "call_id": fit(letter.truncated_call_id, dead_letters.c.call_id),
             "status": "salvaged" if letter.truncated_call_id else "open",
         }
         for digest, letter in by_hash.items()

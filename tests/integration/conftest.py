@@ -75,3 +75,16 @@ def any_store(request, tmp_path):
 def context(any_store):
     """Integration tests run on both stores unless they ask for the SQLite `store` by name."""
     return make_context(any_store)
+
+
+REFUSED_MODEL = "refused-by-the-store"
+
+
+def refuse_model(store: SqlStore, model: str = REFUSED_MODEL) -> None:
+    """A rule the ledger's bounds do not know (as a store of its own may have): the store refuses one model name."""
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql(f"CREATE TRIGGER refuse_model BEFORE INSERT ON calls WHEN NEW.model = '{model}' "
+                                 "BEGIN SELECT RAISE(ABORT, 'refuse_model: the store refuses this model'); END")
+        else:
+            conn.exec_driver_sql(f"ALTER TABLE calls ADD CONSTRAINT refuse_model CHECK (model IS NULL OR model <> '{model}')")
