@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ import pytest
 
 from devhost.capture_avro import write_capture_avro
 from devhost.cron import Schedule
-from tests.builders import capture_event, encode
+from shared.store.sql import SqlStore
+from tests.builders import capture_event, chat_response, encode
 from tests.net import free_port, http_call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +96,42 @@ def test_replay_reads_event_hubs_capture_avro_files(tmp_path):
     write_capture_avro(path, [encode(capture_event(call_id=f"avro-{i}")) for i in range(4)])
     result = _run(["replay", str(path), "--json"], _env(tmp_path))
     assert json.loads(result.stdout.strip().splitlines()[-1])["recorded"] == 4
+
+
+def test_replay_reports_each_unreadable_file_and_the_cut_of_a_capture_file_and_replays_the_rest(tmp_path):
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join(encode(capture_event(call_id=f"line-{i}")) for i in range(3)) + b"\n")
+    whole = tmp_path / "whole.avro"
+    write_capture_avro(whole, [encode(capture_event(call_id=f"avro-{i}", response=chat_response(text="words " * 400)))
+                               for i in range(40)])
+    cut = tmp_path / "cut.avro"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size * 3 // 4])
+    not_avro = tmp_path / "notes.avro"
+    not_avro.write_bytes(b"these are notes, not a capture file\n")
+    missing = tmp_path / "missing.jsonl"
+    result = _run(["replay", str(missing), str(cut), str(not_avro), str(lines), "--json"], _env(tmp_path))
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    problems = [line for line in result.stderr.splitlines() if line.startswith("devhost: ")]
+    assert result.returncode == 1 and report["unreadable"] == 3 and len(problems) == 3, result.stderr
+    assert problems[0].startswith(f"devhost: {missing}: cannot be read")
+    assert problems[1].startswith(f"devhost: {cut}: cut at byte {cut.stat().st_size:,}, inside the block at byte ")
+    assert problems[2].startswith(f"devhost: {not_avro}: not an Avro container file")
+    assert 3 + 20 <= report["recorded"] < 3 + 40 and report["recorded"] == report["events"]
+
+
+def test_replay_reports_a_batch_the_function_fails_on_and_goes_on_with_the_next(tmp_path):
+    env = _env(tmp_path)
+    SqlStore.from_url(env["LEDGER_SQL_URL"]).dispose()
+    with sqlite3.connect(tmp_path / "ledger.db") as db:  # the store refuses every insert of a call, as a broken one would
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON calls BEGIN SELECT no_such_function(); END")
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join([b"garbage 1", b"garbage 2", encode(capture_event(call_id="good-1")),
+                                 encode(capture_event(call_id="good-2")), b"garbage 3"]) + b"\n")
+    result = _run(["replay", str(path), "--json", "--batch-size", "2"], env)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 1
+    assert report == {"events": 3, "recorded": 0, "duplicates": 0, "deadLettered": 3, "pending": 0, "failedEvents": 2}
+    assert "devhost: events 3 to 4 failed as a batch (OperationalError: " in result.stderr
 
 
 def test_local_settings_json_values_apply_but_the_environment_wins(tmp_path):
