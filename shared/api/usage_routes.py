@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..auth import USAGE_READ, USAGE_READ_ALL, Caller
+from ..csv_export import csv_text
 from ..usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from .http import ApiError, ApiRequest, ApiResponse, json_response
 from .params import Param
@@ -99,11 +98,7 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
 
 
 def csv_response(columns: list[str], rows: list[dict[str, Any]]) -> ApiResponse:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    return ApiResponse(200, buffer.getvalue().encode(), "text/csv; charset=utf-8")
+    return ApiResponse(200, csv_text(columns, rows).encode(), "text/csv; charset=utf-8")
 
 
 register(Route(
