@@ -44,6 +44,7 @@ LIST_FIELDS = {  # contract field -> calls column, in the contract's order
     "tokensEstimated": "tokens_estimated",
 }
 _BOOLEAN_FIELDS = ("streamed", "tokensEstimated")
+_MAX_CALL_ID = calls.c.call_id.type.length
 
 
 class BadCursor(ValueError):
@@ -62,12 +63,17 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> "Cursor":
+        """The cursor `encode` wrote; anything else (garbage, other JSON, times past the calendar in UTC, an
+        id no call can have) raises BadCursor before it comes near a query."""
         try:
             doc = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            cursor = cls(datetime.fromisoformat(doc["t"]), str(doc["id"]), datetime.fromisoformat(doc["s"]))
-        except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            call_id = doc["id"]
+            if not isinstance(call_id, str) or not 0 < len(call_id) <= _MAX_CALL_ID or "\x00" in call_id:
+                raise ValueError(call_id)
+            call_id.encode("utf-8")  # a lone surrogate cannot be bound
+            return cls(naive_utc(datetime.fromisoformat(doc["t"])), call_id, naive_utc(datetime.fromisoformat(doc["s"])))
+        except (binascii.Error, KeyError, TypeError, ValueError, OverflowError):  # JSON and Unicode errors are ValueErrors
             raise BadCursor("not a cursor this API handed out; start again without one") from None
-        return cls(naive_utc(cursor.time), cursor.call_id, naive_utc(cursor.snapshot))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from .routes import ApiContext, Route, register
 from ..store.rows import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
+_STATUS = re.compile(r"[0-9]{1,3}")  # an HTTP status as the ledger stores it (0: no response); ASCII digits only
 
 RANGE_PARAMS = (
     Param("from", "time", "start of the range, inclusive (ISO-8601 UTC); default 30 days before `to`"),
@@ -52,10 +54,7 @@ USAGE_SCHEMA = {
 
 def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
     end = values.get("to") or datetime.now(timezone.utc)
-    try:
-        start = values.get("from") or end - DEFAULT_RANGE
-    except OverflowError:  # `to` within 30 days of year 1 and no `from`
-        raise ApiError(400, "Bad parameter", "to: leaves no 30-day default range before it; give from", parameter="to") from None
+    start = values.get("from") or end - DEFAULT_RANGE  # parameters are within 1970-2200: no overflow
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
     return start, end
@@ -63,7 +62,7 @@ def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
 
 def filters_of(values: dict[str, Any]) -> dict[str, str]:
     filters = {key: values[key] for key in FILTER_KEYS if values.get(key) is not None}
-    if "status" in filters and not filters["status"].isdigit():
+    if "status" in filters and not _STATUS.fullmatch(filters["status"]):
         raise ApiError(400, "Bad parameter", "status: must be an HTTP status code such as 429", parameter="status")
     return filters
 
