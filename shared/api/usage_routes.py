@@ -15,6 +15,7 @@ from .routes import ApiContext, Route, register
 from ..store.rows import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
+MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per key
 _STATUS = re.compile(r"[0-9]{1,3}")  # an HTTP status as the ledger stores it (0: no response); ASCII digits only
 
 RANGE_PARAMS = (
@@ -24,7 +25,8 @@ RANGE_PARAMS = (
 FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
 USAGE_PARAMS = (
     *RANGE_PARAMS,
-    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3)", enum=GROUP_KEYS, default=(), max_items=3),
+    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3); with `hour`, the range may span at "
+          f"most {MAX_HOURLY_RANGE.days} days", enum=GROUP_KEYS, default=(), max_items=3),
     *FILTER_PARAMS,
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
@@ -52,11 +54,16 @@ USAGE_SCHEMA = {
 
 
 
-def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
+def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetime, datetime]:
+    """[from, to) of a request; hour buckets (a row per hour and key) only over MAX_HOURLY_RANGE, so the answer
+    stays a few thousand buckets: day buckets and totals cost the same over any range (rollups and their sums)."""
     end = values.get("to") or datetime.now(timezone.utc)
     start = values.get("from") or end - DEFAULT_RANGE  # parameters are within 1970-2200: no overflow
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
+    if hourly and end - start > MAX_HOURLY_RANGE:
+        raise ApiError(400, "Bad parameter", f"from: hour buckets cover at most {MAX_HOURLY_RANGE.days} days; "
+                       "narrow the range or use day buckets", parameter="from")
     return start, end
 
 
@@ -85,7 +92,7 @@ def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _
 
 
 def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    start, end = time_range(values)
+    start, end = time_range(values, hourly="hour" in values["groupBy"])
     query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
     with context.store.read() as conn:
         result = query_usage(conn, query)

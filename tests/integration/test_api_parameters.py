@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shared.api import ROUTES, handle
+from shared.audit import AuditQuery, list_calls
 from shared.api.http import ApiRequest
 from shared.ingest import IncomingEvent
 from tests.builders import capture_event, encode
@@ -140,9 +141,9 @@ def test_the_largest_limit_the_column_holds_is_stored_and_read_back(seeded):
 
 
 @pytest.mark.parametrize("name, query", [
-    ("usage", {"groupBy": "user,model"}), ("usage", {"groupBy": "day"}), ("usage", {"groupBy": "hour,ip"}),
-    ("usage_timeseries", {"interval": "hour"}), ("usage_timeseries", {"interval": "day", "groupBy": "model"}),
-    ("requests", {"limit": "1000"}),
+    ("usage", {"groupBy": "user,model"}), ("usage", {"groupBy": "day"}), ("usage", {}),
+    ("usage_timeseries", {"interval": "day", "groupBy": "model"}), ("requests", {"limit": "1000"}),
+    ("requests", {"limit": "1000", "model": "gpt-4o-2024-08-06"}),
 ])
 def test_the_widest_range_the_api_accepts_answers_in_seconds(seeded, name, query):
     started = time.monotonic()
@@ -150,6 +151,15 @@ def test_the_widest_range_the_api_accepts_answers_in_seconds(seeded, name, query
     assert response.status == 200 and time.monotonic() - started < 10
     body = json.loads(response.body)
     assert (body["totals"]["requests"] if "totals" in body else len(body["items"])) == 20
+
+
+@pytest.mark.parametrize("name, query", [("usage", {"groupBy": "hour,ip"}), ("usage_timeseries", {"interval": "hour"})])
+def test_hour_buckets_cover_at_most_93_days(seeded, name, query):
+    too_wide = _call(seeded, name, {"from": "2026-01-01T00:00:00Z", "to": "2026-04-04T00:00:01Z", **query})
+    assert too_wide.status == 400 and "at most 93 days" in json.loads(too_wide.body)["detail"]
+    end = NOW + timedelta(hours=1)
+    quarter = _call(seeded, name, {"from": (end - timedelta(days=93)).isoformat(), "to": end.isoformat(), **query})
+    assert quarter.status == 200 and json.loads(quarter.body)["totals"]["requests"] == 20
 
 
 def test_a_ledger_of_ten_years_answers_the_widest_usage_report_exactly(any_store):
@@ -167,3 +177,26 @@ def test_a_ledger_of_ten_years_answers_the_widest_usage_report_exactly(any_store
         assert sum(row["requests"] for row in rows) == 120 and sum(row["totalTokens"] for row in rows) == 120 * 73
         if group_by == "user":
             assert sorted(row["requests"] for row in rows) == [24] * 5
+
+
+def test_a_rare_filter_examines_a_bounded_number_of_calls_per_page_and_the_walk_still_finds_each_match_once(any_store):
+    context = make_context(any_store)
+    events = [capture_event(call_id=f"walk-{i:03d}", time=(NOW - timedelta(minutes=10 * i)).isoformat(),
+                            deployment="rare" if i % 23 == 5 else "common") for i in range(200)]
+    context.ingestor.ingest_batch([IncomingEvent(body=encode(event)) for event in events])
+    expected = [event["id"] for event in events if event["deployment"] == "rare"]
+    seen, cursor, pages = [], None, 0
+    with any_store.read() as conn:
+        while True:
+            query = AuditQuery(NOW - timedelta(days=3), NOW + timedelta(hours=1), {"deployment": "rare"}, limit=2,
+                               cursor=cursor, scan_budget=30)
+            page = list_calls(conn, query)
+            seen += [item["requestId"] for item in page.items]
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert seen == expected  # newest first, each once
+    assert pages >= 200 // 30  # the budget, not the limit, ended most pages
+    walked = json.loads(_call(context, "requests", {"deployment": "rare", "limit": "1000"}).body)
+    assert [item["requestId"] for item in walked["items"]] == expected and walked["nextCursor"] is None
