@@ -77,6 +77,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 # Read by the platform or by azure-identity, never set by us; the settings consistency test skips these.
 PLATFORM_SETTINGS = ("WEBSITE_AUTH_ENABLED", "AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME")
+# Set by App Service on every instance it runs (https://github.com/projectkudu/kudu/wiki/Azure-runtime-environment):
+# where either is present, the app is not on a developer's loopback.
+AZURE_HOSTED = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
 _DEFAULTS = {spec.name: spec.default for spec in SETTINGS}
 _TRUE = {"1", "true", "yes", "on"}
@@ -167,6 +170,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return _DEFAULTS[name] if value is None else value
 
     auth_mode = _choice("LEDGER_AUTH", get("LEDGER_AUTH"), ("easyauth", "jwt", "dev"))
+    hosted = next((name for name in AZURE_HOSTED if env.get(name)), None)
+    if auth_mode == "dev" and hosted:
+        raise SettingsError(f"LEDGER_AUTH={get('LEDGER_AUTH')!r} makes every caller an admin: it is for the local host on "
+                            f"loopback only, and {hosted} says this is an Azure deployment; use easyauth or jwt")
     if auth_mode == "jwt" and not (get("LEDGER_JWT_TENANT_ID") or get("LEDGER_JWT_OPENID_CONFIG_URL")):
         raise SettingsError("LEDGER_AUTH=jwt needs LEDGER_JWT_TENANT_ID (or LEDGER_JWT_OPENID_CONFIG_URL)")
     if auth_mode == "jwt" and not get("LEDGER_JWT_AUDIENCE"):
