@@ -11,15 +11,22 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from shared.settings import SettingsError, load_settings
+
     from .functions import load_functions
     from .server import is_loopback, serve
 
-    if os.environ.get("LEDGER_AUTH", "easyauth") == "dev" and not is_loopback(args.host):
+    try:
+        dev_mode = load_settings().auth_mode == "dev"  # as the app reads it: any case, any spaces
+    except SettingsError as exc:
+        print(f"cannot serve: {exc}", file=sys.stderr)
+        return 2
+    if dev_mode and not is_loopback(args.host):
         print(f"refusing to serve LEDGER_AUTH=dev on {args.host}: dev mode makes every caller an admin; use 127.0.0.1",
               file=sys.stderr)
         return 2
     functions = load_functions()
-    server = serve(functions, host=args.host, port=args.port, timers=not args.no_timers)
+    server = serve(functions, host=args.host, port=args.port, timers=not args.no_timers, dev_mode=dev_mode)
     http = sorted(f"{', '.join(f.methods)} /api/{f.route}" for f in functions.values() if f.kind == "httpTrigger")
     other = sorted(f"{f.name} ({f.kind})" for f in functions.values() if f.kind != "httpTrigger")
     print(f"aoai-ledger local host on http://{args.host}:{args.port}", flush=True)
@@ -46,7 +53,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_json()))
     else:
         print(", ".join(f"{k}: {v:,}" for k, v in report.as_json().items()))
-    return 0
+    return 0 if report.complete else 1  # everything readable was replayed; the lines on stderr say what was not
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -83,8 +83,8 @@ def _alerts_demo(functions, port: int) -> None:
             put_quota(conn, Quota("subscription", top["subscription"], "month", round(top["totalTokens"] / 0.9), None,
                                   (50, 80, 100), ("owner@contoso.com",)))
         print(f"\n5. a monthly quota for subscription {top['subscription']} at 90 % of its use so far; quota_check, anomaly_scan")
-    invoke_non_http(functions["quota_check"], b"")
-    invoke_non_http(functions["anomaly_scan"], b"")
+    invoke_non_http(functions["quota_check"], {})
+    invoke_non_http(functions["anomaly_scan"], {})
     outbox = context.settings.outbox_dir
     for mail in sorted(outbox.glob("*.eml")):
         print(f"   {mail}")

@@ -32,8 +32,21 @@ _NAME_CLAIMS = ("preferred_username", "upn", "name", "http://schemas.xmlsoap.org
 _V2_ISSUER = re.compile(r"^https://login\.microsoftonline\.com/([0-9A-Za-z.-]+)/v2\.0/?$")
 
 
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?")
+
+
 class AuthError(Exception):
     """No usable identity: the API answers 401 with this message as the problem's detail."""
+
+
+def addresses_loopback(host_header: str, port: int | None = None) -> bool:
+    """Whether a Host header names this machine by a loopback name (and `port`, when given; none means 80).
+
+    Dev mode trusts every caller, so it must answer only requests meant for the local machine: a web page whose
+    own domain was re-pointed at 127.0.0.1 (DNS rebinding) reaches the port, but its requests carry its Host.
+    """
+    found = _LOOPBACK_HOST.fullmatch(host_header.strip().lower())
+    return found is not None and (port is None or int(found.group(2) or 80) == port)
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,10 @@ class Authenticator:
         lowered = {k.lower(): v for k, v in headers.items()}
         mode = self.settings.auth_mode
         if mode == "dev":
+            host = lowered.get("host")
+            if host is not None and not addresses_loopback(host):
+                raise AuthError(f"LEDGER_AUTH=dev answers only requests addressed to localhost, 127.0.0.1 or [::1], "
+                                f"not {host[:80]!r}")
             return DEV_CALLER
         if mode == "easyauth":
             return self._easyauth(lowered)
@@ -90,6 +107,8 @@ class Authenticator:
             role_type = principal.get("role_typ")
         except (ValueError, AttributeError):
             raise AuthError("X-MS-CLIENT-PRINCIPAL is not base64 JSON") from None
+        if not isinstance(claims, list) or not (role_type is None or isinstance(role_type, str)):
+            raise AuthError("X-MS-CLIENT-PRINCIPAL must carry `claims` as a list and `role_typ` as a string")
         values: dict[str, list[str]] = {}
         for claim in claims:
             if isinstance(claim, dict) and "typ" in claim and "val" in claim:
@@ -162,9 +181,27 @@ class JwtValidator:
         except OSError as exc:
             logger.error("cannot reach the OpenID configuration %s: %s", self.config_url, exc)
             raise AuthError("bearer token could not be validated: the identity provider is unreachable") from None
-        roles = claims.get("roles") or []
         return Caller(
-            user_id=claims.get("oid") or claims.get("sub"),
-            name=claims.get("preferred_username") or claims.get("upn") or claims.get("name") or claims.get("appid"),
-            roles=frozenset(str(r) for r in roles if isinstance(r, str)),
+            user_id=_text_claim(claims, "oid") or _text_claim(claims, "sub"),
+            name=next(filter(None, (_text_claim(claims, name) for name in ("preferred_username", "upn", "name", "appid"))), None),
+            roles=frozenset(_roles_claim(claims.get("roles"), "the bearer token's roles claim")),
         )
+
+
+def _text_claim(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is None or isinstance(value, str):
+        return value or None
+    raise AuthError(f"the bearer token's {name} claim must be a string, got {type(value).__name__}")
+
+
+def _roles_claim(value: Any, what: str) -> list[str]:
+    """Roles as Entra sends them (a list of strings), or one role as a string; anything else is refused, not
+    guessed at: a token shaped unlike Entra's was not made by Entra for this API."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(role, str) for role in value):
+        return value
+    raise AuthError(f"{what} must be a list of strings or a string, got {type(value).__name__}")

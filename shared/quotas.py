@@ -28,6 +28,10 @@ SCOPE_TYPES = ("subscription", "user", "app", "product", "model")
 PERIODS = ("day", "week", "month")
 DEFAULT_THRESHOLDS = (50, 80, 100)
 _FIELDS = {"scopeType", "scopeId", "period", "limitTokens", "limitCostUsd", "thresholds", "notify"}
+MAX_LIMIT_TOKENS = 2**63 - 1  # limit_tokens is a BIGINT
+MAX_LIMIT_COST_USD = 1e15  # finite (a JSON file may say Infinity) and far beyond any budget
+_SCOPE_ID_COLUMN = quotas.c.scope_id.type.length  # NVARCHAR on Azure SQL: counted in UTF-16 units
+_NOTIFY_COLUMN = quotas.c.notify.type.length
 
 
 class QuotaError(ValueError):
@@ -85,17 +89,20 @@ def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | No
     scope_id = scope_id if scope_id is not None else body.get("scopeId")
     if scope_type not in SCOPE_TYPES:
         raise QuotaError("scopeType", f"must be one of {', '.join(SCOPE_TYPES)}")
-    if not isinstance(scope_id, str) or not scope_id.strip() or len(scope_id) > 256:
-        raise QuotaError("scopeId", "must be a non-empty string of at most 256 characters")
+    if (not isinstance(scope_id, str) or not scope_id.strip() or _utf16_units(scope_id) > _SCOPE_ID_COLUMN
+            or "\x00" in scope_id):
+        raise QuotaError("scopeId", f"must be a non-empty string of at most {_SCOPE_ID_COLUMN} characters, without NUL")
     period = body.get("period")
     if period not in PERIODS:
         raise QuotaError("period", f"must be one of {', '.join(PERIODS)}")
     limit_tokens = body.get("limitTokens")
-    if limit_tokens is not None and (isinstance(limit_tokens, bool) or not isinstance(limit_tokens, int) or limit_tokens <= 0):
-        raise QuotaError("limitTokens", "must be a positive whole number or null")
+    if limit_tokens is not None and (isinstance(limit_tokens, bool) or not isinstance(limit_tokens, int)
+                                     or not 0 < limit_tokens <= MAX_LIMIT_TOKENS):
+        raise QuotaError("limitTokens", f"must be a whole number from 1 to {MAX_LIMIT_TOKENS}, or null")
     limit_cost = body.get("limitCostUsd")
-    if limit_cost is not None and (isinstance(limit_cost, bool) or not isinstance(limit_cost, (int, float)) or limit_cost <= 0):
-        raise QuotaError("limitCostUsd", "must be a positive number or null")
+    if limit_cost is not None and (isinstance(limit_cost, bool) or not isinstance(limit_cost, (int, float))
+                                   or not 0 < limit_cost <= MAX_LIMIT_COST_USD):
+        raise QuotaError("limitCostUsd", f"must be a number above 0 and at most {MAX_LIMIT_COST_USD:.0e}, or null")
     if limit_tokens is None and limit_cost is None:
         raise QuotaError("limitTokens", "a quota needs limitTokens, limitCostUsd or both")
     thresholds = body.get("thresholds", list(DEFAULT_THRESHOLDS))
@@ -104,14 +111,33 @@ def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | No
     if (not isinstance(thresholds, list) or not thresholds or len(thresholds) > 10
             or any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 1000 for t in thresholds)):
         raise QuotaError("thresholds", "must be a list of 1 to 10 whole percentages between 1 and 1000")
-    notify = body.get("notify", [])
-    if notify is None:
-        notify = []
-    if (not isinstance(notify, list) or len(notify) > 50
-            or any(not isinstance(a, str) or "@" not in a or len(a) > 254 or any(c in a for c in " ,;<>") for a in notify)):
-        raise QuotaError("notify", "must be a list of at most 50 email addresses")
+    notify = _addresses(body.get("notify") or [])
     return Quota(scope_type, scope_id.strip(), period, limit_tokens, float(limit_cost) if limit_cost is not None else None,
-                 tuple(sorted(set(thresholds))), tuple(dict.fromkeys(a.strip() for a in notify)))
+                 tuple(sorted(set(thresholds))), notify)
+
+
+def _addresses(notify: Any) -> tuple[str, ...]:
+    """Each address checked for mail-address syntax (no display names, CR/LF or other header breakers), once
+    each; the list must fit its column."""
+    from email_validator import EmailNotValidError, validate_email  # loaded where quotas are written, not at start
+
+    if not isinstance(notify, list) or len(notify) > 50:
+        raise QuotaError("notify", "must be a list of at most 50 email addresses")
+    found: dict[str, None] = {}
+    for index, address in enumerate(notify):
+        if not isinstance(address, str) or len(address.strip()) > 254:
+            raise QuotaError("notify", f"[{index}] must be an email address of at most 254 characters")
+        try:
+            found[validate_email(address.strip(), check_deliverability=False).normalized] = None
+        except EmailNotValidError as exc:
+            raise QuotaError("notify", f"[{index}] {address[:60]!r} is not an email address: {exc}") from None
+    if len(json.dumps(list(found))) > _NOTIFY_COLUMN:
+        raise QuotaError("notify", f"the addresses take more than the {_NOTIFY_COLUMN} characters a quota keeps")
+    return tuple(found)
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -152,7 +178,7 @@ def status_of(quota: Quota, start: datetime, end: datetime, now: datetime, used_
     length = (end - start).total_seconds()
     forecast_share = share * length / elapsed if elapsed > 0 else None
     full_at = None
-    if 0 < share < 1 and elapsed > 0:
+    if 0 < share < 1 and elapsed > 0 and elapsed / share < length:  # a tiny share would be a date past the calendar
         moment = (start + timedelta(seconds=elapsed / share)).replace(microsecond=0)
         full_at = moment if moment < end else None
     percent = round(share * 100, 2)

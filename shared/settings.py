@@ -43,6 +43,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("LEDGER_BODY_WAIT_SECONDS", "900", "how long a call waits for a claim-checked body before it is recorded without it, flagged"),
     SettingSpec("LEDGER_HOURLY_SUMS_DAYS", "35", "days of hour-level cumulative sums kept for the edges of usage reports (older edges read the hourly rollup, slower); `0` keeps them all"),
     SettingSpec("LEDGER_MONITOR_JOIN_SECONDS", "300", "how long Azure Monitor records of one call wait for their missing pieces before the call is recorded"),
+    SettingSpec("LEDGER_API_WRITE_WAIT_SECONDS", "5", "how long a write through the usage API (quota PUT/DELETE) waits for a store lock before answering 503 with `Retry-After`"),
     SettingSpec("LEDGER_AUTH", "easyauth", "identity mode of the usage API: `easyauth`, `jwt` or `dev` (loopback only)"),
     SettingSpec("LEDGER_EASYAUTH_TRUSTED", "false", "trust `X-MS-CLIENT-PRINCIPAL` even where `WEBSITE_AUTH_ENABLED` is not set (another front door validates it)"),
     SettingSpec("LEDGER_JWT_TENANT_ID", "", "Entra tenant whose tokens `LEDGER_AUTH=jwt` accepts"),
@@ -76,6 +77,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 # Read by the platform or by azure-identity, never set by us; the settings consistency test skips these.
 PLATFORM_SETTINGS = ("WEBSITE_AUTH_ENABLED", "AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME")
+# Set by App Service on every instance it runs (https://github.com/projectkudu/kudu/wiki/Azure-runtime-environment):
+# where either is present, the app is not on a developer's loopback.
+AZURE_HOSTED = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
 _DEFAULTS = {spec.name: spec.default for spec in SETTINGS}
 _TRUE = {"1", "true", "yes", "on"}
@@ -124,6 +128,7 @@ class Settings:
     body_wait_seconds: int
     monitor_join_seconds: int
     hourly_sums_days: int  # 0: keep all
+    api_write_wait_seconds: float
     auth_mode: str
     easyauth_trusted: bool
     website_auth_enabled: bool
@@ -165,6 +170,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return _DEFAULTS[name] if value is None else value
 
     auth_mode = _choice("LEDGER_AUTH", get("LEDGER_AUTH"), ("easyauth", "jwt", "dev"))
+    hosted = next((name for name in AZURE_HOSTED if env.get(name)), None)
+    if auth_mode == "dev" and hosted:
+        raise SettingsError(f"LEDGER_AUTH={get('LEDGER_AUTH')!r} makes every caller an admin: it is for the local host on "
+                            f"loopback only, and {hosted} says this is an Azure deployment; use easyauth or jwt")
     if auth_mode == "jwt" and not (get("LEDGER_JWT_TENANT_ID") or get("LEDGER_JWT_OPENID_CONFIG_URL")):
         raise SettingsError("LEDGER_AUTH=jwt needs LEDGER_JWT_TENANT_ID (or LEDGER_JWT_OPENID_CONFIG_URL)")
     if auth_mode == "jwt" and not get("LEDGER_JWT_AUDIENCE"):
@@ -194,6 +203,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         body_wait_seconds=int(_number("LEDGER_BODY_WAIT_SECONDS", get("LEDGER_BODY_WAIT_SECONDS"))),
         monitor_join_seconds=int(_number("LEDGER_MONITOR_JOIN_SECONDS", get("LEDGER_MONITOR_JOIN_SECONDS"))),
         hourly_sums_days=int(_number("LEDGER_HOURLY_SUMS_DAYS", get("LEDGER_HOURLY_SUMS_DAYS"))),
+        api_write_wait_seconds=float(_number("LEDGER_API_WRITE_WAIT_SECONDS", get("LEDGER_API_WRITE_WAIT_SECONDS"), float, 0.001)),
         auth_mode=auth_mode,
         easyauth_trusted=_flag("LEDGER_EASYAUTH_TRUSTED", get("LEDGER_EASYAUTH_TRUSTED")),
         website_auth_enabled=_flag("WEBSITE_AUTH_ENABLED", env.get("WEBSITE_AUTH_ENABLED", "false")),

@@ -32,6 +32,7 @@ __all__ = [  # the query vocabulary is re-exported: callers import it from here
     "choose_cut", "plan_range", "query_timeseries", "query_usage", "timeseries_csv_columns", "usage_csv_columns",
 ]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+_LOOKUP_SPANS = 4  # a 30-day range has at most 4 spans: edge day, month, month, edge day
 
 
 @dataclass
@@ -218,16 +219,20 @@ def _report_statement(conn: Connection, query: UsageQuery):
             spans.extend(cumulative_spans(*periods, family) if periods else ())
         else:
             pieces.append(_piece_query(kind, start, end, query))
-    if pieces:  # raw or hourly rows carry no dims_key, so everything is grouped anyway: lookups would add work
-        parts = [cumulative_query(span, query, cut) for span in spans]
-    else:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
+    # Raw or hourly rows carry no dims_key, so everything is grouped anyway: lookups would add work. Lookups also
+    # join each span's part to every later span (quadratic; SQLite joins at most 64 tables): a range over years of
+    # months stacks one small part per span instead, so its cost grows with the months that hold calls.
+    by_lookups = not pieces and len(spans) <= _LOOKUP_SPANS
+    if by_lookups:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
         parts = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
+    else:
+        parts = [cumulative_query(span, query, cut) for span in spans]
     if not pieces and not parts:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
     group = _leading(query)
     # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut (when
     # merged by lookups, across all spans): a row per group key when the query groups by all of the cut's keys.
-    if parts and not pieces and {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut]):
+    if parts and by_lookups and {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut]):
         merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("merged")
     elif len(pieces) == 1 and not parts:
         merged = pieces[0].subquery("merged")

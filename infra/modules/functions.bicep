@@ -80,6 +80,7 @@ var ledgerSettings = {
   LEDGER_BODY_WAIT_SECONDS: '900'
   LEDGER_HOURLY_SUMS_DAYS: '35'
   LEDGER_MONITOR_JOIN_SECONDS: '300'
+  LEDGER_API_WRITE_WAIT_SECONDS: '5'
   LEDGER_AUTH: 'jwt' // see the top of this file
   LEDGER_EASYAUTH_TRUSTED: 'false'
   LEDGER_JWT_TENANT_ID: tenant().tenantId

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from ..alerts import alert_json, list_alerts
 from ..auth import USAGE_READ_ALL, Caller
-from .http import ApiError, ApiRequest, ApiResponse, json_response
-from .params import Param
+from .http import ApiRequest, ApiResponse, json_response
+from .params import Param, cursor_id, id_cursor
 from .routes import ApiContext, Route, register
 
 KINDS = ("quota", "spike", "new_ip", "new_app", "error_burst", "filter_burst", "reconcile")
@@ -34,29 +33,13 @@ ALERT_SCHEMA = {
 }
 
 
-def _cursor(alert_id: int) -> str:
-    return base64.urlsafe_b64encode(f"alert:{alert_id}".encode()).decode().rstrip("=")
-
-
-def _before(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "alert" or not number.isdigit():
-            raise ValueError(text)
-        return int(number)
-    except ValueError:
-        raise ApiError(400, "Bad parameter", "cursor: is not a cursor this API returned", parameter="cursor") from None
-
-
 def _alerts(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     limit = values["limit"]
     with context.store.read() as conn:
-        rows = list_alerts(conn, limit + 1, _before(values["cursor"]), values["kind"])
+        before = cursor_id("cursor", values["cursor"]) if values["cursor"] else None
+        rows = list_alerts(conn, limit + 1, before, values["kind"])
     page = rows[:limit]
-    next_cursor = _cursor(page[-1]["id"]) if len(rows) > limit else None
+    next_cursor = id_cursor(page[-1]["id"]) if len(rows) > limit else None
     return json_response({"items": [alert_json(row) for row in page], "nextCursor": next_cursor})
 
 

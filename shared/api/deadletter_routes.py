@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
-
-import orjson
 
 from ..auth import LEDGER_ADMIN, Caller
 from ..deadletters import STATUSES, list_dead_letters, retry_dead_letter
-from .http import ApiError, ApiRequest, ApiResponse, BadParameter, json_response
-from .params import Param
+from .http import ApiError, ApiRequest, ApiResponse, json_response
+from .params import Param, cursor_id, id_cursor
 from .routes import ApiContext, Route, register
 
 LIST_PARAMS = (
@@ -49,25 +45,11 @@ RETRY_SCHEMA = {
 }
 
 
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"before": last_id})).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> int:
-    try:
-        before = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))["before"]
-        if isinstance(before, int) and not isinstance(before, bool):
-            return before
-    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        pass
-    raise BadParameter("cursor", "not a cursor this API handed out; start again without one")
-
-
 def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    before = _decode_cursor(values["cursor"]) if values["cursor"] else None
+    before = cursor_id("cursor", values["cursor"]) if values["cursor"] else None
     with context.store.read() as conn:
         page = list_dead_letters(conn, limit=values["limit"], before_id=before, status=values["status"])
-    cursor = _encode_cursor(page.next_after_id) if page.next_after_id is not None else None
+    cursor = id_cursor(page.next_after_id) if page.next_after_id is not None else None
     return json_response({"items": page.items, "nextCursor": cursor})
 
 

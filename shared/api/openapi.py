@@ -34,7 +34,10 @@ _ERRORS = {
     "401": "no identity, or one that cannot be trusted",
     "403": "the identity lacks the role",
     "404": "no such item",
+    "503": "the store stayed locked past the write's budget (`LEDGER_API_WRITE_WAIT_SECONDS`); nothing was written, "
+           "retry after `Retry-After` seconds",
 }
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -51,8 +54,12 @@ def operation(route: Route) -> dict[str, Any]:
         errors += ["401", "403"]
     if "{" in route.path:
         errors.append("404")
+    if route.method != "GET":
+        errors.append("503")
     for status in errors:
         responses.setdefault(status, _problem(_ERRORS[status]))
+    if "503" in errors:
+        responses["503"] = {**responses["503"], "headers": _RETRY_AFTER}
     op: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary,

@@ -6,12 +6,25 @@ reaches SQL except through these parsers and bound parameters.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..formats.values import EventError, parse_time
+import orjson
+
 from .http import BadParameter
+
+# Times the API accepts: wide enough for "everything" (the ledger holds nothing before 2000), narrow enough that
+# no range arithmetic (defaults, bucket edges, a UTC offset) can leave the years datetime and every store hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+MAX_STRING = 256
+MAX_ID = 2**63 - 1  # the largest id any store's integer key holds (BIGINT)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII digits only: int() also reads "\u0663" and "1_000"
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?)?)?")
 
 
 @dataclass(frozen=True)
@@ -36,25 +49,18 @@ class Param:
         return parser(raw)
 
     def _parse_string(self, raw: str) -> str:
-        if len(raw) > 256:
-            raise BadParameter(self.name, "is longer than 256 characters")
-        return raw
+        return bounded_text(self.name, raw)
 
     def _parse_int(self, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise BadParameter(self.name, f"must be a whole number, got {raw[:40]!r}") from None
+        if not _INTEGER.fullmatch(raw):
+            raise BadParameter(self.name, f"must be a whole number, got {raw[:40]!r}")
+        value = int(raw)
         if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
-            raise BadParameter(self.name, f"must be between {self.minimum} and {self.maximum}, got {value}")
+            raise BadParameter(self.name, f"must be between {self.minimum} and {self.maximum}, got {raw[:40]}")
         return value
 
     def _parse_time(self, raw: str) -> datetime:
-        try:
-            moment = parse_time(raw, field=self.name)
-        except EventError:
-            raise BadParameter(self.name, f"must be an ISO-8601 time such as 2026-11-01T00:00:00Z, got {raw[:40]!r}") from None
-        return moment.astimezone(timezone.utc)
+        return api_time(self.name, raw)
 
     def _parse_enum(self, raw: str) -> str:
         if raw not in self.enum:
@@ -74,7 +80,8 @@ class Param:
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "time":
-            schema: dict[str, Any] = {"type": "string", "format": "date-time"}
+            schema: dict[str, Any] = {"type": "string", "format": "date-time",
+                                      "description": f"between {_iso(EARLIEST)} and {_iso(LATEST)}"}
         elif self.kind == "int":
             schema = {"type": "integer"}
             if self.minimum is not None:
@@ -89,7 +96,7 @@ class Param:
             limit = (self.max_items or 99) - 1
             schema = {"type": "string", "pattern": f"^({alternatives})(,({alternatives})){{0,{limit}}}$"}
         else:
-            schema = {"type": "string", "maxLength": 256}
+            schema = {"type": "string", "maxLength": MAX_STRING}
         if self.default is not None and not isinstance(self.default, (tuple, datetime)):
             schema["default"] = self.default
         return schema
@@ -116,3 +123,60 @@ def parse_params(params: tuple[Param, ...], query: Mapping[str, list[str]], rout
             raw = given[0] if given else None
         values[param.name] = param.parse(raw)
     return values
+
+
+def bounded_text(name: str, raw: str) -> str:
+    """Text a store can compare: at most MAX_STRING characters, no NUL (PostgreSQL and Azure SQL refuse it),
+    nothing UTF-8 cannot carry (a lone surrogate)."""
+    if len(raw) > MAX_STRING:
+        raise BadParameter(name, f"is longer than {MAX_STRING} characters")
+    if "\x00" in raw or not _encodable(raw):
+        raise BadParameter(name, "holds a character no stored value can (NUL or a lone surrogate)")
+    return raw
+
+
+def api_time(name: str, raw: str) -> datetime:
+    """An ISO-8601 time (naive means UTC) between EARLIEST and LATEST, as aware UTC."""
+    example = "must be an ISO-8601 time such as 2026-11-01T00:00:00Z"
+    if not _ISO_TIME.fullmatch(raw):
+        raise BadParameter(name, f"{example}, got {raw[:40]!r}")
+    try:
+        moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw)
+    except ValueError:  # 2026-02-30, 24:00
+        raise BadParameter(name, f"{example}, got {raw[:40]!r}") from None
+    try:
+        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        if EARLIEST <= moment <= LATEST:
+            return moment
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        pass
+    raise BadParameter(name, f"must be between {_iso(EARLIEST)} and {_iso(LATEST)}, got {raw[:40]}")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def id_cursor(last_id: int) -> str:
+    """The opaque `nextCursor` of a list walked newest first by integer id (dead letters, alerts)."""
+    return base64.urlsafe_b64encode(orjson.dumps({"before": last_id})).decode().rstrip("=")
+
+
+def cursor_id(name: str, text: str) -> int:
+    """The id an `id_cursor` carries; anything else (garbage, other JSON, ids no key holds) is a 400."""
+    try:
+        doc = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError):  # not base64 (or not ASCII), not JSON
+        doc = None
+    before = doc.get("before") if isinstance(doc, dict) else None
+    if isinstance(before, int) and not isinstance(before, bool) and 1 <= before <= MAX_ID:
+        return before
+    raise BadParameter(name, "is not a cursor this API handed out; start again without one")

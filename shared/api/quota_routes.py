@@ -65,7 +65,7 @@ def _put(context: ApiContext, request: ApiRequest, _caller: Caller | None, value
         quota = quota_from_json(body, values["scopeType"], values["scopeId"])
     except QuotaError as exc:
         raise ApiError(400, "Bad request body", str(exc), parameter=exc.field) from None
-    with context.store.write() as conn:
+    with context.store.write(lock_wait=context.settings.api_write_wait_seconds) as conn:
         created = get_quota(conn, quota.scope_type, quota.scope_id) is None
         put_quota(conn, quota)
     with context.store.read() as conn:
@@ -73,7 +73,7 @@ def _put(context: ApiContext, request: ApiRequest, _caller: Caller | None, value
 
 
 def _delete(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    with context.store.write() as conn:
+    with context.store.write(lock_wait=context.settings.api_write_wait_seconds) as conn:
         if not delete_quota(conn, values["scopeType"], values["scopeId"]):
             raise ApiError(404, "Not Found", f"no quota for {values['scopeType']} {values['scopeId']}")
     return ApiResponse(204, b"", "application/json")

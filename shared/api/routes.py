@@ -7,10 +7,12 @@ errors to problem+json, so a handler only ever sees a known caller and parsed va
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from ..auth import AuthError, Authenticator, Caller
+from ..store.sql import StoreBusy
 from .http import ApiError, ApiRequest, ApiResponse, problem
 from .params import Param, parse_params
 
@@ -68,6 +70,10 @@ def handle(name: str, request: ApiRequest, context: ApiContext) -> ApiResponse:
         return route.handler(context, request, caller, values)
     except ApiError as exc:
         return problem(exc)
+    except StoreBusy as exc:  # a lock held past the write's budget: nothing was written, the caller may retry
+        retry_after = str(max(1, math.ceil(exc.waited)))
+        return problem(ApiError(503, "Service Unavailable", f"{exc}; try again in {retry_after} s",
+                                headers={"Retry-After": retry_after}))
     except Exception:  # the caller gets a problem document, the log gets the stack
         logger.exception("route %s failed", name)
         return problem(ApiError(500, "Internal Server Error", "the request failed; the error is in the app's log"))

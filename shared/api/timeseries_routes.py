@@ -9,13 +9,13 @@ from ..usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseri
 from .http import ApiRequest, ApiResponse, json_response
 from .params import Param
 from .routes import ApiContext, Route, register
-from .usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
+from .usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, MAX_HOURLY_RANGE, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
 from ..store.rows import iso_utc
 
 SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key
 TIMESERIES_PARAMS = (
     *RANGE_PARAMS,
-    Param("interval", "enum", "bucket size", enum=INTERVALS, default="day"),
+    Param("interval", "enum", f"bucket size; `hour` over at most {MAX_HOURLY_RANGE.days} days", enum=INTERVALS, default="day"),
     Param("groupBy", "enum-list", "comma-separated keys to group each bucket by (at most 3)", enum=SERIES_KEYS,
           default=(), max_items=3),
     *FILTER_PARAMS,
@@ -45,7 +45,7 @@ TIMESERIES_SCHEMA = {
 
 
 def _timeseries(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    start, end = time_range(values)
+    start, end = time_range(values, hourly=values["interval"] == "hour")
     query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
     with context.store.read() as conn:
         result = query_timeseries(conn, query, values["interval"])

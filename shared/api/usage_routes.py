@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..auth import USAGE_READ, USAGE_READ_ALL, Caller
+from ..csv_export import csv_text
 from ..usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from .http import ApiError, ApiRequest, ApiResponse, json_response
 from .params import Param
@@ -15,6 +15,8 @@ from .routes import ApiContext, Route, register
 from ..store.rows import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
+MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per key
+_STATUS = re.compile(r"[0-9]{1,3}")  # an HTTP status as the ledger stores it (0: no response); ASCII digits only
 
 RANGE_PARAMS = (
     Param("from", "time", "start of the range, inclusive (ISO-8601 UTC); default 30 days before `to`"),
@@ -23,7 +25,8 @@ RANGE_PARAMS = (
 FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
 USAGE_PARAMS = (
     *RANGE_PARAMS,
-    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3)", enum=GROUP_KEYS, default=(), max_items=3),
+    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3); with `hour`, the range may span at "
+          f"most {MAX_HOURLY_RANGE.days} days", enum=GROUP_KEYS, default=(), max_items=3),
     *FILTER_PARAMS,
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
@@ -51,20 +54,22 @@ USAGE_SCHEMA = {
 
 
 
-def time_range(values: dict[str, Any]) -> tuple[datetime, datetime]:
+def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetime, datetime]:
+    """[from, to) of a request; hour buckets (a row per hour and key) only over MAX_HOURLY_RANGE, so the answer
+    stays a few thousand buckets: day buckets and totals cost the same over any range (rollups and their sums)."""
     end = values.get("to") or datetime.now(timezone.utc)
-    try:
-        start = values.get("from") or end - DEFAULT_RANGE
-    except OverflowError:  # `to` within 30 days of year 1 and no `from`
-        raise ApiError(400, "Bad parameter", "to: leaves no 30-day default range before it; give from", parameter="to") from None
+    start = values.get("from") or end - DEFAULT_RANGE  # parameters are within 1970-2200: no overflow
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
+    if hourly and end - start > MAX_HOURLY_RANGE:
+        raise ApiError(400, "Bad parameter", f"from: hour buckets cover at most {MAX_HOURLY_RANGE.days} days; "
+                       "narrow the range or use day buckets", parameter="from")
     return start, end
 
 
 def filters_of(values: dict[str, Any]) -> dict[str, str]:
     filters = {key: values[key] for key in FILTER_KEYS if values.get(key) is not None}
-    if "status" in filters and not filters["status"].isdigit():
+    if "status" in filters and not _STATUS.fullmatch(filters["status"]):
         raise ApiError(400, "Bad parameter", "status: must be an HTTP status code such as 429", parameter="status")
     return filters
 
@@ -87,7 +92,7 @@ def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _
 
 
 def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    start, end = time_range(values)
+    start, end = time_range(values, hourly="hour" in values["groupBy"])
     query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
     with context.store.read() as conn:
         result = query_usage(conn, query)
@@ -99,11 +104,7 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
 
 
 def csv_response(columns: list[str], rows: list[dict[str, Any]]) -> ApiResponse:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    return ApiResponse(200, buffer.getvalue().encode(), "text/csv; charset=utf-8")
+    return ApiResponse(200, csv_text(columns, rows).encode(), "text/csv; charset=utf-8")
 
 
 register(Route(

@@ -14,6 +14,8 @@ the cut (its tail is what arrived of a body); a member cut elsewhere (a number, 
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -22,45 +24,60 @@ from ..ingest import PricedRecord
 from . import capture
 from .values import EventError
 
-# A complete string, an unterminated string running to the end (the cut), or a structural character.
-_TOKENS = re.compile(rb'(?P<s>"(?:[^"\\]|\\.)*")|(?P<u>"(?:[^"\\]|\\.)*\\?\Z)|[{}\[\],]', re.S)
-_CLOSE = {ord("{"): b"}", ord("["): b"]"}
+# A complete string, an unterminated string running to the end (the cut), a run of opening or of closing
+# brackets, or a comma with the scalars and commas after it (a run holds no string: its commas are members' ends).
+_TOKENS = re.compile(rb'(?P<s>"(?:[^"\\]|\\.)*")|(?P<u>"(?:[^"\\]|\\.)*\\?\Z)|(?P<o>[{\[]+)|(?P<c>[}\]]+)|,[^"{}\[\]]*', re.S)
+_CLOSING = bytes.maketrans(b"{[", b"}]")
 _MAX_ATTEMPTS = 12
+# orjson reads 1024 levels but writes only 254, and a salvaged body is written again as text: a prefix closed
+# deeper than this is not worth trying.
+_MAX_DEPTH = 254
+
+# The open brackets as a linked stack of runs, innermost first: (openers, how many of them are open, rest,
+# depth). Pushing or popping shares the rest instead of copying it, so remembering the stack at a cut is O(1).
+_Stack = tuple[bytes, int, "_Stack", int] | None
 
 
 def close_json(raw: bytes) -> Any | None:
-    """The longest readable prefix of a cut JSON document, closed; None when nothing can be read."""
-    stack: list[int] = []
-    cuts: list[tuple[int, bytes]] = []  # (end of a complete member, closers needed there)
+    """The longest readable prefix of a cut JSON document, closed; None when nothing can be read.
+
+    Linear in the length of `raw`, whatever it holds: a run of brackets or of scalars is one regex match,
+    only the last `_MAX_ATTEMPTS` places to cut are kept, and closers are spelled out for those alone.
+    (Spelling them out at every bracket made 100 KB of `[` take three minutes and 5 GB.)
+    """
+    stack: _Stack = None
+    depth = 0
+    # (where the cut is, or where a comma run starts; None, or where that run ends; the stack there), at most
+    # `_MAX_DEPTH` deep: a prefix closed deeper is not worth trying
+    cuts: deque[tuple[int, int | None, _Stack]] = deque(maxlen=_MAX_ATTEMPTS)
+    remember = cuts.append
     open_string: int | None = None
     for match in _TOKENS.finditer(raw):
-        token = match.group()
-        first = token[0]
-        if first == 0x22:  # '"': a whole string, or the one the cut fell in
-            if match.lastgroup == "u":
-                open_string = match.start()
+        kind = match.lastgroup
+        if kind == "s":
             continue
-        if first in _CLOSE:
-            stack.append(first)
-            cuts.append((match.end(), _closers(stack)))
-        elif first in (0x7D, 0x5D):  # '}' ']'
-            if stack:
-                stack.pop()
-            if stack:
-                cuts.append((match.end(), _closers(stack)))
-        else:  # ','
-            cuts.append((match.start(), _closers(stack)))
-    if not stack and open_string is None:
+        if kind == "o":
+            start, end = match.span()
+            depth += end - start
+            stack = (raw[start:end], end - start, stack, depth)
+            if depth <= _MAX_DEPTH:
+                remember((end, None, stack))
+        elif kind == "c":
+            start, end = match.span()
+            stack = _pop(stack, end - start)
+            depth = 0 if stack is None else stack[3]
+            if 0 < depth <= _MAX_DEPTH:
+                remember((end, None, stack))
+        elif kind == "u":  # the string the cut fell in
+            open_string = match.start()
+        elif depth <= _MAX_DEPTH:  # commas: each ends a member
+            remember((*match.span(), stack))
+    if stack is None and open_string is None:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
-    attempts: list[bytes] = []
-    if open_string is not None:  # keep what arrived of the string the cut fell in
-        text = _whole_escapes(raw[open_string + 1:])
-        attempts.append(raw[:open_string + 1] + text + b'"' + _closers(stack))
-    attempts.extend(raw[:end] + closers for end, closers in reversed(cuts[-_MAX_ATTEMPTS:]))
-    for candidate in attempts:
+    for candidate in _candidates(raw, open_string, stack, cuts):
         try:
             return orjson.loads(candidate)
         except orjson.JSONDecodeError:
@@ -68,8 +85,55 @@ def close_json(raw: bytes) -> Any | None:
     return None
 
 
-def _closers(stack: list[int]) -> bytes:
-    return b"".join(_CLOSE[opener] for opener in reversed(stack))
+def _pop(stack: _Stack, count: int) -> _Stack:
+    while count and stack is not None:
+        openers, still_open, rest, depth = stack
+        if count < still_open:
+            return (openers, still_open - count, rest, depth - count)
+        count -= still_open
+        stack = rest
+    return stack
+
+
+def _depth(stack: _Stack) -> int:
+    return 0 if stack is None else stack[3]
+
+
+def _closers(stack: _Stack) -> bytes:
+    closers = []
+    while stack is not None:
+        openers, still_open, stack, _ = stack
+        closers.append(openers[:still_open][::-1].translate(_CLOSING))
+    return b"".join(closers)
+
+
+def _candidates(raw: bytes, open_string: int | None, stack: _Stack,
+                cuts: deque[tuple[int, int | None, _Stack]]) -> Iterator[bytes]:
+    """The closed prefixes to try, longest first: at most `_MAX_ATTEMPTS` + 1 of them, none deeper than orjson
+    reads, each at most len(raw) + `_MAX_DEPTH` bytes long."""
+    if open_string is not None and _depth(stack) <= _MAX_DEPTH:  # keep what arrived of the string cut short
+        text = _whole_escapes(raw[open_string + 1:])
+        yield raw[:open_string + 1] + text + b'"' + _closers(stack)
+    attempts = 0
+    for position, run_end, at_cut in reversed(cuts):
+        closers = _closers(at_cut)
+        ends = [position] if run_end is None else _commas(raw, position, run_end, _MAX_ATTEMPTS - attempts)
+        for end in ends:
+            yield raw[:end] + closers
+            attempts += 1
+        if attempts >= _MAX_ATTEMPTS:
+            return
+
+
+def _commas(raw: bytes, start: int, end: int, limit: int) -> list[int]:
+    """The positions of the last `limit` commas of raw[start:end], last first."""
+    found = []
+    while len(found) < limit:
+        end = raw.rfind(b",", start, end)
+        if end == -1:
+            break
+        found.append(end)
+    return found
 
 
 def _whole_escapes(text: bytes) -> bytes:

@@ -21,6 +21,7 @@ from .schema import metadata
 logger = logging.getLogger(__name__)
 
 SQL_COPT_SS_ACCESS_TOKEN = 1256  # msodbcsql connection attribute for an Entra access token
+SQLITE_BUSY_SECONDS = 30.0  # how long a SQLite writer waits for the lock before "database is locked"
 TokenProvider = Callable[[], str]
 
 
@@ -45,14 +46,14 @@ def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every sqlite test
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers (the API) never block the ingest writer
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
         cursor.close()
 
     return engine

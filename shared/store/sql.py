@@ -6,9 +6,24 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from . import writes
-from .engine import TokenProvider, create_store_engine
+from .engine import SQLITE_BUSY_SECONDS, TokenProvider, create_store_engine
+
+# How each engine says "a lock was not granted in time": SQLite's busy timeout ran out, PostgreSQL's
+# lock_timeout (SQLSTATE 55P03, lock_not_available), SQL Server's LOCK_TIMEOUT (error 1222).
+_SQLITE_BUSY = ("database is locked", "database table is locked")
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+_MSSQL_LOCK_TIMEOUT = "(1222)"
+
+
+class StoreBusy(Exception):
+    """A transaction waited longer than its budget for a lock another one holds: retry later, nothing was written."""
+
+    def __init__(self, waited: float, cause: str) -> None:
+        super().__init__(f"the store stayed locked for more than {waited:g} s ({cause[:200]})")
+        self.waited = waited
 
 
 class SqlStore:
@@ -34,15 +49,22 @@ class SqlStore:
         return cls(create_store_engine(url, token_provider=token_provider, create_schema=create_schema))
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One transaction that takes the write lock up front, so a batch never dies half-way on a lock."""
+    def write(self, lock_wait: float = SQLITE_BUSY_SECONDS) -> Iterator[Connection]:
+        """One transaction that takes the write lock up front, so a batch never dies half-way on a lock.
+
+        A lock not granted within `lock_wait` seconds raises StoreBusy (the transaction is rolled back), on
+        every engine: the HTTP API gives its writes a short budget and answers 503 with Retry-After.
+        """
         with self.engine.connect() as conn:
-            with conn.execution_options(sqlite_immediate=True).begin():
-                yield conn
+            with _busy_as(StoreBusy, lock_wait), _lock_budget(conn, self.dialect, lock_wait):
+                with conn.execution_options(sqlite_immediate=True).begin():
+                    if self.dialect == "postgresql":  # for this transaction only
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait * 1000)}")
+                    yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, _busy_as(StoreBusy, SQLITE_BUSY_SECONDS):
             yield conn
 
     def ping(self) -> None:
@@ -64,3 +86,41 @@ def _sqlite_explicit_transactions(engine: Engine) -> None:
     def _begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def _lock_budget(conn: Connection, dialect: str, seconds: float) -> Iterator[None]:
+    """The lock wait of one transaction on engines where it is a connection setting (restored for the pool)."""
+    if dialect == "sqlite" and seconds != SQLITE_BUSY_SECONDS:
+        driver = conn.connection.driver_connection
+        driver.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_SECONDS * 1000)}")
+    elif dialect == "mssql":
+        conn.exec_driver_sql(f"SET LOCK_TIMEOUT {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("SET LOCK_TIMEOUT -1")
+    else:
+        yield
+
+
+@contextmanager
+def _busy_as(error: type[StoreBusy], waited: float) -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        if _is_lock_timeout(exc):
+            raise error(waited, str(exc.orig)) from exc
+        raise
+
+
+def _is_lock_timeout(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    message = str(orig)
+    return (getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE  # psycopg 3
+            or message.startswith(_SQLITE_BUSY)
+            or _MSSQL_LOCK_TIMEOUT in message)  # pyodbc: "... Lock request time out period exceeded. (1222) ..."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +16,8 @@ import pytest
 
 from devhost.capture_avro import write_capture_avro
 from devhost.cron import Schedule
-from tests.builders import capture_event, encode
+from shared.store.sql import SqlStore
+from tests.builders import capture_event, chat_response, encode
 from tests.net import free_port, http_call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,9 +74,61 @@ def test_serve_returns_problem_json_for_bad_parameters_and_404_for_unknown_route
     assert http_call(f"{served}/api/nothing-here")[0] == 404
 
 
-def test_serve_refuses_dev_mode_on_a_non_loopback_address(tmp_path):
-    result = _run(["serve", "--host", "0.0.0.0", "--port", str(free_port())], _env(tmp_path))
+@pytest.mark.parametrize("spelling", ["dev", " DEV ", "Dev\t"])
+def test_serve_refuses_dev_mode_on_a_non_loopback_address_whatever_its_spelling(tmp_path, spelling):
+    result = _run(["serve", "--host", "0.0.0.0", "--port", str(free_port())], _env(tmp_path, LEDGER_AUTH=spelling))
     assert result.returncode == 2 and "refusing" in result.stderr
+
+
+def _raw(base: str, request: bytes) -> tuple[int, dict, bytes]:
+    """Send bytes as they are (no client fixes them up) and read the whole answer."""
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request.replace(b"{port}", str(port).encode()))
+        sock.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+MALFORMED = {
+    "no version": (b"GARBAGE\r\n\r\n", 400),
+    "Content-Length not a number": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: abc\r\n\r\n", 400),
+    "negative Content-Length": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: -5\r\n\r\n{}", 400),
+    "two Content-Lengths": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+    "exabyte body": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 99999999999999999999\r\n\r\n", 413),
+    "chunked body": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 411),
+    "path not UTF-8": (b"GET /api/requests/%FF%FE HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 400),
+    "query not UTF-8": (b"GET /api/usage?model=%C3%28 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 400),
+    "raw bytes in the target": (b"GET /api/requests/\xff HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 400),
+    "header without a colon": (b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nBroken\r\n\r\n", 400),
+    "HTTP/1.1 without Host": (b"GET /api/health HTTP/1.1\r\n\r\n", 400),
+    "admin body not JSON": (b"POST /admin/functions/ingest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 5\r\n\r\n{bad!", 400),
+}
+
+
+@pytest.mark.parametrize("request_bytes, status", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_request_gets_its_4xx_problem_and_the_host_keeps_serving(served, request_bytes, status):
+    answered, headers, body = _raw(served, request_bytes)
+    assert answered == status and headers["content-type"].startswith("application/problem+json")
+    assert json.loads(body)["status"] == status
+    assert http_call(f"{served}/api/health")[0] == 200
+
+
+@pytest.mark.parametrize("host, status", [("127.0.0.1:{port}", 200), ("localhost:{port}", 200), ("LocalHost:{port}", 200),
+                                          ("evil.example:{port}", 403), ("127.0.0.1.nip.io:{port}", 403),
+                                          ("localhost:1", 403), ("evil.example", 403)])
+def test_dev_mode_answers_only_requests_addressed_to_the_local_host(served, host, status):
+    event = encode(capture_event(call_id=f"rebound-{status}-{len(host)}", time=datetime.now(timezone.utc).isoformat()))
+    admin = json.dumps({"input": event.decode()}).encode()
+    for request in (b"GET /api/usage HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode(),
+                    b"POST /admin/functions/ingest HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s" % (host.encode(), len(admin), admin)):
+        answered, _, body = _raw(served, request)
+        assert answered == (status if status != 200 or b"GET" in request[:3] else 202), (host, body)
+        if status == 403:
+            assert "answers only requests addressed to" in json.loads(body)["detail"]
 
 
 def test_replay_twice_records_nothing_the_second_time_and_dead_letters_exactly_the_garbage_lines(tmp_path):
@@ -94,6 +149,42 @@ def test_replay_reads_event_hubs_capture_avro_files(tmp_path):
     write_capture_avro(path, [encode(capture_event(call_id=f"avro-{i}")) for i in range(4)])
     result = _run(["replay", str(path), "--json"], _env(tmp_path))
     assert json.loads(result.stdout.strip().splitlines()[-1])["recorded"] == 4
+
+
+def test_replay_reports_each_unreadable_file_and_the_cut_of_a_capture_file_and_replays_the_rest(tmp_path):
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join(encode(capture_event(call_id=f"line-{i}")) for i in range(3)) + b"\n")
+    whole = tmp_path / "whole.avro"
+    write_capture_avro(whole, [encode(capture_event(call_id=f"avro-{i}", response=chat_response(text="words " * 400)))
+                               for i in range(40)])
+    cut = tmp_path / "cut.avro"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size * 3 // 4])
+    not_avro = tmp_path / "notes.avro"
+    not_avro.write_bytes(b"these are notes, not a capture file\n")
+    missing = tmp_path / "missing.jsonl"
+    result = _run(["replay", str(missing), str(cut), str(not_avro), str(lines), "--json"], _env(tmp_path))
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    problems = [line for line in result.stderr.splitlines() if line.startswith("devhost: ")]
+    assert result.returncode == 1 and report["unreadable"] == 3 and len(problems) == 3, result.stderr
+    assert problems[0].startswith(f"devhost: {missing}: cannot be read")
+    assert problems[1].startswith(f"devhost: {cut}: cut at byte {cut.stat().st_size:,}, inside the block at byte ")
+    assert problems[2].startswith(f"devhost: {not_avro}: not an Avro container file")
+    assert 3 + 20 <= report["recorded"] < 3 + 40 and report["recorded"] == report["events"]
+
+
+def test_replay_reports_a_batch_the_function_fails_on_and_goes_on_with_the_next(tmp_path):
+    env = _env(tmp_path)
+    SqlStore.from_url(env["LEDGER_SQL_URL"]).dispose()
+    with sqlite3.connect(tmp_path / "ledger.db") as db:  # the store refuses every insert of a call, as a broken one would
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON calls BEGIN SELECT no_such_function(); END")
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join([b"garbage 1", b"garbage 2", encode(capture_event(call_id="good-1")),
+                                 encode(capture_event(call_id="good-2")), b"garbage 3"]) + b"\n")
+    result = _run(["replay", str(path), "--json", "--batch-size", "2"], env)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 1
+    assert report == {"events": 3, "recorded": 0, "duplicates": 0, "deadLettered": 3, "pending": 0, "failedEvents": 2}
+    assert "devhost: events 3 to 4 failed as a batch (OperationalError: " in result.stderr
 
 
 def test_local_settings_json_values_apply_but_the_environment_wins(tmp_path):

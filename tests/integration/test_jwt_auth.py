@@ -148,3 +148,18 @@ def test_accepted_issuers_are_both_entra_forms_of_the_tenant_only():
     assert accepted_issuers("https://login.microsoftonline.com/{tenantid}/v2.0") == [
         "https://login.microsoftonline.com/{tenantid}/v2.0"]
     assert accepted_issuers("http://127.0.0.1/x", TENANT) == ["http://127.0.0.1/x", V2_ISSUER, V1_ISSUER]
+
+
+@pytest.mark.parametrize("claims, named", [
+    ({"roles": {"Ledger.Admin": True}}, "roles"), ({"roles": 7}, "roles"), ({"roles": True}, "roles"),
+    ({"roles": ["Usage.ReadAll", {"nested": "Ledger.Admin"}]}, "roles"), ({"oid": ["oid-ana"]}, "oid"),
+    ({"preferred_username": {"a": 1}}, "preferred_username"),
+])
+def test_a_signed_token_whose_roles_or_ids_are_not_strings_is_a_401_problem_not_a_500(api, claims, named):
+    response = get(api, bearer=token(**claims))
+    assert response.status == 401 and response.content_type == "application/problem+json"
+    assert f"{named} claim must be a" in _detail(response)
+
+
+def test_a_single_role_as_a_string_is_read_as_that_role(api):
+    assert get(api, bearer=token(roles="Usage.ReadAll")).status == 200

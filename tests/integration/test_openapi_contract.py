@@ -93,3 +93,26 @@ def test_every_documented_operation_answers_as_documented_and_never_500(served):
         exercise()
     assert statuses["GET /api/usage"] & {200}, statuses
     assert statuses["GET /api/requests"] & {200}, statuses
+
+
+def test_values_outside_the_document_are_problems_never_500(served):
+    # Negative generation: every parameter and body drawn to violate its schema (wrong types, out of range,
+    # past maxLength, missing required), sent over real HTTP to the local host.
+    schema = schemathesis.openapi.from_url(f"{served}/api/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if op.definition.raw.get("parameters") or "requestBody" in op.definition.raw]
+    assert len(operations) >= 7
+    for operation in operations:  # an operation without inputs has nothing to get wrong
+        label = f"{operation.method.upper()} {operation.path}"
+
+        @settings(max_examples=EXAMPLES_PER_OPERATION // 2, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        def exercise(case) -> None:
+            response = case.call(base_url=served, timeout=10)
+            assert response.status_code < 500, (label, response.status_code, response.text[:300])
+            if response.status_code >= 400:
+                content_type = response.headers.get("content-type", [""])[0]
+                assert content_type.startswith("application/problem+json"), (label, response.status_code, response.text[:200])
+
+        exercise()

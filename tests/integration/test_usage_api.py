@@ -101,6 +101,25 @@ def test_easyauth_principal_is_refused_unless_the_platform_or_a_setting_vouches_
     assert garbled.status == 401
 
 
+@pytest.mark.parametrize("principal_doc", [{"claims": 5}, {"claims": {"typ": "roles"}}, {"claims": [], "role_typ": ["roles"]},
+                                           {"claims": [], "role_typ": {"a": 1}}, [1, 2], "text"])
+def test_an_easyauth_principal_of_the_wrong_shape_is_a_401_problem_not_a_500(store, principal_doc):
+    platform = make_context(store, LEDGER_AUTH="easyauth", WEBSITE_AUTH_ENABLED="true")
+    encoded = base64.b64encode(json.dumps(principal_doc).encode()).decode()
+    response = call(platform, "usage", headers={"X-MS-CLIENT-PRINCIPAL": encoded})
+    assert response.status == 401 and response.content_type == "application/problem+json"
+    assert "X-MS-CLIENT-PRINCIPAL" in json.loads(response.body)["detail"]
+
+
+def test_dev_mode_refuses_requests_addressed_to_another_host(store):
+    context = make_context(store)  # LEDGER_AUTH=dev
+    for host in ("127.0.0.1:7071", "localhost", "LOCALHOST:7071", "[::1]:7071"):
+        assert call(context, "usage", headers={"Host": host}).status == 200, host
+    for host in ("evil.example", "evil.example:7071", "127.0.0.1.evil.example:7071", "localhost.:7071", "[::2]:7071"):
+        response = call(context, "usage", headers={"Host": host})
+        assert response.status == 401 and "addressed to localhost" in json.loads(response.body)["detail"], host
+
+
 @pytest.mark.parametrize("name, query, parameter", [
     ("usage", {"groupBy": "user,nope"}, "groupBy"),
     ("usage", {"groupBy": "user,model,ip,app"}, "groupBy"),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
+import pytest
 from hypothesis import given, settings, strategies as st
 from sqlalchemy import select
 
+from shared import tokens
 from shared.formats.salvage import CaptureSalvager, close_json
 from shared.ingest import IncomingEvent
 from shared.store.schema import calls, dead_letters
@@ -79,3 +83,38 @@ def test_ingest_records_the_salvaged_call_and_keeps_the_bytes_for_audit(store):
         letter = conn.execute(select(dead_letters)).mappings().one()
     assert row["truncated"] is True and row["tokens_estimated"] is True
     assert (letter["status"], letter["call_id"], letter["raw"]) == ("salvaged", "cut-4", raw)
+
+
+# Shapes that once cost time or memory per bracket: 100 KB of "[" took three minutes and 5 GB.
+HOSTILE_SHAPES = {"open brackets": b"[", "open objects": b'{"a":', "nested mixed": b'[{"a":[', "empty arrays": b"[],",
+                  "small arrays": b"[1],", "numbers": b"1,", "strings": b'"a",'}
+
+
+def _hostile_event(shape: bytes, size: int, *, inside_body: bool) -> bytes:
+    """A capture event whose response is `shape` repeated to `size` bytes, cut there: as JSON structure, or
+    inside the body string (the salvager closes the body's JSON too)."""
+    head = orjson.dumps(capture_event(call_id="hostile"))
+    head = head[:head.index(b'"response"')] + b'"response": {"status": 200, "body": '
+    filler = shape * (size // len(shape))
+    return head + (b'"' + filler.replace(b'"', b'\\"') if inside_body else b"[" + filler)
+
+
+@pytest.mark.parametrize("inside_body", [False, True], ids=["structure", "body"])
+@pytest.mark.parametrize("shape", HOSTILE_SHAPES.values(), ids=HOSTILE_SHAPES.keys())
+def test_salvaging_a_hostile_cut_event_costs_time_in_proportion_to_its_size(shape, inside_body):
+    # Linear work is ~0.1 s for 100 KB and ~1 s for 1 MB of the worst shape here on a busy machine; the bounds
+    # leave room for more load and still fail by orders of magnitude on anything quadratic.
+    tokens.preload()  # loading the vocabulary (~0.5 s, once per process) is not the salvage's cost
+    for size, bound in ((100_000, 1.0), (1_000_000, 10.0)):
+        raw = _hostile_event(shape, size, inside_body=inside_body)
+        started = time.perf_counter()
+        result = CaptureSalvager().salvage(raw, "not valid JSON")
+        elapsed = time.perf_counter() - started
+        assert elapsed < bound, f"{len(raw):,} bytes took {elapsed:.2f} s"
+        assert result is not None and result[0].call_id == "hostile" and result[0].truncated
+
+
+def test_a_document_nested_deeper_than_any_parser_reads_keeps_its_shallow_prefix():
+    assert close_json(b'{"a": 1, "b": ' + b"[" * 100_000) == {"a": 1}
+    assert close_json(b"[1, 2, tru, 3") == [1, 2]
+    assert close_json(b'[[[1], [2') == [[[1], []]]
