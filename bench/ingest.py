@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         [func.EventHubEvent(body=body, sequence_number=i + j) for j, body in enumerate(events[i : i + args.batch_size])]
         for i in range(0, len(events), args.batch_size)
     ]
-    from shared.tokens import preload
+    from shared.ingest.tokens import preload
 
     ingest(batches[0][:1])  # warm-up, as on a warm instance: schema, price book, both tokenizer vocabularies
     preload("gpt-4o")

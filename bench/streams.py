@@ -67,7 +67,7 @@ def _events(kind: str, count: int, chunks: int) -> list[bytes]:
 def _run(kind: str, count: int, chunks: int, batch_size: int, workdir: Path) -> tuple[float, float]:
     import azure.functions as func
 
-    from shared.wiring import app_context, reset_app_context
+    from shared.app.wiring import app_context, reset_app_context
 
     reset_app_context()
     os.environ["LEDGER_SQL_URL"] = f"sqlite:///{workdir / (kind + '.db')}"
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=200)
     args = parser.parse_args(argv)
     workdir = bench_workdir("ledger-bench-streams-")  # each kind then gets its own database in it
-    from shared.tokens import preload
+    from shared.ingest.tokens import preload
 
     preload("gpt-4o")
     plain, plain_kb = _run("plain", args.events, args.chunks, args.batch_size, workdir)

@@ -270,12 +270,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(path: Path, args: argparse.Namespace) -> None:
     """The timings, from the ledger at `path` opened read-only."""
-    from shared.api import handle
+    from shared.api.handler import handle
     from shared.api.http import ApiRequest
-    from shared.settings import load_settings
+    from shared.app.settings import load_settings
     from shared.store.sql import SqlStore
-    from shared.usage import UsageQuery, query_usage
-    from shared.wiring import AppContext
+    from shared.reports.usage import UsageQuery, query_usage
+    from shared.app.wiring import AppContext
     from sqlalchemy import create_engine
 
     # The app's SqlStore over a read-only engine, so the bench cannot change the cached ledger (the app's own

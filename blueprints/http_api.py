@@ -7,15 +7,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
-from shared.api_manifest import ROUTE_TABLE
+from shared.api.manifest import ROUTE_TABLE
 
 bp = func.Blueprint()
 
 
 def _serve(name: str, req: func.HttpRequest) -> func.HttpResponse:
-    from shared.api import handle
+    from shared.api.handler import handle
     from shared.api.http import ApiRequest
-    from shared.wiring import app_context
+    from shared.app.wiring import app_context
 
     url = urlsplit(req.url)
     request = ApiRequest(

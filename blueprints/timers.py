@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="%PENDING_SWEEP_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def pending_sweep(timer: func.TimerRequest) -> None:
-    from shared.wiring import app_context, sweep_pending  # imported on first run: keeps the cold start small
+    from shared.app.wiring import app_context, sweep_pending  # imported on first run: keeps the cold start small
 
     logger.info("pending_sweep: %s", sweep_pending(app_context()))
 
@@ -25,8 +25,8 @@ def pending_sweep(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%QUOTA_CHECK_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def quota_check(timer: func.TimerRequest) -> None:
-    from shared.quota_check import run_quota_check
-    from shared.wiring import app_context
+    from shared.jobs.quota_check import run_quota_check
+    from shared.app.wiring import app_context
 
     run_quota_check(app_context())
 
@@ -35,8 +35,8 @@ def quota_check(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%ANOMALY_SCAN_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def anomaly_scan(timer: func.TimerRequest) -> None:
-    from shared.anomaly_scan import run_anomaly_scan
-    from shared.wiring import app_context
+    from shared.jobs.anomaly_scan import run_anomaly_scan
+    from shared.app.wiring import app_context
 
     run_anomaly_scan(app_context())
 
@@ -45,7 +45,7 @@ def anomaly_scan(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def reconcile(timer: func.TimerRequest) -> None:
-    from shared.reconcile import run_reconcile
-    from shared.wiring import app_context
+    from shared.jobs.reconcile import run_reconcile
+    from shared.app.wiring import app_context
 
     run_reconcile(app_context())

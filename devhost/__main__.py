@@ -11,10 +11,10 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from shared.settings import SettingsError, load_settings
+    from shared.app.settings import SettingsError, load_settings
 
-    from .functions import load_functions
-    from .server import is_loopback, serve
+    from devhost.functions import load_functions
+    from devhost.server import is_loopback, serve
 
     try:
         dev_mode = load_settings().auth_mode == "dev"  # as the app reads it: any case, any spaces
@@ -43,8 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .functions import load_functions
-    from .replay import replay
+    from devhost.functions import load_functions
+    from devhost.replay import replay
 
     functions = load_functions()
     report = replay(functions[args.function], [Path(p) for p in args.paths], batch_size=args.batch_size,
@@ -57,13 +57,13 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .sample import main as sample_main
+    from devhost.sample import main as sample_main
 
     return sample_main(args.rest)
 
 
 def _send(args: argparse.Namespace) -> int:
-    from .send import azure_producer, send_files
+    from devhost.send import azure_producer, send_files
 
     namespace = args.namespace or os.environ.get("EVENTHUB__fullyQualifiedNamespace", "")
     hub = args.hub or os.environ.get("EVENTHUB_NAME", "aoai-capture")
@@ -76,13 +76,13 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from devhost.demo import run_demo
 
     return run_demo(port=args.port, serve_api=not args.no_serve)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .functions import load_local_settings
+    from devhost.functions import load_local_settings
 
     logging.basicConfig(level=os.environ.get("DEVHOST_LOG_LEVEL", "WARNING"), format="%(asctime)s %(name)s %(message)s")
     load_local_settings()

@@ -10,7 +10,7 @@ SAMPLE_FILE = Path(".ledger/sample-month.jsonl")
 
 
 def _write_sample(start: datetime) -> int:
-    from .sample import generate_sample_events
+    from devhost.sample import generate_sample_events
 
     SAMPLE_FILE.parent.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -25,11 +25,11 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     os.environ["LEDGER_AUTH"] = "dev"  # the demo serves on loopback only, where dev mode is allowed
     os.environ["LEDGER_EMAIL_MODE"] = "outbox"  # alert mails land as .eml files
     os.environ.setdefault("LEDGER_ALERT_TO", "ledger-admins@contoso.com")
-    from shared.reports import recent_prompts, render_table, tokens_by_ip_and_model
-    from shared.wiring import app_context
+    from shared.reports.seed_reports import recent_prompts, render_table, tokens_by_ip_and_model
+    from shared.app.wiring import app_context
 
-    from .functions import load_functions
-    from .replay import replay
+    from devhost.functions import load_functions
+    from devhost.replay import replay
 
     end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=30)
@@ -59,18 +59,18 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     print(f"   curl -s '{base}/usage?groupBy=user&format=csv'")
     print(f"   curl -s '{base}/usage?groupBy=day&model=gpt-4o-2024-08-06'")
     print("\n   Ctrl+C stops it.\n", flush=True)
-    from .__main__ import main
+    from devhost.__main__ import main
 
     return main(["serve", "--host", "127.0.0.1", "--port", str(port)])
 
 
 def _alerts_demo(functions, port: int) -> None:
     """A quota at 90 % of the busiest subscription's month, then both alert timers, as the host would run them."""
-    from shared.quotas import Quota, period_bounds, put_quota
-    from shared.usage import UsageQuery, query_usage
-    from shared.wiring import app_context
+    from shared.alerts.quotas import Quota, period_bounds, put_quota
+    from shared.reports.usage import UsageQuery, query_usage
+    from shared.app.wiring import app_context
 
-    from .server import invoke_non_http
+    from devhost.server import invoke_non_http
 
     context = app_context()
     now = datetime.now(timezone.utc)

@@ -16,7 +16,7 @@ _SETTING = re.compile(r"%([^%]+)%")
 def resolve(value: str) -> str:
     """Expand `%APP_SETTING%` expressions as the host does; an unset setting of ours takes its documented
     default (in Azure the Bicep sets every one), so timers run locally without a local.settings.json."""
-    from shared.settings import SETTINGS
+    from shared.app.settings import SETTINGS
 
     defaults = {spec.name: spec.default for spec in SETTINGS}
     return _SETTING.sub(lambda m: os.environ.get(m.group(1)) or defaults.get(m.group(1), ""), value)

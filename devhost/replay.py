@@ -14,10 +14,10 @@ from typing import Callable, Iterable, Iterator
 
 import azure.functions as func
 
-from shared.ingest import BatchReport
-from shared.wiring import app_context
+from shared.ingest.batch import BatchReport
+from shared.app.wiring import app_context
 
-from .functions import LocalFunction
+from devhost.functions import LocalFunction
 
 ProblemReporter = Callable[[str], None]
 
@@ -49,7 +49,7 @@ def read_events(paths: Iterable[Path], on_problem: ProblemReporter = report_on_s
     """Event bodies: one per non-blank line of a .jsonl file, one per record of a Capture .avro file."""
     for path in paths:
         if path.suffix == ".avro":
-            from .capture_avro import read_capture_avro
+            from devhost.capture_avro import read_capture_avro
 
             yield from read_capture_avro(path, on_problem)
             continue

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from .replay import read_events
+from devhost.replay import read_events
 
 ProducerFactory = Callable[[], Any]
 

@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from shared.auth import addresses_loopback
+from shared.api.auth import addresses_loopback
 
-from .cron import Schedule
-from .functions import LocalFunction
+from devhost.cron import Schedule
+from devhost.functions import LocalFunction
 
 logger = logging.getLogger("devhost")
 ROUTE_PREFIX = "/api/"

@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.settings import load_settings  # noqa: E402
+from shared.app.settings import load_settings  # noqa: E402
 from shared.store.sql import SqlStore  # noqa: E402
-from shared.wiring import AppContext  # noqa: E402
+from shared.app.wiring import AppContext  # noqa: E402
 from tests.azurite import azurite, azurite_queue  # noqa: E402,F401  (session fixtures for every test layer)
 
 

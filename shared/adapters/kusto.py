@@ -17,8 +17,8 @@ import logging
 from typing import Any
 from urllib.parse import urlparse
 
-from ..kusto import MAPPING, TABLE
-from ..settings import Settings
+from shared.store.kusto_sink import MAPPING, TABLE
+from shared.app.settings import Settings
 
 logger = logging.getLogger(__name__)
 

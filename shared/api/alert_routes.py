@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..alerts import alert_json, list_alerts
-from ..auth import USAGE_READ_ALL, Caller
-from .http import ApiRequest, ApiResponse, json_response
-from .params import Param, cursor_id, id_cursor
-from .routes import ApiContext, Route, register
+from shared.alerts.delivery import alert_json, list_alerts
+from shared.api.auth import USAGE_READ_ALL, Caller
+from shared.api.http import ApiRequest, ApiResponse, json_response
+from shared.api.params import Param, cursor_id, id_cursor
+from shared.api.routes import ApiContext, Route, register
 
 KINDS = ("quota", "spike", "new_ip", "new_app", "error_burst", "filter_burst", "reconcile")
 ALERT_PARAMS = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from .routes import ROUTES, Route
+from shared.api.routes import ROUTES, Route
 
 PROBLEM = "application/problem+json"
 PROBLEM_SCHEMA = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..auth import Caller
-from .http import ApiRequest, ApiResponse, json_response
-from .openapi import openapi_document
-from .routes import ApiContext, Route, register
+from shared.api.auth import Caller
+from shared.api.http import ApiRequest, ApiResponse, json_response
+from shared.api.openapi import openapi_document
+from shared.api.routes import ApiContext, Route, register
 
 
 def _openapi(_context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from .http import BadParameter
+from shared.api.http import BadParameter
 
 # Times the API accepts: wide enough for "everything" (the ledger holds nothing before 2000), narrow enough that
 # no range arithmetic (defaults, bucket edges, a UTC offset) can leave the years datetime and every store hold.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ..auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
-from ..quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status
-from .http import ApiError, ApiRequest, ApiResponse, json_response
-from .params import Param
-from .routes import ApiContext, Route, register
+from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
+from shared.alerts.quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status
+from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
+from shared.api.params import Param
+from shared.api.routes import ApiContext, Route, register
 
 SCOPE_PARAMS = (
     Param("scopeType", "enum", "what the quota limits", location="path", enum=SCOPE_TYPES, required=True),

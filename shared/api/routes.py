@@ -11,16 +11,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from ..auth import AuthError, Authenticator, Caller
-from ..store.sql import StoreBusy
-from .http import ApiError, ApiRequest, ApiResponse, problem
-from .params import Param, parse_params
+from shared.api.auth import AuthError, Authenticator, Caller
+from shared.store.sql import StoreBusy
+from shared.api.http import ApiError, ApiRequest, ApiResponse, problem
+from shared.api.params import Param, parse_params
 
 logger = logging.getLogger(__name__)
 
 
 class ApiContext(Protocol):
-    """What handlers may use; `shared.wiring.AppContext` is the production one."""
+    """What handlers may use; `shared.app.wiring.AppContext` is the production one."""
 
     authenticator: Authenticator
 

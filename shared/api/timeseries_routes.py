@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..auth import USAGE_READ, USAGE_READ_ALL, Caller
-from ..usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseries, timeseries_csv_columns
-from .http import ApiRequest, ApiResponse, json_response
-from .params import Param
-from .routes import ApiContext, Route, register
-from .usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, MAX_HOURLY_RANGE, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
-from ..store.rows import iso_utc
+from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
+from shared.reports.usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseries, timeseries_csv_columns
+from shared.api.http import ApiRequest, ApiResponse, json_response
+from shared.api.params import Param
+from shared.api.routes import ApiContext, Route, register
+from shared.api.usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, MAX_HOURLY_RANGE, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
+from shared.store.rows import iso_utc
 
 SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key
 TIMESERIES_PARAMS = (

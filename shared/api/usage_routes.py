@@ -6,13 +6,13 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..auth import USAGE_READ, USAGE_READ_ALL, Caller
-from ..csv_export import csv_text
-from ..usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
-from .http import ApiError, ApiRequest, ApiResponse, json_response
-from .params import Param
-from .routes import ApiContext, Route, register
-from ..store.rows import iso_utc
+from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
+from shared.api.csv_export import csv_text
+from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
+from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
+from shared.api.params import Param
+from shared.api.routes import ApiContext, Route, register
+from shared.store.rows import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
 MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per key

@@ -15,8 +15,8 @@ from typing import Callable
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from . import schema_extensions  # noqa: F401  (tables other modules add, created with the rest)
-from .schema import metadata
+from shared.store import schema_extensions  # noqa: F401  (tables other modules add, created with the rest)
+from shared.store.schema import metadata
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Iterable
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from ..records import CallRecord
-from .rows import hour_of, naive_utc, sqlite_value, stored_time
-from .schema import (
+from shared.store.records import CallRecord
+from shared.store.rows import hour_of, naive_utc, sqlite_value, stored_time
+from shared.store.schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
     ROLLUP_CUTS,

@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import orjson
 
-from ..records import CallRecord
-from .schema import call_payloads, calls
+from shared.store.records import CallRecord
+from shared.store.schema import call_payloads, calls
 
 CALL_COLUMNS = tuple(c.name for c in calls.columns if c.name not in ("hour", "ingested_at"))
 _JSON_PAYLOAD_COLUMNS = ("request_params", "tool_calls", "content_filter")
@@ -54,7 +54,7 @@ def call_row(record: CallRecord, ingested_at: datetime) -> dict[str, Any]:
     row = {name: getattr(record, name) for name in CALL_COLUMNS}
     row["time"] = time = naive_utc(record.time)
     row["hour"] = hour_of(time)
-    row["ingested_at"] = ingested_at  # values already fit their columns (shared.bounds)
+    row["ingested_at"] = ingested_at  # values already fit their columns (shared.store.bounds)
     return row
 
 

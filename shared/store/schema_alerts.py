@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, PrimaryKeyConstraint, String, Table, Unicode, UnicodeText
 
-from .schema import NAME, UTC_TIME, metadata
+from shared.store.schema import NAME, UTC_TIME, metadata
 
 quotas = Table(
     "quotas",

@@ -8,8 +8,8 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
-from . import writes
-from .engine import SQLITE_BUSY_SECONDS, TokenProvider, create_store_engine
+from shared.store import writes
+from shared.store.engine import SQLITE_BUSY_SECONDS, TokenProvider, create_store_engine
 
 # How each engine says "a lock was not granted in time": SQLite's busy timeout ran out, PostgreSQL's
 # lock_timeout (SQLSTATE 55P03, lock_not_available), SQL Server's LOCK_TIMEOUT (error 1222).

@@ -1,7 +1,7 @@
 """Everything ingest writes, inside the caller's transaction: calls, payload text, rollups, dead letters, parts.
 
 Idempotent by construction: a call id already stored is a duplicate (or completes the stored call, see
-`shared.merge`), a dead letter is keyed by the hash of its bytes, and a part by (kind, key, part).
+`shared.ingest.merge`), a dead letter is keyed by the hash of its bytes, and a part by (kind, key, part).
 A call the database refuses costs only that call (see `write_calls` and `shared.store.errors`).
 """
 
@@ -16,14 +16,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
 
-from ..bounds import fit
-from ..merge import merge_records
-from ..records import CallRecord, DeadLetter
-from ..redaction import redact_bytes, redact_dead_letter, redact_record
-from .rollups import RollupDeltas
-from .errors import is_data_error, store_message
-from .rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
-from .schema import call_payloads, calls, dead_letters, pending_parts
+from shared.store.bounds import fit
+from shared.ingest.merge import merge_records
+from shared.store.records import CallRecord, DeadLetter
+from shared.ingest.redaction import redact_bytes, redact_dead_letter, redact_record
+from shared.store.rollups import RollupDeltas
+from shared.store.errors import is_data_error, store_message
+from shared.store.rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
+from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ def _get(port: int, path: str) -> dict:
 
 def _request_detail(port: int, call_id: str, sql_url: str) -> dict:
     """`GET /api/requests/{id}`; where the route is not in this tree yet, the same fields from the rows."""
-    from shared.api import ROUTES
+    from shared.api.handler import ROUTES
 
     if any(route.path == "requests/{id}" for route in ROUTES.values()):
         return _get(port, f"requests/{call_id}")

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from shared.api import ROUTES, handle
-from shared.audit import AuditQuery, list_calls
+from shared.api.handler import ROUTES, handle
+from shared.reports.audit import AuditQuery, list_calls
 from shared.api.http import ApiRequest
-from shared.ingest import IncomingEvent
+from shared.ingest.batch import IncomingEvent
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 

@@ -6,10 +6,10 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from shared.claims import ClaimCheck
-from shared.ingest import IncomingEvent
+from shared.ingest.claims import ClaimCheck
+from shared.ingest.batch import IncomingEvent
 from shared.store.schema import call_payloads, calls, pending_parts
-from shared.wiring import sweep_pending
+from shared.app.wiring import sweep_pending
 from tests.azurite import put_blob
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from shared.digest import digest_day
-from shared.ingest import IncomingEvent
-from shared.quota_check import run_quota_check
-from shared.settings import load_settings
+from shared.jobs.digest import digest_day
+from shared.ingest.batch import IncomingEvent
+from shared.jobs.quota_check import run_quota_check
+from shared.app.settings import load_settings
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 from tests.smtp_server import smtp_server

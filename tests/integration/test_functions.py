@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared import wiring
+from shared.app import wiring
 from tests.builders import capture_event, encode
 from tests.function_index import bindings, indexed_functions
 
@@ -120,8 +120,8 @@ def test_importing_function_app_does_not_import_azure_sdks():
 
 
 def test_route_manifest_matches_the_registered_routes():
-    from shared.api import ROUTES
-    from shared.api_manifest import ROUTE_TABLE
+    from shared.api.handler import ROUTES
+    from shared.api.manifest import ROUTE_TABLE
 
     assert ROUTE_TABLE == {route.name: (route.method, route.path) for route in ROUTES.values()}
 
@@ -130,6 +130,6 @@ def test_importing_function_app_defers_the_store_and_api_to_the_first_invocation
     import subprocess
     import sys
 
-    code = "import function_app, sys; print(sorted(m for m in ('sqlalchemy', 'genai_prices', 'jwt', 'shared.api', 'shared.ingest') if m in sys.modules))"
+    code = "import function_app, sys; print(sorted(m for m in ('sqlalchemy', 'genai_prices', 'jwt', 'shared.api.handler', 'shared.ingest.batch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -12,11 +12,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
-from shared.bounds import CALL_TEXT
-from shared.ingest import IncomingEvent
+from shared.store.bounds import CALL_TEXT
+from shared.ingest.batch import IncomingEvent
 from shared.store.schema import calls, dead_letters, pending_parts
 from shared.store.sql import SqlStore
-from shared.usage import UsageQuery, query_usage
+from shared.reports.usage import UsageQuery, query_usage
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 from tests.integration.conftest import REFUSED_MODEL, refuse_model
@@ -206,7 +206,7 @@ def test_replay_of_a_file_holding_every_hostile_kind_reports_each_event_and_keep
 
 
 def test_retrying_a_call_that_still_cannot_be_stored_leaves_its_letter_open_with_the_reason(any_store):
-    from shared.deadletters import retry_dead_letter
+    from shared.reports.deadletters import retry_dead_letter
 
     context = make_context(any_store)
     events, _, _ = _batch(["year 9999"], [0])
@@ -218,7 +218,7 @@ def test_retrying_a_call_that_still_cannot_be_stored_leaves_its_letter_open_with
 
 
 def test_azure_monitor_calls_are_bounded_too_and_a_refused_one_leaves_its_records_as_dead_letters(any_store):
-    from shared.wiring import sweep_pending
+    from shared.app.wiring import sweep_pending
     from tests.monitor_builders import gateway_record, llm_records
 
     context = make_context(any_store, LEDGER_MONITOR_JOIN_SECONDS="0")

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from shared.alerts import deliver_pending, sender_for
-from shared.api import handle
+from shared.alerts.delivery import deliver_pending, sender_for
+from shared.api.handler import handle
 from shared.api.http import ApiRequest
-from shared.ingest import IncomingEvent
-from shared.quota_check import run_quota_check
-from shared.quotas import Quota, put_quota
+from shared.ingest.batch import IncomingEvent
+from shared.jobs.quota_check import run_quota_check
+from shared.alerts.quotas import Quota, put_quota
 from shared.store.schema_alerts import alerts
 from shared.store.sql import SqlStore
 from tests.builders import capture_event, chat_response, encode

@@ -16,13 +16,13 @@ import orjson
 import pytest
 from sqlalchemy import LargeBinary, String, func, select
 
-from shared.deadletters import retry_dead_letter
-from shared.formats.registry import LegacySampleFormat, default_assemblers, default_formats
-from shared.formats.monitor import MonitorFormat
-from shared.formats.salvage import CaptureSalvager
-from shared.ingest import IncomingEvent, Ingestor
-from shared.kusto import KustoExport
-from shared.redaction import MASK
+from shared.reports.deadletters import retry_dead_letter
+from shared.ingest.formats.registry import LegacySampleFormat, default_assemblers, default_formats
+from shared.ingest.formats.monitor import MonitorFormat
+from shared.ingest.formats.salvage import CaptureSalvager
+from shared.ingest.batch import IncomingEvent, Ingestor
+from shared.store.kusto_sink import KustoExport
+from shared.ingest.redaction import MASK
 from shared.store.schema import call_payloads, calls, dead_letters, metadata, pending_parts
 from tests.builders import CHAT_REQUEST, capture_event, chat_response, encode
 from tests.conftest import make_context

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import create_engine
 
-from shared.api import handle
+from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from tests.conftest import make_context
 

@@ -14,10 +14,10 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from shared.api import ROUTES, handle
+from shared.api.handler import ROUTES, handle
 from shared.api.http import ApiRequest
-from shared.auth import ALL_ROLES, USAGE_READ, Caller
-from shared.ingest import IncomingEvent, Ingestor
+from shared.api.auth import ALL_ROLES, USAGE_READ, Caller
+from shared.ingest.batch import IncomingEvent, Ingestor
 from shared.store.schema import calls, dead_letters
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
@@ -301,7 +301,7 @@ def test_openapi_document_lists_every_route_with_its_parameters(api):
 
 
 def test_a_to_too_early_for_the_default_range_is_a_400_naming_to(store):
-    from shared.api import handle
+    from shared.api.handler import handle
     from shared.api.http import ApiRequest
     from tests.conftest import make_context
 

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shared.records import CallRecord
+from shared.store.records import CallRecord
 from shared.store.rows import aware_utc
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
 from shared.store.sql import SqlStore
-from shared.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
+from shared.reports.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
 
 BASE = datetime(2026, 10, 30, tzinfo=timezone.utc)  # the span crosses a month: cumulative cuts restart
 SPAN_MINUTES = 3 * 24 * 60
@@ -193,7 +193,7 @@ def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
 def test_cumulative_reads_compile_to_tsql_with_bound_values():
     from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
 
-    from shared.usage_spans import cumulative_query, cumulative_spans, span_parts
+    from shared.reports.usage_spans import cumulative_query, cumulative_spans, span_parts
 
     query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
     statements = [cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)]
@@ -216,7 +216,7 @@ def test_report_expressions_compile_for_each_engine():
     from sqlalchemy.dialects import mssql, postgresql, sqlite
 
     from shared.store.expressions import day_of, round_half_up, rounded
-    from shared.usage import _piece_query
+    from shared.reports.usage import _piece_query
 
     piece = _piece_query("hourly", BASE, BASE + timedelta(hours=5), UsageQuery(BASE, BASE + timedelta(days=1), ("day", "user")))
     assert "CAST(CAST(usage_hourly_cuts.hour AS DATE) AS DATETIME2)" in str(piece.compile(dialect=mssql.dialect()))
@@ -231,7 +231,7 @@ def test_report_expressions_compile_for_each_engine():
 def test_a_rolling_30_day_report_reads_cumulative_sums_not_hourly_rows():
     """Ranges that start and end mid-day (the default "last 30 days") read the whole days from the month-to-date
     sums and the edge days' whole hours from the day-to-hour sums: about two rows per key each."""
-    from shared.usage import _report_statement
+    from shared.reports.usage import _report_statement
 
     store = SqlStore.from_url("sqlite://")
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from shared.anomalies import AnomalyLimits, find_error_bursts, find_filter_bursts, find_newcomers, find_spikes, robust_baseline
+from shared.alerts.anomalies import AnomalyLimits, find_error_bursts, find_filter_bursts, find_newcomers, find_spikes, robust_baseline
 
 HOUR = timedelta(hours=1)
 NOON = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)

@@ -9,9 +9,9 @@ import orjson
 import pytest
 from sqlalchemy import String
 
-from shared import bounds
-from shared.bounds import CALL_TEXT, MAX_TOKENS, TextLimit, bound_record, clean_text, fit, part_problem, plausible_cost
-from shared.records import CallRecord
+from shared.store import bounds
+from shared.store.bounds import CALL_TEXT, MAX_TOKENS, TextLimit, bound_record, clean_text, fit, part_problem, plausible_cost
+from shared.store.records import CallRecord
 from shared.store.schema import ROLLUP_DIMENSIONS, calls, dead_letters, usage_daily_cuts, usage_hourly
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import function_app
-from shared.settings import PLATFORM_SETTINGS, SETTINGS
+from shared.app.settings import PLATFORM_SETTINGS, SETTINGS
 from tests.function_index import bindings, indexed_functions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_every_app_setting_a_binding_names_is_a_known_setting():
                     named[setting] = name
     unknown = {setting: name for setting, name in named.items()
                if setting not in SETTING_NAMES and setting not in PLATFORM_SETTINGS}
-    assert not unknown, f"bindings name settings shared/settings.py does not define: {unknown}"
+    assert not unknown, f"bindings name settings shared/app/settings.py does not define: {unknown}"
     assert {"EVENTHUB_NAME", "EVENTHUB_MONITOR_NAME", "EVENTHUB_CONSUMER_GROUP", "QUOTA_CHECK_SCHEDULE"} <= set(named)
 
 

@@ -1,6 +1,6 @@
 """The app settings are the same set everywhere they are named.
 
-`shared.settings.SETTINGS` is the one list; the Functions app's Bicep app settings, the `Values` of
+`shared.app.settings.SETTINGS` is the one list; the Functions app's Bicep app settings, the `Values` of
 `local.settings.sample.json` and the settings table of the README must name exactly the same settings.
 Names the Functions platform reads for itself (AzureWebJobs*, FUNCTIONS_*, APPLICATIONINSIGHTS_*,
 WEBSITE_*, `PLATFORM_SETTINGS`, and the `__credential` / `__clientId` parts of an identity-based
@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from shared.settings import PLATFORM_SETTINGS, SETTINGS
+from shared.app.settings import PLATFORM_SETTINGS, SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_BICEP = ROOT / "infra" / "modules" / "functions.bicep"
@@ -72,7 +72,7 @@ def _difference_report(where: str, found: set[str]) -> list[str]:
     if missing:
         problems.append(f"{where} lacks: {', '.join(missing)}")
     if extra:
-        problems.append(f"{where} names settings that shared/settings.py does not define: {', '.join(extra)}")
+        problems.append(f"{where} names settings that shared/app/settings.py does not define: {', '.join(extra)}")
     return problems
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from shared.kusto import MAPPING, TABLE, batch_tag, camel, columns, json_mapping, kusto_rows, table_schema
-from shared.records import CallRecord
+from shared.store.kusto_sink import MAPPING, TABLE, batch_tag, camel, columns, json_mapping, kusto_rows, table_schema
+from shared.store.records import CallRecord
 from shared.store.schema import calls
 
 KQL = Path(__file__).resolve().parents[2] / "infra" / "kusto" / "schema.kql"

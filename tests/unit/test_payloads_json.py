@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.payloads import parse_payloads
+from shared.ingest.payloads import parse_payloads
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "payloads"
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
-from shared.payloads import parse_payloads
-from shared.records import OPERATIONS
+from shared.ingest.payloads import parse_payloads
+from shared.store.records import OPERATIONS
 
 SSE = "text/event-stream"
 PROMPT_FILTER_CHUNK = {"choices": [], "created": 0, "id": "", "model": "", "object": "",

@@ -13,7 +13,7 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
-from shared.payloads import parse_payloads
+from shared.ingest.payloads import parse_payloads
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "payloads"
 SSE = "text/event-stream"

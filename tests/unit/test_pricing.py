@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from genai_prices import Usage, calc_price
 
-from shared.pricing import PriceBook, load_overrides, normalise_model, to_genai_usage
-from shared.records import TokenUsage
+from shared.ingest.pricing import PriceBook, load_overrides, normalise_model, to_genai_usage
+from shared.store.records import TokenUsage
 
 AZURE_NAMES = ["gpt-35-turbo", "gpt-4o-2024-08-06", "gpt-4o-mini", "gpt-4o-mini-2024-07-18",
                "text-embedding-3-small", "o3-mini", "o3-mini-2025-01-31", "gpt-4.1", "gpt-5-mini"]

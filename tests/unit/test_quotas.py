@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.quotas import Quota, QuotaError, period_bounds, quota_from_json, status_of
+from shared.alerts.quotas import Quota, QuotaError, period_bounds, quota_from_json, status_of
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")

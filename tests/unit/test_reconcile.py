@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from shared.adapters.monitor_query import gateway_hourly_kql
-from shared.reconcile import compare, run_reconcile
+from shared.jobs.reconcile import compare, run_reconcile
 from shared.store.sql import SqlStore
 from tests.conftest import make_context
 
@@ -32,7 +32,7 @@ def test_kql_counts_llm_operations_per_hour_case_insensitively():
 
 def test_reconcile_without_a_workspace_is_skipped_with_one_log_line(tmp_path, caplog):
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'l.db'}")
-    with caplog.at_level(logging.INFO, logger="shared.reconcile"):
+    with caplog.at_level(logging.INFO, logger="shared.jobs.reconcile"):
         assert run_reconcile(make_context(store)) == {"skipped": True}
     assert [r.message for r in caplog.records] == ["reconcile skipped: LEDGER_LOG_ANALYTICS_WORKSPACE_ID is empty"]
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.records import CallRecord, DeadLetter
-from shared.redaction import (KINDS, MASK, find_secrets, install_log_redaction, redact_bytes, redact_dead_letter, redact_json,
+from shared.store.records import CallRecord, DeadLetter
+from shared.ingest.redaction import (KINDS, MASK, find_secrets, install_log_redaction, redact_bytes, redact_dead_letter, redact_json,
                               redact_record, redact_text)
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJvaWQiOiIxMjM0NTY3ODkwIiwidXBuIjoiYW5hQGNvbnRvc28uY29tIn0.c2lnbmF0dXJlLXBhcnQ"

@@ -26,7 +26,7 @@ def test_the_statements_ingest_and_queries_run_compile_to_tsql():
 
     from shared.store.rollups import rollup_update
     from shared.store.schema import calls, usage_daily, usage_hourly
-    from shared.usage import UsageQuery, _piece_query
+    from shared.reports.usage import UsageQuery, _piece_query
 
     dialect = mssql_pyodbc.dialect()
     update = rollup_update(usage_hourly, "hour").compile(dialect=dialect)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import SettingsError, load_settings
+from shared.app.settings import SettingsError, load_settings
 
 
 @pytest.mark.parametrize("value", ["dev", "DEV", " Dev ", "\tdev\n"])

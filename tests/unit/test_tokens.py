@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from shared import tokens
+from shared.ingest import tokens
 
 
 @pytest.mark.parametrize("model, encoding", [

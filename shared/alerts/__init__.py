@@ -1,0 +1,1 @@
+"""Alert rules (quotas, anomalies), durable alert records and their delivery (mail, webhooks)."""

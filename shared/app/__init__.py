@@ -1,0 +1,1 @@
+"""Settings and wiring: the one place that reads the environment and picks adapters."""

@@ -1,0 +1,122 @@
+"""The one place that picks concrete adapters from Settings, once per process.
+
+Triggers ask for `app_context()`; tests build their own `AppContext` over a temporary store. Azure SDK
+adapters are imported only when their setting is present, which keeps a cold start cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from shared.api.auth import Authenticator
+from shared.ingest.claims import ClaimCheck, ClaimResolver
+from shared.ingest.formats.registry import default_assemblers, default_formats
+from shared.ingest.formats.salvage import CaptureSalvager
+from shared.ingest.batch import Ingestor
+from shared.store.kusto_sink import KustoExport
+from shared.ingest.pricing import PriceBook
+from shared.ingest.redaction import install_log_redaction
+from shared.app.settings import Settings, load_settings
+from shared.store.sql import SqlStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: SqlStore
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        install_log_redaction()  # every trigger and the local host build a context before they log
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        return Authenticator(self.settings)
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        return PriceBook(self.settings.prices_file)
+
+    @cached_property
+    def body_store(self):
+        """Claim-checked bodies (Blob Storage), only when a body store is configured."""
+        if not self.settings.body_storage_configured:
+            return None
+        from shared.adapters.blobs import body_store_from_settings  # azure-storage-blob, only where claim checks are used
+
+        return body_store_from_settings(self.settings)
+
+    @cached_property
+    def kusto_sink(self):
+        """Azure Data Explorer, only when LEDGER_KUSTO_INGEST_URI is set."""
+        if not self.settings.kusto_ingest_uri:
+            return None
+        from shared.adapters.kusto import kusto_sink_from_settings  # azure-kusto-ingest, only where ADX is used
+
+        return kusto_sink_from_settings(self.settings)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        claims = ClaimResolver(ClaimCheck(self.body_store)) if self.body_store is not None else None
+        return Ingestor(
+            self.store,
+            self.prices,
+            default_formats(claim_checks=claims is not None),
+            default_assemblers(),
+            salvager=CaptureSalvager(),
+            claims=claims,
+            store_text=self.settings.store_text,
+            sinks=[KustoExport(self.kusto_sink, store_text=self.settings.store_text)]
+            if self.kusto_sink is not None else [],
+            hourly_sums_days=self.settings.hourly_sums_days,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AppContext":
+        return cls(settings=settings, store=SqlStore.from_url(settings.sql_url, token_provider=_token_provider(settings)))
+
+
+def _token_provider(settings: Settings):
+    if not settings.sql_url.startswith("mssql"):
+        return None
+    from shared.adapters.entra import sql_token_provider  # azure-identity, only where Azure SQL is used
+
+    return sql_token_provider(settings.azure_client_id or None)
+
+
+_context: AppContext | None = None
+_context_lock = threading.Lock()
+
+
+def app_context() -> AppContext:
+    """The process-wide context, built on first use from the environment."""
+    global _context
+    if _context is None:
+        with _context_lock:
+            if _context is None:
+                _context = AppContext.from_settings(load_settings())
+    return _context
+
+
+def reset_app_context() -> None:
+    """Forget the process-wide context (tests, and the local host after it changes the environment)."""
+    global _context
+    with _context_lock:
+        if _context is not None:
+            _context.store.dispose()
+        _context = None
+
+
+def sweep_pending(context: AppContext) -> dict[str, int]:
+    """Timer `pending_sweep`: record calls whose parts waited past their join window."""
+    settings = context.settings
+    windows = {"legacy": settings.monitor_join_seconds, "monitor": settings.monitor_join_seconds,
+               "claim": settings.body_wait_seconds}
+    report = context.ingestor.retry_claims()  # bodies that arrived since; then whatever waited too long
+    report.add(context.ingestor.sweep_stale(windows))
+    return {"recorded": report.calls_recorded, "merged": report.calls_merged}

@@ -1,0 +1,1 @@
+"""Ingest: raw events -> priced canonical records (formats, payloads, pricing, claim checks, the batch use case)."""

@@ -1,0 +1,64 @@
+"""The seed architecture's two example reports: tokens by caller IP and model, and recent prompt text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from shared.store.rows import aware_utc
+from shared.store.schema import call_payloads, calls
+from shared.reports.usage import UsageQuery, query_usage
+
+
+def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    return query_usage(conn, UsageQuery(start, end, ("ip", "model"))).rows
+
+
+def recent_prompts(conn: Connection, *, limit: int = 10, width: int = 100) -> list[dict[str, Any]]:
+    """The newest calls with text, prompt and completion cut to `width` characters (as the seed's KQL does)."""
+    query = (
+        select(calls.c.time, calls.c.ip, calls.c.model, calls.c.total_tokens, call_payloads.c.prompt_text, call_payloads.c.completion_text)
+        .join(call_payloads, call_payloads.c.call_id == calls.c.call_id)
+        .where(call_payloads.c.prompt_text.is_not(None))
+        .order_by(calls.c.time.desc(), calls.c.call_id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "time": aware_utc(row.time).strftime("%Y-%m-%d %H:%M:%S"),
+            "ip": row.ip,
+            "model": row.model,
+            "totalTokens": row.total_tokens,
+            "prompt": _cut(row.prompt_text, width),
+            "completion": _cut(row.completion_text, width),
+        }
+        for row in conn.execute(query)
+    ]
+
+
+def _cut(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table for the terminal: numbers right-aligned, text left-aligned."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, int):
+            return f"{value:,}"
+        if isinstance(value, float):
+            return f"{value:,.4f}"
+        return str(value)
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    numeric = [all(isinstance(row.get(c), (int, float)) or row.get(c) is None for row in rows) for c in columns]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    out = ["  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(columns, widths, numeric))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(r, widths, numeric)) for r in cells]
+    return "\n".join(out)
