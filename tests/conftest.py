@@ -14,7 +14,16 @@ if str(ROOT) not in sys.path:
 from shared.app.settings import load_settings  # noqa: E402
 from shared.store.sql import SqlStore  # noqa: E402
 from shared.app.wiring import AppContext  # noqa: E402
+from shared.ingest.redaction import configure_redaction  # noqa: E402
 from tests.azurite import azurite, azurite_queue  # noqa: E402,F401  (session fixtures for every test layer)
+
+
+@pytest.fixture(autouse=True)
+def default_redaction():
+    """LEDGER_REDACT is process-wide (set when a context is built): every test starts and ends on the default."""
+    configure_redaction("secrets")
+    yield
+    configure_redaction("secrets")
 
 
 @pytest.fixture

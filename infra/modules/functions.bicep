@@ -28,6 +28,12 @@ param consumerGroupName string
 param sqlServerFqdn string
 param sqlDatabaseName string
 param acsEndpoint string
+@description('What is masked before storage: secrets, pii or off (LEDGER_REDACT).')
+@allowed(['secrets', 'pii', 'off'])
+param redact string = 'secrets'
+@description('Days prompt/completion text is kept (LEDGER_TEXT_RETENTION_DAYS; 0 keeps it forever). The claim-check blob lifecycle rule uses the same days.')
+@minValue(0)
+param textRetentionDays int = 90
 param alertFrom string
 param alertTo string = ''
 param publicUrl string
@@ -72,6 +78,9 @@ var ledgerSettings = {
   EVENTHUB_MONITOR_NAME: diagnosticsHubName
   LEDGER_SQL_URL: 'mssql+pyodbc://@${sqlServerFqdn}/${sqlDatabaseName}?driver=ODBC+Driver+18+for+SQL+Server'
   LEDGER_STORE_TEXT: storeText ? 'true' : 'false'
+  LEDGER_REDACT: redact
+  LEDGER_TEXT_RETENTION_DAYS: string(textRetentionDays)
+  LEDGER_DEADLETTER_RETENTION_DAYS: '30'
   LEDGER_PRICES_FILE: ''
   LEDGER_KUSTO_INGEST_URI: kustoIngestUri
   LEDGER_KUSTO_DATABASE: kustoDatabase
@@ -94,6 +103,7 @@ var ledgerSettings = {
   QUOTA_CHECK_SCHEDULE: '0 */5 * * * *'
   ANOMALY_SCAN_SCHEDULE: '0 */15 * * * *'
   RECONCILE_SCHEDULE: '0 15 * * * *'
+  RETENTION_PURGE_SCHEDULE: '0 30 2 * * *'
   PENDING_SWEEP_SCHEDULE: '0 */1 * * * *'
   LEDGER_ANOMALY_SPIKE_FACTOR: '6'
   LEDGER_ANOMALY_MIN_TOKENS: '20000'

@@ -39,6 +39,8 @@ BEGIN
 	content_filter NVARCHAR(max) NULL, 
 	request_body NVARCHAR(max) NULL, 
 	response_body NVARCHAR(max) NULL, 
+	redactions VARCHAR(256) NULL, 
+	purged_at DATETIME2 NULL, 
 	PRIMARY KEY (call_id)
 );
     CREATE INDEX ix_call_payloads_time ON call_payloads (time);

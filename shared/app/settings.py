@@ -35,6 +35,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("EVENTHUB_MONITOR_NAME", "apim-diagnostics", "hub that receives APIM diagnostic settings (GatewayLogs, GatewayLlmLogs)"),
     SettingSpec("LEDGER_SQL_URL", DEFAULT_SQLITE_URL, "SQLAlchemy URL of the store: a SQLite file, `mssql+pyodbc://@server.database.windows.net/db` (Entra token, no password) or PostgreSQL"),
     SettingSpec("LEDGER_STORE_TEXT", "true", "keep prompt/completion text and raw bodies (`false` keeps numbers only)"),
+    SettingSpec("LEDGER_REDACT", "secrets", "what is masked before storage: `secrets` (keys, tokens, passwords), `pii` (also e-mail addresses, phone numbers, card numbers, IBANs, IP addresses in text) or `off`"),
+    SettingSpec("LEDGER_TEXT_RETENTION_DAYS", "90", "days prompt/completion text, parameters and raw bodies are kept (the numbers stay); `0` keeps text forever"),
+    SettingSpec("LEDGER_DEADLETTER_RETENTION_DAYS", "30", "days a resolved dead letter keeps its raw bytes (the reason and status stay); `0` keeps them forever"),
     SettingSpec("LEDGER_PRICES_FILE", "", "optional JSON file of negotiated/PTU/regional prices that override list prices"),
     SettingSpec("LEDGER_KUSTO_INGEST_URI", "", "optional Azure Data Explorer ingestion URI; records are also sent there when set"),
     SettingSpec("LEDGER_KUSTO_DATABASE", "", "Azure Data Explorer database for the optional Kusto store"),
@@ -55,6 +58,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("QUOTA_CHECK_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of the `quota_check` timer"),
     SettingSpec("ANOMALY_SCAN_SCHEDULE", "0 */15 * * * *", "NCRONTAB schedule of the `anomaly_scan` timer"),
     SettingSpec("RECONCILE_SCHEDULE", "0 15 * * * *", "NCRONTAB schedule of the `reconcile` timer"),
+    SettingSpec("RETENTION_PURGE_SCHEDULE", "0 30 2 * * *", "NCRONTAB schedule of the `retention_purge` timer (text and dead-letter retention)"),
     SettingSpec("PENDING_SWEEP_SCHEDULE", "0 */1 * * * *", "NCRONTAB schedule of the `pending_sweep` timer (claim checks, unmatched parts)"),
     SettingSpec("LEDGER_ANOMALY_SPIKE_FACTOR", "6", "a spike is usage above median + this many MADs of the baseline"),
     SettingSpec("LEDGER_ANOMALY_MIN_TOKENS", "20000", "hourly tokens below which no spike is reported"),
@@ -120,6 +124,9 @@ def _emails(raw: str) -> tuple[str, ...]:
 class Settings:
     sql_url: str
     store_text: bool
+    redact: str
+    text_retention_days: int  # 0: keep forever
+    deadletter_retention_days: int  # 0: keep forever
     prices_file: Path | None
     kusto_ingest_uri: str
     kusto_database: str
@@ -195,6 +202,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         sql_url=sql_url,
         store_text=_flag("LEDGER_STORE_TEXT", get("LEDGER_STORE_TEXT")),
+        redact=_choice("LEDGER_REDACT", get("LEDGER_REDACT"), ("secrets", "pii", "off")),
+        text_retention_days=int(_number("LEDGER_TEXT_RETENTION_DAYS", get("LEDGER_TEXT_RETENTION_DAYS"))),
+        deadletter_retention_days=int(_number("LEDGER_DEADLETTER_RETENTION_DAYS", get("LEDGER_DEADLETTER_RETENTION_DAYS"))),
         prices_file=Path(prices_file) if prices_file else None,
         kusto_ingest_uri=get("LEDGER_KUSTO_INGEST_URI").strip(),
         kusto_database=get("LEDGER_KUSTO_DATABASE").strip(),

@@ -18,7 +18,7 @@ from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.batch import Ingestor
 from shared.store.kusto_sink import KustoExport
 from shared.ingest.pricing import PriceBook
-from shared.ingest.redaction import install_log_redaction
+from shared.ingest.redaction import configure_redaction, install_log_redaction
 from shared.app.settings import Settings, load_settings
 from shared.store.sql import SqlStore
 
@@ -33,6 +33,7 @@ class AppContext:
 
     def __post_init__(self) -> None:
         install_log_redaction()  # every trigger and the local host build a context before they log
+        configure_redaction(self.settings.redact)  # LEDGER_REDACT, for every write this process makes
 
     @cached_property
     def authenticator(self) -> Authenticator:

@@ -29,10 +29,28 @@ a text: spans shorter than `MASK` become asterisks, so length limits checked bef
 Bodies are large (up to ~190 KB) and almost never contain a secret, so a rule's pattern runs only when its
 cheap tests pass (a character, then a literal), the hex rule only after a C-speed test for a 32-hex run, and
 a call's fields are scanned as one text.
+
+`LEDGER_REDACT` (set once per process by `configure_redaction`) picks what is masked before storage:
+`secrets` (the default, the rules above), `pii` (also personal data, below) or `off` (nothing; log records
+keep their secrets masked whatever the mode, since logs leave the ledger's control). Personal data becomes a
+typed placeholder (`[EMAIL]`, `[PHONE]`, `[CARD]`, `[IBAN]`, `[IP]`) and `redact_record` counts them per kind:
+- e-mail addresses (RFC 5321 shapes with a letter TLD; `pkg@1.2.3` and `@mentions` stay);
+- phone numbers: `+` and 8-15 digits, North American `(555) 123-4567` / `555-123-4567` with separators,
+  national numbers starting with 0 in groups (`06 12 34 56 78`, `020 7946 0958`) with 9-12 digits;
+- payment cards: 13-19 digits (spaces or dashes allowed) starting 2-6 that pass the Luhn check;
+- IBANs: country, check digits and 11-30 letters/digits that pass the ISO 13616 mod-97 check;
+- IPv4 addresses (each octet 0-255, not part of a longer dotted version) and IPv6 addresses that
+  `ipaddress` accepts (at least two colons and a digit).
+Why patterns and not a library: Presidio (presidio-analyzer) needs a spaCy model downloaded at run time;
+these five kinds are shapes plus checksums. Caller fields (ip, user, subscription, backend URL, error code)
+are never masked as personal data: reports group by them. In raw events (dead letters, pending parts) the
+values of caller keys (`CALLER_KEYS`) are skipped for the same reason: a replayed event must keep its caller.
+Precision and recall on a labelled set: tests/unit/test_redaction_pii.py prints them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
@@ -193,6 +211,136 @@ def _hex_keys(text: str) -> list[tuple[str, int, int]]:
 HEX_KEY_KIND = "hex-key"
 KINDS = tuple(rule.name for rule in _RULES) + (HEX_KEY_KIND,)
 
+# -- modes and personal data ---------------------------------------------------------------------------
+
+REDACT_MODES = ("secrets", "pii", "off")
+SECRET = "secret"  # the kind every secret rule is counted as
+PII_KINDS = ("email", "phone", "card", "iban", "ip")
+PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in PII_KINDS}
+_mode = "secrets"
+
+
+def configure_redaction(mode: str) -> None:
+    """Set what this process masks before storage (`LEDGER_REDACT`); the composition root calls it."""
+    global _mode
+    if mode not in REDACT_MODES:
+        raise ValueError(f"redaction mode must be one of {', '.join(REDACT_MODES)}, got {mode!r}")
+    _mode = mode
+
+
+def redaction_mode() -> str:
+    return _mode
+
+
+# A value starts where no word character (nor a backslash: `\n` is an escape) comes before it, or right after
+# a JSON escape (`\n`, `\u0022`) in text that is itself inside a JSON string.
+_START = r"(?:(?<=\\[nrtbf/])|(?<=\\u00[0-9a-fA-F]{2})|(?<![\w\\]))"
+_EMAIL = re.compile(_START + r"(?P<s>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
+                    r"[A-Za-z]{2,24})(?![A-Za-z0-9\-]|\.[A-Za-z0-9])")
+_PHONE = re.compile(_START + r"(?P<s>\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,5}[ .\-]?\d{2,5}"
+                    r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|[2-9]\d{2}(?P<sep>[.\-])\d{3}(?P=sep)\d{4}|[2-9]\d{2} \d{3} \d{4}"
+                    r"|0\d{1,4}(?:[ .\-/]\d{2,4}){2,4})(?![\w.\-]\d|\w)")
+_CARD = re.compile(r"(?<![\w.\-])(?P<s>[2-6]\d{3}(?:[ \-]?\d){9,15})(?![\w\-]|\.\d)")
+_IBAN = re.compile(_START + r"(?P<s>[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?![A-Za-z0-9])")
+_IPV4 = re.compile(r"(?<![\w.])(?P<s>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))"
+                   r"(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?P<s>[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w:])")
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn (mod 10) check every payment card number passes (ISO/IEC 7812-1)."""
+    total = 0
+    for index, ch in enumerate(reversed(number)):
+        digit = ord(ch) - 48
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616: country and check digits moved to the end, letters as 10..35, the number mod 97 is 1."""
+    compact = iban.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def _phone(match: re.Match[str]) -> bool:
+    value = match.group("s")
+    count = len(_digits(value))
+    if value.startswith("+"):
+        return 8 <= count <= 15
+    if value.startswith("0"):
+        # national numbers in groups; dates (01.02.2024) have 8 digits, so 9-12 keeps them out
+        return 9 <= count <= 12 and not re.fullmatch(r"\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}", value)
+    return count == 10
+
+
+def _card(match: re.Match[str]) -> bool:
+    value = match.group("s")
+    separators = {ch for ch in value if not ch.isdigit()}
+    digits = _digits(value)
+    return len(separators) <= 1 and 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def _ipv6(match: re.Match[str]) -> bool:
+    value = match.group("s")
+    if value.count(":") < 2 or not any(ch.isdigit() for ch in value):
+        return False
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+# (kind, cheap gate: a character every match holds, pattern, accept)
+_PII_RULES: tuple[tuple[str, str, re.Pattern[str], Callable[[re.Match[str]], bool] | None], ...] = (
+    ("email", "@", _EMAIL, None),
+    ("card", "", _CARD, _card),
+    ("iban", "", _IBAN, lambda m: iban_valid(m.group("s"))),
+    ("ip", ".", _IPV4, None),
+    ("ip", ":", _IPV6, _ipv6),
+    ("phone", "", _PHONE, _phone),
+)
+
+
+def find_pii(text: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of every piece of personal data in `text`; the kinds are `PII_KINDS`."""
+    found: list[tuple[str, int, int]] = []
+    for kind, gate, pattern, accept in _PII_RULES:
+        if gate and gate not in text:
+            continue
+        found.extend((kind, *m.span("s")) for m in pattern.finditer(text) if accept is None or accept(m))
+    return found
+
+
+def find_redactions(text: str, mode: str | None = None) -> list[tuple[str, int, int]]:
+    """What `mode` (default: the process's) masks in `text`: secrets (kind `secret`) and, with `pii`, personal
+    data; sorted, without overlaps (a secret wins over personal data it overlaps, then the longer span)."""
+    mode = _mode if mode is None else mode
+    if mode == "off" or not text:
+        return []
+    found = [(SECRET, start, end) for _, start, end in find_secrets(text)]
+    if mode == "pii":
+        found += find_pii(text)
+    if len(found) < 2:
+        return found
+    kept: list[tuple[str, int, int]] = []
+    for kind, start, end in sorted(found, key=lambda f: (f[1], f[0] != SECRET, f[1] - f[2])):
+        if kept and start < kept[-1][2]:
+            last_kind, last_start, last_end = kept[-1]
+            kept[-1] = (SECRET if SECRET in (kind, last_kind) else last_kind, last_start, max(end, last_end))
+        else:
+            kept.append((kind, start, end))
+    return kept
+
 
 def find_secrets(text: str) -> list[tuple[str, int, int]]:
     """(kind, start, end) of every secret in `text`; the kinds are `KINDS`."""
@@ -221,47 +369,57 @@ def find_secrets(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def redact_text(text: str | None) -> str | None:
-    """`text` with every secret masked (the same object when there is none); None stays None."""
+def redact_text(text: str | None, counts: dict[str, int] | None = None, *, mode: str | None = None) -> str | None:
+    """`text` masked as `mode` (default: the process's `LEDGER_REDACT`) says, the same object when nothing is
+    found; None stays None. Each redaction is added to `counts` by kind when given."""
     if not text:
         return text
-    found = find_secrets(text)
-    return _mask(text, [(start, end) for _, start, end in found]) if found else text
+    found = find_redactions(text, mode)
+    if not found:
+        return text
+    if counts is not None:
+        for kind, _, _ in found:
+            counts[kind] = counts.get(kind, 0) + 1
+    return _mask(text, found)
+
+
+def redact_secrets(text: str | None) -> str | None:
+    """`text` with its secrets masked, whatever the mode (log records)."""
+    return redact_text(text, mode="secrets")
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
-def _mask(text: str, spans: list[tuple[int, int]]) -> str:
-    """`text` with every span masked (overlapping spans merged); a span shorter than MASK becomes asterisks."""
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
+def _mask(text: str, found: list[tuple[str, int, int]]) -> str:
+    """`text` with every span replaced (spans sorted, not overlapping): a secret by MASK, personal data by its
+    placeholder; a span shorter than its replacement becomes asterisks, so a text never grows."""
     pieces: list[str] = []
     position = 0
-    for start, end in merged:
+    for kind, start, end in found:
         pieces.append(text[position:start])
-        pieces.append(MASK if end - start >= len(MASK) else "*" * (end - start))
+        mask = PLACEHOLDERS.get(kind, MASK)
+        pieces.append(mask if end - start >= len(mask) else "*" * (end - start))
         position = end
     pieces.append(text[position:])
     return "".join(pieces)
 
 
 def redact_bytes(raw: bytes) -> bytes:
-    """Raw event bytes with secrets masked in place: the rest stays byte for byte, and JSON stays JSON.
+    """Raw event bytes masked in place as the mode says: the rest stays byte for byte, and JSON stays JSON.
 
     Bytes that are not UTF-8 survive (surrogateescape). Masks never contain a quote or a backslash, so a
     masked JSON document still parses; should a mask ever break it, the document is masked value by value
-    and written again instead, because a dead letter must stay replayable.
+    and written again instead, because a dead letter must stay replayable. Personal data in the value of a
+    caller key (`"ip": "..."`, `"userName": ...`) is kept: the replayed call needs its caller.
     """
-    text = raw.decode("utf-8", "surrogateescape")
-    masked = redact_text(text)
-    if masked is text:
+    if _mode == "off":
         return raw
-    out = masked.encode("utf-8", "surrogateescape")
+    text = raw.decode("utf-8", "surrogateescape")
+    found = [f for f in find_redactions(text) if f[0] == SECRET or not _after_caller_key(text, f[1])]
+    if not found:
+        return raw
+    out = _mask(text, found).encode("utf-8", "surrogateescape")
     try:
         orjson.loads(out)
     except orjson.JSONDecodeError:
@@ -273,56 +431,93 @@ def redact_bytes(raw: bytes) -> bytes:
     return out
 
 
-def redact_json(value: Any) -> Any:
-    """A JSON-shaped value (dict, list, str, ...) with secrets masked; masked as JSON text, so labels count."""
+# Keys whose values are caller fields in the raw formats (capture/v1 `caller`, Azure Monitor's gateway log).
+CALLER_KEYS = ("ip", "calleripaddress", "clientip", "userid", "username", "useremail", "subscriptionid",
+               "subscriptionname", "apimsubscriptionid", "productid", "appid", "tenantid", "backendid",
+               "backendurl", "url", "resourceid")
+_CALLER_VALUE = re.compile(r"[\"'](?:" + "|".join(CALLER_KEYS) + r")\\*[\"']\s*:\s*\\*[\"']?[^\"',}\\]*$", re.I)
+
+
+def _after_caller_key(text: str, start: int) -> bool:
+    return _CALLER_VALUE.search(text, max(0, start - 96), start) is not None
+
+
+def redact_json(value: Any, counts: dict[str, int] | None = None, *, mode: str | None = None) -> Any:
+    """A JSON-shaped value (dict, list, str, ...) masked as the mode says; masked as JSON text, so labels count."""
     if value is None:
         return None
     try:
         text = _json_text(value)
     except TypeError:  # not JSON-serialisable as it is (an integer past 64 bits, ...): string by string
-        return _redact_strings(value)
-    masked = redact_text(text)
+        return _redact_strings(value, counts, mode)
+    found: dict[str, int] = {}
+    masked = redact_text(text, found, mode=mode)
     if masked is text:
         return value
     try:
-        return orjson.loads(masked)
+        result = orjson.loads(masked)
     except orjson.JSONDecodeError:
-        return _redact_strings(value)
+        return _redact_strings(value, counts, mode)
+    _add_counts(counts, found)
+    return result
 
 
-def _redact_strings(value: Any) -> Any:
+def _add_counts(counts: dict[str, int] | None, found: dict[str, int]) -> None:
+    if counts is not None:
+        for kind, count in found.items():
+            counts[kind] = counts.get(kind, 0) + count
+
+
+def _redact_strings(value: Any, counts: dict[str, int] | None, mode: str | None) -> Any:
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, counts, mode=mode)
     if isinstance(value, dict):
-        return {redact_text(str(k)): _redact_strings(v) for k, v in value.items()}
+        return {redact_text(str(k), counts, mode=mode): _redact_strings(v, counts, mode) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_strings(v) for v in value]
+        return [_redact_strings(v, counts, mode) for v in value]
     return value
+
+
+# Free-text fields that are metadata rather than what a person wrote: secrets are masked there, personal data
+# is not (a backend URL's IP names a server, not a person).
+_SECRETS_ONLY_FIELDS = ("backend_url", "error_code")
+
+
+def redact_field(name: str, value: str | None, counts: dict[str, int] | None = None) -> str | None:
+    """One of `RECORD_TEXT_FIELDS` masked as the mode says for that field."""
+    mode = "secrets" if name in _SECRETS_ONLY_FIELDS and _mode == "pii" else None
+    return redact_text(value, counts, mode=mode)
 
 
 def redact_record(record: CallRecord) -> CallRecord:
     """Mask the record's free-text fields in place (and return it): the one pass before a store sees it.
 
     The fields are scanned as one text first (the common case: nothing found, one scan per call); only a
-    record with a hit is masked field by field. The break between fields ends every pattern, so the joint
-    scan finds whatever a field alone would hold.
+    record with a hit is masked field by field, and `record.redactions` counts what was masked per kind
+    (added to what an earlier pass counted). The break between fields ends every pattern, so the joint scan
+    finds whatever a field alone would hold.
     """
+    if _mode == "off":
+        return record
     texts = [getattr(record, name) for name in RECORD_TEXT_FIELDS]
     try:
         texts += [_json_text(getattr(record, name)) for name in RECORD_JSON_FIELDS]
     except TypeError:  # not JSON as it is (an integer past 64 bits, ...): field by field
         pass
     else:
-        if not find_secrets(_FIELD_BREAK.join(text for text in texts if text)):
+        if not find_redactions(_FIELD_BREAK.join(text for text in texts if text)):
             return record
+    counts = dict(record.redactions or {})
     for name in RECORD_TEXT_FIELDS:
         value = getattr(record, name)
         if value:
-            setattr(record, name, redact_text(value))
+            setattr(record, name, redact_field(name, value, counts))
     for name in RECORD_JSON_FIELDS:
         value = getattr(record, name)
         if value:
-            setattr(record, name, redact_json(value))
+            setattr(record, name, redact_json(value, counts))
+    if counts:
+        record.redactions = counts
     return record
 
 
@@ -346,12 +541,12 @@ def redact_log_record(record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
     except Exception:  # a bad format string: logging reports it itself when a handler formats the record
         return record
-    masked = redact_text(message)
+    masked = redact_secrets(message)
     if masked is not message:
         record.msg, record.args = masked, None
     if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
         text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-        masked = redact_text(text)
+        masked = redact_secrets(text)
         if masked != text:
             record.exc_text = masked  # Formatter.format uses exc_text when it is set
     return record

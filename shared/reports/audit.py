@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from shared.store.records import CallRecord
 from shared.store.rows import iso_utc, naive_utc, stored_time
-from shared.store.schema import calls
+from shared.store.schema import call_payloads, calls
 from shared.store.writes import load_calls
 from shared.reports.usage import KEY_COLUMNS
 
@@ -155,7 +155,10 @@ def _list_item(row: Any) -> dict[str, Any]:
 def call_detail(conn: Connection, call_id: str) -> dict[str, Any] | None:
     """One call in full: the list fields plus parameters, text, filter results and what may be missing."""
     record = load_calls(conn, [call_id], with_payload=True).get(call_id)
-    return None if record is None else detail_of(record)
+    if record is None:
+        return None
+    purged_at = conn.execute(select(call_payloads.c.purged_at).where(call_payloads.c.call_id == call_id)).scalar()
+    return detail_of(record) | {"textPurged": purged_at is not None, "redactions": record.redactions or {}}
 
 
 def detail_of(record: CallRecord) -> dict[str, Any]:

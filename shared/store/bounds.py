@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Unicode
 
 from shared.store.records import CallRecord
-from shared.store.schema import ROLLUP_MEASURES, call_payloads, calls, pending_parts, usage_hourly
+from shared.store.schema import PAYLOAD_KEYS, ROLLUP_MEASURES, call_payloads, calls, pending_parts, usage_hourly
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def integer_max(column: Column) -> int:
 CALL_TEXT = text_limits(calls)
 PART_TEXT = text_limits(pending_parts)
 _CUT_TEXT = tuple((name, limit) for name, limit in CALL_TEXT.items() if name != "call_id")  # the id is refused, never cut
-_PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in ("call_id", "time"))
+_PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in PAYLOAD_KEYS)
 
 
 def _check_plausible_bounds_fit_the_schema() -> None:

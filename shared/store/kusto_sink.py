@@ -20,7 +20,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import orjson
 
 from shared.store.records import CallRecord
-from shared.ingest.redaction import RECORD_TEXT_FIELDS, redact_text
+from shared.ingest.redaction import RECORD_TEXT_FIELDS, redact_field
 from shared.store.rows import naive_utc
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def kusto_row(record: CallRecord, *, ingested_at: datetime, store_text: bool = T
         else:
             value = getattr(record, column.field)
         if column.field in RECORD_TEXT_FIELDS:
-            value = redact_text(value)  # ADX keeps text as long as SQL does: the same mask at its door
+            value = redact_field(column.field, value)  # ADX keeps text as long as SQL does: the same mask at its door
         if column.type == "datetime":
             # ISO-8601 with a Z: ADX reads it as UTC whatever the cluster's settings.
             value = naive_utc(value).isoformat(timespec="microseconds") + "Z"

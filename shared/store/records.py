@@ -112,6 +112,7 @@ class CallRecord:
     content_filter: dict[str, Any] | None = None
     request_body: str | None = None
     response_body: str | None = None
+    redactions: dict[str, int] | None = None  # what masking before storage replaced, per kind (shared.ingest.redaction)
 
     @property
     def failed(self) -> bool:

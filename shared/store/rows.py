@@ -8,12 +8,12 @@ from typing import Any, Mapping
 import orjson
 
 from shared.store.records import CallRecord
-from shared.store.schema import call_payloads, calls
+from shared.store.schema import PAYLOAD_KEYS, call_payloads, calls
 
 CALL_COLUMNS = tuple(c.name for c in calls.columns if c.name not in ("hour", "ingested_at"))
-_JSON_PAYLOAD_COLUMNS = ("request_params", "tool_calls", "content_filter")
+_JSON_PAYLOAD_COLUMNS = ("request_params", "tool_calls", "content_filter", "redactions")
 _TEXT_PAYLOAD_COLUMNS = ("prompt_text", "completion_text", "request_body", "response_body")
-PAYLOAD_COLUMNS = tuple(c.name for c in call_payloads.columns if c.name not in ("call_id", "time"))
+PAYLOAD_COLUMNS = tuple(c.name for c in call_payloads.columns if c.name not in PAYLOAD_KEYS)
 
 
 def naive_utc(moment: datetime) -> datetime:

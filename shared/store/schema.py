@@ -96,8 +96,12 @@ call_payloads = Table(
     Column("content_filter", UnicodeText),
     Column("request_body", UnicodeText),
     Column("response_body", UnicodeText),
+    Column("redactions", String(256)),  # JSON {kind: count}: what masking before storage replaced
+    Column("purged_at", UTC_TIME),  # set when retention or an erasure dropped the text (the numbers stay)
     Index("ix_call_payloads_time", "time"),
 )
+# Payload columns that are bookkeeping, not a CallRecord field.
+PAYLOAD_KEYS = ("call_id", "time", "purged_at")
 
 dead_letters = Table(
     "dead_letters",
