@@ -1,6 +1,22 @@
 -- aoai-ledger schema for Azure SQL Database, generated from shared/store/schema.py (make schema).
 -- Idempotent: each table is created only when it does not exist yet.
 
+IF OBJECT_ID(N'dbo.access_log', N'U') IS NULL
+BEGIN
+    CREATE TABLE access_log (
+	id INTEGER NOT NULL IDENTITY, 
+	at DATETIME2 NOT NULL, 
+	actor NVARCHAR(256) NOT NULL, 
+	action VARCHAR(32) NOT NULL, 
+	target NVARCHAR(256) NOT NULL, 
+	client_ip VARCHAR(64) NULL, 
+	detail NVARCHAR(1024) NULL, 
+	PRIMARY KEY (id)
+);
+    CREATE INDEX ix_access_log_at ON access_log (at, id);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.alerts', N'U') IS NULL
 BEGIN
     CREATE TABLE alerts (

@@ -18,6 +18,14 @@ class ApiRequest:
     route_params: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    peer: str | None = None  # the TCP peer's address, where the host tells it
+
+    @property
+    def client_ip(self) -> str | None:
+        """Where the caller is: the first X-Forwarded-For hop (App Gateway and APIM append theirs), else the peer."""
+        forwarded = next((v for k, v in self.headers.items() if k.lower() == "x-forwarded-for"), "")
+        first = forwarded.split(",")[0].strip()
+        return first[:64] or self.peer
 
     def json(self) -> Any:
         return orjson.loads(self.body) if self.body else None

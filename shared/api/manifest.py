@@ -18,4 +18,5 @@ ROUTE_TABLE = {
     "quota_put": ("PUT", "quotas/{scopeType}/{scopeId}"),
     "quota_delete": ("DELETE", "quotas/{scopeType}/{scopeId}"),
     "alerts": ("GET", "alerts"),
+    "audit_log": ("GET", "audit-log"),
 }

@@ -7,7 +7,9 @@ from typing import Any
 
 from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.alerts.quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status
+from shared.api.access import access_by
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
+from shared.reports.access_log import record_access
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
 
@@ -56,7 +58,7 @@ def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _va
         return json_response({"items": [_item(context, conn, quota, now) for quota in list_quotas(conn)]})
 
 
-def _put(context: ApiContext, request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+def _put(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     try:
         body = request.json()
     except ValueError:
@@ -68,14 +70,16 @@ def _put(context: ApiContext, request: ApiRequest, _caller: Caller | None, value
     with context.store.write(lock_wait=context.settings.api_write_wait_seconds) as conn:
         created = get_quota(conn, quota.scope_type, quota.scope_id) is None
         put_quota(conn, quota)
+        record_access(conn, access_by(caller, request, "quota_put", f"{quota.scope_type}/{quota.scope_id}", body))
     with context.store.read() as conn:
         return json_response(_item(context, conn, quota, datetime.now(timezone.utc)), status=201 if created else 200)
 
 
-def _delete(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+def _delete(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     with context.store.write(lock_wait=context.settings.api_write_wait_seconds) as conn:
         if not delete_quota(conn, values["scopeType"], values["scopeId"]):
             raise ApiError(404, "Not Found", f"no quota for {values['scopeType']} {values['scopeId']}")
+        record_access(conn, access_by(caller, request, "quota_delete", f"{values['scopeType']}/{values['scopeId']}"))
     return ApiResponse(204, b"", "application/json")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.reports.audit import LIST_FIELDS, AuditQuery, BadCursor, Cursor, call_detail, list_calls
 from shared.api.auth import AUDIT_READ, USAGE_READ, USAGE_READ_ALL, Caller
+from shared.api.access import access_by, log_access
 from shared.api.http import ApiError, ApiRequest, ApiResponse, BadParameter, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
@@ -77,11 +78,13 @@ def _requests(context: ApiContext, _request: ApiRequest, caller: Caller | None, 
     return json_response({"items": page.items, "nextCursor": page.next_cursor.encode() if page.next_cursor else None})
 
 
-def _request_detail(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+def _request_detail(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     with context.store.read() as conn:
         detail = call_detail(conn, values["id"])
     if detail is None:
         raise ApiError(404, "Not Found", f"no call with id {values['id'][:64]!r}")
+    # The text is handed out only once its read is on the record (who read what, GET /api/audit-log).
+    log_access(context, access_by(caller, request, "read_text", values["id"]))
     return json_response(detail)
 
 
