@@ -19,4 +19,5 @@ ROUTE_TABLE = {
     "quota_delete": ("DELETE", "quotas/{scopeType}/{scopeId}"),
     "alerts": ("GET", "alerts"),
     "audit_log": ("GET", "audit-log"),
+    "user_text_erase": ("DELETE", "users/{id}/text"),
 }
