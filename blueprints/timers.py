@@ -49,3 +49,13 @@ def reconcile(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context
 
     run_reconcile(app_context())
+
+
+@bp.function_name("retention_purge")
+@bp.timer_trigger(arg_name="timer", schedule="%RETENTION_PURGE_SCHEDULE%", run_on_startup=False)
+@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+def retention_purge(timer: func.TimerRequest) -> None:
+    from shared.jobs.retention_purge import run_retention_purge
+    from shared.app.wiring import app_context
+
+    run_retention_purge(app_context())
