@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.ingest.claims import ClaimCheck
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import call_payloads, calls, pending_parts
 from shared.app.wiring import sweep_pending
 from tests.azurite import put_blob

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.ingest.payloads.request import messages_text
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.store.sql import SqlStore

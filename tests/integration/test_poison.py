@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from shared.store.bounds import CALL_TEXT
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import calls, dead_letters, pending_parts
 from shared.store.sql import SqlStore
 from shared.reports.usage import UsageQuery, query_usage
