@@ -112,12 +112,3 @@ def reset_app_context() -> None:
             _context.store.dispose()
         _context = None
 
-
-def sweep_pending(context: AppContext) -> dict[str, int]:
-    """Timer `pending_sweep`: record calls whose parts waited past their join window."""
-    settings = context.settings
-    windows = {"legacy": settings.monitor_join_seconds, "monitor": settings.monitor_join_seconds,
-               "claim": settings.body_wait_seconds}
-    report = context.ingestor.retry_claims()  # bodies that arrived since; then whatever waited too long
-    report.add(context.ingestor.sweep_stale(windows))
-    return {"recorded": report.calls_recorded, "merged": report.calls_merged}

@@ -233,7 +233,7 @@ def test_calls_the_sweep_records_are_sent_too(store, adx, staging):
     header = llm_records("s-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3)[0]
     context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": [header]}))])  # waits for its gateway record
     assert staging.messages() == []
-    from shared.app.wiring import sweep_pending
+    from shared.jobs.pending_sweep import sweep_pending
 
     assert sweep_pending(context) == {"recorded": 1, "merged": 0}
     (message,) = staging.messages()

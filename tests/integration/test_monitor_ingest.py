@@ -13,7 +13,7 @@ from shared.ingest.types import IncomingEvent
 from shared.ingest.payloads.request import messages_text
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.store.sql import SqlStore
-from shared.app.wiring import sweep_pending
+from shared.jobs.pending_sweep import sweep_pending
 from tests.builders import CHAT_REQUEST, capture_event
 from tests.conftest import make_context
 from tests.monitor_builders import gateway_record, llm_records
