@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def _ingest(name: str, events: list[func.EventHubEvent]) -> None:
-    from shared.ingest.batch import IncomingEvent
+    from shared.ingest.types import IncomingEvent
     from shared.app.wiring import app_context
 
     batch = [

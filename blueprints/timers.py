@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="%PENDING_SWEEP_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def pending_sweep(timer: func.TimerRequest) -> None:
-    from shared.app.wiring import app_context, sweep_pending  # imported on first run: keeps the cold start small
+    from shared.app.wiring import app_context  # imported on first run: keeps the cold start small
+    from shared.jobs.pending_sweep import sweep_pending
 
     logger.info("pending_sweep: %s", sweep_pending(app_context()))
 

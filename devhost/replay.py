@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 import azure.functions as func
 
-from shared.ingest.batch import BatchReport
+from shared.ingest.types import BatchReport
 from shared.app.wiring import app_context
 
 from devhost.functions import LocalFunction

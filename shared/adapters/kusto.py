@@ -17,8 +17,6 @@ import logging
 from typing import Any
 from urllib.parse import urlparse
 
-from shared.store.kusto_sink import MAPPING, TABLE
-from shared.app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +26,8 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class QueuedKustoSink:
     """`send(rows, tag=...)`: queue JSON-lines rows for the `Calls` table, ingested once per tag."""
 
-    def __init__(self, ingest_uri: str, database: str, *, client_id: str = "", credential: Any = None,
-                 table: str = TABLE, mapping: str = MAPPING) -> None:
+    def __init__(self, ingest_uri: str, database: str, *, table: str, mapping: str, client_id: str = "",
+                 credential: Any = None) -> None:
         from azure.kusto.ingest import QueuedIngestClient
 
         if not database:
@@ -71,6 +69,3 @@ def _connection(ingest_uri: str, client_id: str, credential: Any):
         credential = DefaultAzureCredential(managed_identity_client_id=client_id or None)
     return KustoConnectionStringBuilder.with_azure_token_credential(ingest_uri, credential=credential)
 
-
-def kusto_sink_from_settings(settings: Settings) -> QueuedKustoSink:
-    return QueuedKustoSink(settings.kusto_ingest_uri, settings.kusto_database, client_id=settings.azure_client_id)

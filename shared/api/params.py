@@ -22,7 +22,7 @@ from shared.api.http import BadParameter
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 MAX_STRING = 256
-MAX_ID = 2**63 - 1  # the largest id any store's integer key holds (BIGINT)
+MAX_ID = 2**31 - 1  # the largest id the cursors' keys hold on every store (INTEGER: int4 on PostgreSQL, int on SQL Server)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII digits only: int() also reads "\u0663" and "1_000"
 _ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?)?)?")
 

@@ -16,7 +16,7 @@ from shared.ingest.claims import ClaimCheck, ClaimResolver
 from shared.ingest.formats.registry import default_assemblers, default_formats
 from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.batch import Ingestor
-from shared.store.kusto_sink import KustoExport
+from shared.store.kusto_sink import MAPPING as KUSTO_MAPPING, TABLE as KUSTO_TABLE, KustoExport
 from shared.ingest.pricing import PriceBook
 from shared.ingest.redaction import configure_redaction, install_log_redaction
 from shared.app.settings import Settings, load_settings
@@ -57,9 +57,10 @@ class AppContext:
         """Azure Data Explorer, only when LEDGER_KUSTO_INGEST_URI is set."""
         if not self.settings.kusto_ingest_uri:
             return None
-        from shared.adapters.kusto import kusto_sink_from_settings  # azure-kusto-ingest, only where ADX is used
+        from shared.adapters.kusto import QueuedKustoSink  # azure-kusto-ingest, only where ADX is used
 
-        return kusto_sink_from_settings(self.settings)
+        return QueuedKustoSink(self.settings.kusto_ingest_uri, self.settings.kusto_database, table=KUSTO_TABLE,
+                               mapping=KUSTO_MAPPING, client_id=self.settings.azure_client_id)
 
     @cached_property
     def ingestor(self) -> Ingestor:
@@ -112,12 +113,3 @@ def reset_app_context() -> None:
             _context.store.dispose()
         _context = None
 
-
-def sweep_pending(context: AppContext) -> dict[str, int]:
-    """Timer `pending_sweep`: record calls whose parts waited past their join window."""
-    settings = context.settings
-    windows = {"legacy": settings.monitor_join_seconds, "monitor": settings.monitor_join_seconds,
-               "claim": settings.body_wait_seconds}
-    report = context.ingestor.retry_claims()  # bodies that arrived since; then whatever waited too long
-    report.add(context.ingestor.sweep_stale(windows))
-    return {"recorded": report.calls_recorded, "merged": report.calls_merged}

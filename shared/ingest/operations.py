@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-_BY_OPERATION_ID = {
+CANONICAL_BY_OPERATION_ID = {
     "chatcompletions_create": "chat.completions",
     "completions_create": "completions",
     "embeddings_create": "embeddings",
@@ -44,7 +44,7 @@ _BY_PATH_SUFFIX = (
 def canonical_operation(operation_id: str | None, path: str | None) -> str:
     """Map an APIM operation id (any case) or, failing that, the request path to a canonical operation."""
     if operation_id:
-        found = _BY_OPERATION_ID.get(operation_id.strip().lower())
+        found = CANONICAL_BY_OPERATION_ID.get(operation_id.strip().lower())
         if found:
             return found
     if path:

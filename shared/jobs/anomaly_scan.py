@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Connection, case, func, select
 
+from shared.app.settings import Settings
+from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, raised_between, sender_for
 from shared.alerts.anomalies import DAY, HOUR, Anomaly, AnomalyLimits, find_error_bursts, find_filter_bursts, find_newcomers, find_spikes
 from shared.jobs.quota_check import scope_label
@@ -29,7 +31,7 @@ EPISODE = timedelta(hours=3)
 SCOPE_COLUMNS = {"subscription": "subscription_id", "user": "user_id", "app": "app_id"}
 
 
-def run_anomaly_scan(context: Any, now: datetime | None = None) -> dict[str, Any]:
+def run_anomaly_scan(context: JobContext, now: datetime | None = None) -> dict[str, Any]:
     settings, store = context.settings, context.store
     now = now or datetime.now(timezone.utc)
     limits = AnomalyLimits.from_settings(settings)
@@ -158,7 +160,7 @@ def _label(hour: datetime) -> str:
 
 
 def anomaly_alert(anomaly: Anomaly, label: str, series: list[list[Any]] | None, limits: AnomalyLimits,
-                  settings: Any) -> NewAlert:
+                  settings: Settings) -> NewAlert:
     scope = f"{anomaly.scope_type} {label}"
     hour, f = anomaly.hour, anomaly.facts
     when = f"{hour:%Y-%m-%d %H:00} UTC"

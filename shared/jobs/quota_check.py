@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select
 
+from shared.app.settings import Settings
+from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
 from shared.jobs.digest import raise_daily_digest
 from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 _NAME_COLUMNS = {"subscription": "subscription_name", "user": "user_name"}
 
 
-def run_quota_check(context: Any, now: datetime | None = None) -> dict[str, Any]:
+def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[str, Any]:
     """One check: sync the quota file, raise alerts for new crossings, send what waits in the outbox."""
     settings, store = context.settings, context.store
     now = now or datetime.now(timezone.utc)
@@ -85,7 +87,7 @@ def claim_and_raise(conn: Connection, quota: Quota, status: QuotaStatus, alert: 
     return alert_id
 
 
-def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], label: str, settings: Any) -> NewAlert:
+def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], label: str, settings: Settings) -> NewAlert:
     threshold = max(status.crossed)
     start, end = iso_utc(status.period_start), iso_utc(status.period_end)
     scope = f"{quota.scope_type} {label}"

@@ -16,8 +16,10 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Connection, func, select
 
+from shared.app.settings import Settings
+from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, sender_for
-from shared.ingest.operations import _BY_OPERATION_ID as LLM_OPERATION_IDS  # the operation ids the ledger knows are the LLM ones
+from shared.ingest.operations import CANONICAL_BY_OPERATION_ID as LLM_OPERATION_IDS  # the operation ids the ledger knows are the LLM ones
 from shared.store.rows import aware_utc, naive_utc
 from shared.store.schema import usage_hourly
 
@@ -59,7 +61,7 @@ def ledger_hourly_counts(conn: Connection, start: datetime, end: datetime) -> di
     return {aware_utc(hour): int(count or 0) for hour, count in rows}
 
 
-def gap_alert(gap: Gap, settings: Any) -> NewAlert:
+def gap_alert(gap: Gap, settings: Settings) -> NewAlert:
     when = f"{gap.hour:%Y-%m-%d %H:00} UTC"
     start, end = gap.hour.isoformat().replace("+00:00", "Z"), (gap.hour + HOUR).isoformat().replace("+00:00", "Z")
     summary = (f"APIM logged {gap.apim_calls:,} calls of the Azure OpenAI operations in the hour from {when}; the ledger "
@@ -82,7 +84,7 @@ def gap_alert(gap: Gap, settings: Any) -> NewAlert:
 QueryGateway = Callable[[datetime, datetime], list[dict[str, Any]]]
 
 
-def run_reconcile(context: Any, now: datetime | None = None, query: QueryGateway | None = None) -> dict[str, Any]:
+def run_reconcile(context: JobContext, now: datetime | None = None, query: QueryGateway | None = None) -> dict[str, Any]:
     settings, store = context.settings, context.store
     if not settings.log_analytics_workspace_id and query is None:
         logger.info("reconcile skipped: LEDGER_LOG_ANALYTICS_WORKSPACE_ID is empty")

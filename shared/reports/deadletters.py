@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from shared.store.bounds import bound_record, fit
-from shared.ingest.batch import IncomingEvent, Ingestor
+from shared.ingest.batch import Ingestor
+from shared.ingest.types import IncomingEvent
 from shared.ingest.redaction import redact_text
 from shared.store.rows import iso_utc, naive_utc
 from shared.store.schema import dead_letters

@@ -92,7 +92,7 @@ _CUT_TEXT = tuple((name, limit) for name, limit in CALL_TEXT.items() if name != 
 _PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in PAYLOAD_KEYS)
 
 
-def _check_plausible_bounds_fit_the_schema() -> None:
+def check_plausible_bounds_fit_the_schema() -> None:
     """The plausible bounds must fit the columns (a narrower column would bring the overflow back)."""
     too_wide = [name for name in TOKEN_FIELDS if MAX_TOKENS > integer_max(calls.c[name])]
     too_wide += [name for name in TOKEN_FIELDS if name in ROLLUP_MEASURES and MAX_TOKENS > integer_max(usage_hourly.c[name])]
@@ -102,7 +102,7 @@ def _check_plausible_bounds_fit_the_schema() -> None:
         raise RuntimeError(f"bounds wider than their columns: {', '.join(too_wide)}")
 
 
-_check_plausible_bounds_fit_the_schema()
+check_plausible_bounds_fit_the_schema()
 
 
 def clean_text(text: str) -> str:

@@ -20,7 +20,6 @@ from typing import Any, Iterable, Protocol, Sequence
 import orjson
 
 from shared.store.records import CallRecord
-from shared.ingest.redaction import RECORD_TEXT_FIELDS, redact_field
 from shared.store.rows import naive_utc
 
 logger = logging.getLogger(__name__)
@@ -97,8 +96,6 @@ def kusto_row(record: CallRecord, *, ingested_at: datetime, store_text: bool = T
             value: Any = ingested_at
         else:
             value = getattr(record, column.field)
-        if column.field in RECORD_TEXT_FIELDS:
-            value = redact_field(column.field, value)  # ADX keeps text as long as SQL does: the same mask at its door
         if column.type == "datetime":
             # ISO-8601 with a Z: ADX reads it as UTC whatever the cluster's settings.
             value = naive_utc(value).isoformat(timespec="microseconds") + "Z"
@@ -127,6 +124,9 @@ class KustoSink(Protocol):
 
 class KustoExport:
     """The ingest hook (an `Ingestor` sink): the calls a transaction recorded or merged, sent to ADX in it.
+
+    The records arrive masked: ingest masks every call before the SQL write and hands the sinks what it
+    wrote (`shared.ingest.calls`), so ADX keeps no more than SQL does.
 
     Sent after the SQL writes and before the commit, so a failure to hand the rows over fails the batch:
     SQL rolls back, the host retries, and the tag (a hash of the call ids) lets ADX skip a second copy of

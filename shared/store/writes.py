@@ -1,8 +1,9 @@
 """Everything ingest writes, inside the caller's transaction: calls, payload text, rollups, dead letters, parts.
 
-Idempotent by construction: a call id already stored is a duplicate (or completes the stored call, see
-`shared.ingest.merge`), a dead letter is keyed by the hash of its bytes, and a part by (kind, key, part).
-A call the database refuses costs only that call (see `write_calls` and `shared.store.errors`).
+The store only loads and writes: ingest decides what a call becomes (merged, priced, masked; see
+`shared.ingest.calls`) and hands over the changes. A dead letter is keyed by the hash of its bytes, a part by
+(kind, key, part). A call the database refuses costs only that call (see `write_calls` and
+`shared.store.errors`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
 
 from shared.store.bounds import fit
-from shared.ingest.merge import merge_records
 from shared.store.records import CallRecord, DeadLetter
-from shared.ingest.redaction import redact_bytes, redact_dead_letter, redact_record
 from shared.store.rollups import RollupDeltas
 from shared.store.errors import is_data_error, store_message
 from shared.store.rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
@@ -63,16 +62,23 @@ def load_calls(conn: Connection, call_ids: Sequence[str], *, with_payload: bool 
     return found
 
 
+@dataclass(slots=True)
+class CallChange:
+    """One call to write: new (`before` is None) or a stored call (`before`, as loaded) and what it becomes."""
+
+    record: CallRecord
+    before: CallRecord | None = None
+
+
 def write_calls(
     conn: Connection,
-    records: Sequence[CallRecord],
+    changes: Sequence[CallChange],
     *,
     now: datetime,
-    reprice: Callable[[CallRecord], None],
     store_text: bool = True,
     deltas: RollupDeltas | None = None,
 ) -> CallWrites:
-    """Insert new calls, complete known ones, count the rest as duplicates; rollups follow in the same go.
+    """Insert the new calls and update the changed ones (distinct call ids); rollups follow in the same go.
 
     With `deltas` the rollup changes are only accumulated there, for the caller to apply once before its
     commit (a batch written slice by slice touches each rollup row once, not once per slice).
@@ -82,23 +88,10 @@ def write_calls(
     `refused`, the others written. Any other error (the store down, a lock, a race) propagates.
     """
     result = CallWrites()
-    batch: dict[str, CallRecord] = {}
-    for record in records:  # the same call twice in one batch: merge before touching the store
-        redact_record(record)  # in place: the sinks handed these records after the write see them masked too
-        earlier = batch.get(record.call_id)
-        if earlier is None:
-            batch[record.call_id] = record
-            continue
-        merged = merge_records(earlier, record)
-        if merged is None:
-            result.duplicates.append(record.call_id)
-        else:
-            reprice(merged)
-            batch[record.call_id] = merged
     apply_now = deltas is None
     deltas = RollupDeltas() if deltas is None else deltas
-    if batch:
-        _write_isolating_refused(conn, list(batch.values()), result, deltas, now, reprice, store_text)
+    if changes:
+        _write_isolating_refused(conn, list(changes), result, deltas, now, store_text)
     if apply_now:
         deltas.apply(conn)
     return result
@@ -107,56 +100,50 @@ def write_calls(
 RollupChanges = list[tuple[CallRecord, int]]
 
 
-def _write_isolating_refused(conn: Connection, records: list[CallRecord], result: CallWrites, deltas: RollupDeltas,
-                             now: datetime, reprice: Callable[[CallRecord], None], store_text: bool) -> None:
+def _write_isolating_refused(conn: Connection, changes: list[CallChange], result: CallWrites, deltas: RollupDeltas,
+                             now: datetime, store_text: bool) -> None:
     try:
         with conn.begin_nested():
-            writes, changes = _write_unique_calls(conn, records, now, reprice, store_text)
+            writes, rollup_changes = _write_changes(conn, changes, now, store_text)
     except Exception as error:
         if not is_data_error(error):
             raise
-        if len(records) == 1:
-            call_id = records[0].call_id
+        if len(changes) == 1:
+            call_id = changes[0].record.call_id
             result.refused[call_id] = store_message(error)
             logger.warning("call %s refused by the store: %s", call_id, result.refused[call_id])
             return
-        middle = len(records) // 2
-        for half in (records[:middle], records[middle:]):
-            _write_isolating_refused(conn, half, result, deltas, now, reprice, store_text)
+        middle = len(changes) // 2
+        for half in (changes[:middle], changes[middle:]):
+            _write_isolating_refused(conn, half, result, deltas, now, store_text)
         return
     result.add(writes)
-    for record, sign in changes:  # only once the rows are in: a refused call changes no rollup
+    for record, sign in rollup_changes:  # only once the rows are in: a refused call changes no rollup
         deltas.add(record, sign)
 
 
-def _write_unique_calls(conn: Connection, records: list[CallRecord], now: datetime,
-                        reprice: Callable[[CallRecord], None], store_text: bool) -> tuple[CallWrites, RollupChanges]:
+def _write_changes(conn: Connection, changes: list[CallChange], now: datetime,
+                   store_text: bool) -> tuple[CallWrites, RollupChanges]:
     """Write calls with distinct ids; returns what happened and the rollup changes it makes."""
     result = CallWrites()
-    changes: RollupChanges = []
-    by_id = {record.call_id: record for record in records}
-    existing = existing_call_ids(conn, list(by_id))
-    fresh = [r for r in records if r.call_id not in existing]
-    if existing:
-        stored = load_calls(conn, sorted(existing), with_payload=True)
-        for call_id in sorted(existing):
-            merged = merge_records(stored[call_id], by_id[call_id])
-            if merged is None:
-                result.duplicates.append(call_id)
-                continue
-            reprice(merged)
-            _update_call(conn, merged, now, store_text)
-            changes += [(stored[call_id], -1), (merged, +1)]
-            result.merged.append(call_id)
+    rollup_changes: RollupChanges = []
+    fresh = []
+    for change in changes:
+        if change.before is None:
+            fresh.append(change.record)
+            continue
+        _update_call(conn, change.record, now, store_text)
+        rollup_changes += [(change.before, -1), (change.record, +1)]
+        result.merged.append(change.record.call_id)
     if fresh:
         bulk_insert(conn, calls, [call_row(r, now) for r in fresh])
         if store_text:
             payloads = [payload_row(r) for r in fresh if has_payload(r)]
             if payloads:
                 bulk_insert(conn, call_payloads, payloads)
-        changes += [(r, +1) for r in fresh]
+        rollup_changes += [(r, +1) for r in fresh]
         result.recorded.extend(r.call_id for r in fresh)
-    return result, changes
+    return result, rollup_changes
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -207,10 +194,10 @@ def _update_call(conn: Connection, record: CallRecord, now: datetime, store_text
 
 
 def write_dead_letters(conn: Connection, letters: Sequence[DeadLetter], *, now: datetime) -> int:
-    """Keep each distinct bad event once; returns how many were new."""
+    """Keep each distinct bad event once (ingest masks them first, so a retry finds its hash); returns how many
+    were new."""
     if not letters:
         return 0
-    letters = [redact_dead_letter(letter) for letter in letters]  # hashed masked, so a retry finds itself
     by_hash = {hashlib.sha256(letter.raw).hexdigest(): letter for letter in letters}
     known: set[str] = set()
     for chunk in _chunks(list(by_hash)):
@@ -236,7 +223,7 @@ def write_dead_letters(conn: Connection, letters: Sequence[DeadLetter], *, now: 
     return len(rows)
 
 
-PartKey = tuple[str, str]  # (kind, part_key)
+PartKey = tuple[str, str]  # (kind, part_key); the same as shared.ingest.types.PartKey
 
 
 def load_parts(conn: Connection, keys: Iterable[PartKey]) -> dict[PartKey, dict[str, tuple[datetime, bytes]]]:
@@ -250,12 +237,12 @@ def load_parts(conn: Connection, keys: Iterable[PartKey]) -> dict[PartKey, dict[
 
 
 def save_parts(conn: Connection, parts: Sequence[tuple[str, str, str, datetime, bytes]]) -> None:
-    """Store parts not stored yet (a redelivered part is already there and is left alone)."""
+    """Store parts not stored yet (a redelivered part is already there and is left alone); ingest masks them."""
     if not parts:
         return
     stored = load_parts(conn, {(kind, key) for kind, key, *_ in parts})
     rows = [
-        {"kind": kind, "part_key": key, "part": part, "received_at": received_at, "payload": redact_bytes(payload)}
+        {"kind": kind, "part_key": key, "part": part, "received_at": received_at, "payload": payload}
         for kind, key, part, received_at, payload in parts
         if part not in stored.get((kind, key), {})
     ]

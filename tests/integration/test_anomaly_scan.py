@@ -10,7 +10,7 @@ from email import policy
 from shared.jobs.anomaly_scan import run_anomaly_scan
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from shared.api.handler import ROUTES, handle
 from shared.reports.audit import AuditQuery, list_calls
 from shared.api.http import ApiRequest
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 

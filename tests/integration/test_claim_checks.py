@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from shared.ingest.claims import ClaimCheck
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import call_payloads, calls, pending_parts
-from shared.app.wiring import sweep_pending
+from shared.jobs.pending_sweep import sweep_pending
 from tests.azurite import put_blob
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from shared.api.csv_export import FORMULA_STARTS
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from tests.builders import capture_event, encode
 
 HOSTILE = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from shared.jobs.digest import digest_day
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.jobs.quota_check import run_quota_check
 from shared.app.settings import load_settings
 from tests.builders import capture_event, encode

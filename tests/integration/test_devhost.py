@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+def devhost_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
                 "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox")})
@@ -32,7 +32,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run_devhost(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -41,7 +41,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.C
 def served(tmp_path):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
-                               cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=ROOT, env=devhost_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -76,7 +76,7 @@ def test_serve_returns_problem_json_for_bad_parameters_and_404_for_unknown_route
 
 @pytest.mark.parametrize("spelling", ["dev", " DEV ", "Dev\t"])
 def test_serve_refuses_dev_mode_on_a_non_loopback_address_whatever_its_spelling(tmp_path, spelling):
-    result = _run(["serve", "--host", "0.0.0.0", "--port", str(free_port())], _env(tmp_path, LEDGER_AUTH=spelling))
+    result = run_devhost(["serve", "--host", "0.0.0.0", "--port", str(free_port())], devhost_env(tmp_path, LEDGER_AUTH=spelling))
     assert result.returncode == 2 and "refusing" in result.stderr
 
 
@@ -137,9 +137,9 @@ def test_replay_twice_records_nothing_the_second_time_and_dead_letters_exactly_t
     lines.insert(12, b'{"truncated": ')
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    env = _env(tmp_path)
-    first = json.loads(_run(["replay", str(path), "--json", "--batch-size", "7"], env).stdout.strip().splitlines()[-1])
-    second = json.loads(_run(["replay", str(path), "--json"], env).stdout.strip().splitlines()[-1])
+    env = devhost_env(tmp_path)
+    first = json.loads(run_devhost(["replay", str(path), "--json", "--batch-size", "7"], env).stdout.strip().splitlines()[-1])
+    second = json.loads(run_devhost(["replay", str(path), "--json"], env).stdout.strip().splitlines()[-1])
     assert first == {"events": 22, "recorded": 20, "duplicates": 0, "deadLettered": 2, "pending": 0}
     assert second == {"events": 22, "recorded": 0, "duplicates": 20, "deadLettered": 2, "pending": 0}
 
@@ -147,7 +147,7 @@ def test_replay_twice_records_nothing_the_second_time_and_dead_letters_exactly_t
 def test_replay_reads_event_hubs_capture_avro_files(tmp_path):
     path = tmp_path / "capture.avro"
     write_capture_avro(path, [encode(capture_event(call_id=f"avro-{i}")) for i in range(4)])
-    result = _run(["replay", str(path), "--json"], _env(tmp_path))
+    result = run_devhost(["replay", str(path), "--json"], devhost_env(tmp_path))
     assert json.loads(result.stdout.strip().splitlines()[-1])["recorded"] == 4
 
 
@@ -162,7 +162,7 @@ def test_replay_reports_each_unreadable_file_and_the_cut_of_a_capture_file_and_r
     not_avro = tmp_path / "notes.avro"
     not_avro.write_bytes(b"these are notes, not a capture file\n")
     missing = tmp_path / "missing.jsonl"
-    result = _run(["replay", str(missing), str(cut), str(not_avro), str(lines), "--json"], _env(tmp_path))
+    result = run_devhost(["replay", str(missing), str(cut), str(not_avro), str(lines), "--json"], devhost_env(tmp_path))
     report = json.loads(result.stdout.strip().splitlines()[-1])
     problems = [line for line in result.stderr.splitlines() if line.startswith("devhost: ")]
     assert result.returncode == 1 and report["unreadable"] == 3 and len(problems) == 3, result.stderr
@@ -173,14 +173,14 @@ def test_replay_reports_each_unreadable_file_and_the_cut_of_a_capture_file_and_r
 
 
 def test_replay_reports_a_batch_the_function_fails_on_and_goes_on_with_the_next(tmp_path):
-    env = _env(tmp_path)
+    env = devhost_env(tmp_path)
     SqlStore.from_url(env["LEDGER_SQL_URL"]).dispose()
     with sqlite3.connect(tmp_path / "ledger.db") as db:  # the store refuses every insert of a call, as a broken one would
         db.execute("CREATE TRIGGER broken BEFORE INSERT ON calls BEGIN SELECT no_such_function(); END")
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join([b"garbage 1", b"garbage 2", encode(capture_event(call_id="good-1")),
                                  encode(capture_event(call_id="good-2")), b"garbage 3"]) + b"\n")
-    result = _run(["replay", str(path), "--json", "--batch-size", "2"], env)
+    result = run_devhost(["replay", str(path), "--json", "--batch-size", "2"], env)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1
     assert report == {"events": 3, "recorded": 0, "duplicates": 0, "deadLettered": 3, "pending": 0, "failedEvents": 2}
@@ -189,7 +189,7 @@ def test_replay_reports_a_batch_the_function_fails_on_and_goes_on_with_the_next(
 
 def test_local_settings_json_values_apply_but_the_environment_wins(tmp_path):
     (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": "sqlite:///from-file.db"}}))
-    env = _env(tmp_path)
+    env = devhost_env(tmp_path)
     env.pop("LEDGER_AUTH")
     env["PYTHONPATH"] = str(ROOT)
     code = "from devhost.functions import load_local_settings as l; import os; l(); print(os.environ['LEDGER_AUTH'], os.environ['LEDGER_SQL_URL'])"

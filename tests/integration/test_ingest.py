@@ -8,7 +8,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.reports.usage import UsageQuery, query_usage
 from tests.builders import capture_event, chat_response, encode

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.adapters.kusto import QueuedKustoSink
-from shared.ingest.batch import IncomingEvent
-from shared.store.kusto_sink import batch_tag, json_mapping
+from shared.ingest.types import IncomingEvent
+from shared.store.kusto_sink import MAPPING, TABLE, batch_tag, json_mapping
 from shared.store.schema import calls
 from tests.azurite import ACCOUNT, KEY
 from tests.builders import CHAT_REQUEST, capture_event, chat_response, encode
@@ -134,7 +134,7 @@ def _calls(store) -> int:
 
 
 def test_the_sdk_uploads_the_rows_and_queues_them_with_the_tag_and_mapping(adx, staging):
-    sink = QueuedKustoSink(adx.uri, "ledger")
+    sink = QueuedKustoSink(adx.uri, "ledger", table=TABLE, mapping=MAPPING)
     rows = b'{"callId":"a","totalTokens":3}\n{"callId":"b","totalTokens":5}\n'
     sink.send(rows, tag="ledger-abc")
     sink.close()
@@ -164,7 +164,7 @@ def test_with_a_token_credential_every_management_command_carries_its_bearer_tok
             pass
 
     credential = FakeCredential()
-    QueuedKustoSink(adx.uri, "ledger", credential=credential).send(b'{"callId":"a"}\n', tag="ledger-t")
+    QueuedKustoSink(adx.uri, "ledger", table=TABLE, mapping=MAPPING, credential=credential).send(b'{"callId":"a"}\n', tag="ledger-t")
     assert [auth for _, auth in adx.commands] == ["Bearer token-of-the-managed-identity"] * 2
     assert credential.scopes and all(scope.endswith("/.default") for scope in credential.scopes)
     assert len(staging.messages()) == 1
@@ -233,7 +233,7 @@ def test_calls_the_sweep_records_are_sent_too(store, adx, staging):
     header = llm_records("s-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3)[0]
     context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": [header]}))])  # waits for its gateway record
     assert staging.messages() == []
-    from shared.app.wiring import sweep_pending
+    from shared.jobs.pending_sweep import sweep_pending
 
     assert sweep_pending(context) == {"recorded": 1, "merged": 0}
     (message,) = staging.messages()

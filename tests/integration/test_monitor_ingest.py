@@ -9,11 +9,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.ingest.payloads.request import messages_text
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.store.sql import SqlStore
-from shared.app.wiring import sweep_pending
+from shared.jobs.pending_sweep import sweep_pending
 from tests.builders import CHAT_REQUEST, capture_event
 from tests.conftest import make_context
 from tests.monitor_builders import gateway_record, llm_records

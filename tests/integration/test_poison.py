@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from shared.store.bounds import CALL_TEXT
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import calls, dead_letters, pending_parts
 from shared.store.sql import SqlStore
 from shared.reports.usage import UsageQuery, query_usage
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 from tests.integration.conftest import REFUSED_MODEL, refuse_model
-from tests.integration.test_devhost import _env, _run
+from tests.integration.test_devhost import devhost_env, run_devhost
 from tests.integration.test_ingest import LEGACY_REQUEST, LEGACY_RESPONSE
 
 BEYOND_64_BITS = 2**70
@@ -190,7 +190,7 @@ def test_a_call_with_cached_tokens_near_2_63_poisons_no_later_batch(any_store):
 
 
 def test_replay_of_a_file_holding_every_hostile_kind_reports_each_event_and_keeps_going(tmp_path):
-    env = _env(tmp_path)
+    env = devhost_env(tmp_path)
     store = SqlStore.from_url(env["LEDGER_SQL_URL"])
     refuse_model(store)
     store.dispose()
@@ -198,7 +198,7 @@ def test_replay_of_a_file_holding_every_hostile_kind_reports_each_event_and_keep
     events, expected, _ = _batch([k if n % 2 == 0 else REPEAT for n, k in enumerate(kinds)], list(range(len(kinds))))
     path = tmp_path / "hostile.jsonl"
     path.write_bytes(b"\n".join(e.body.replace(b"\n", b" ") for e in events) + b"\n")
-    result = _run(["replay", str(path), "--json", "--batch-size", "5"], env)
+    result = run_devhost(["replay", str(path), "--json", "--batch-size", "5"], env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "events": len(events), "recorded": sum(e in RECORDED for e in expected),
@@ -218,7 +218,7 @@ def test_retrying_a_call_that_still_cannot_be_stored_leaves_its_letter_open_with
 
 
 def test_azure_monitor_calls_are_bounded_too_and_a_refused_one_leaves_its_records_as_dead_letters(any_store):
-    from shared.app.wiring import sweep_pending
+    from shared.jobs.pending_sweep import sweep_pending
     from tests.monitor_builders import gateway_record, llm_records
 
     context = make_context(any_store, LEDGER_MONITOR_JOIN_SECONDS="0")

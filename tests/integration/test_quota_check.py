@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shared.alerts.delivery import deliver_pending, sender_for
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.jobs.quota_check import run_quota_check
 from shared.alerts.quotas import Quota, put_quota
 from shared.store.schema_alerts import alerts

@@ -20,7 +20,8 @@ from shared.reports.deadletters import retry_dead_letter
 from shared.ingest.formats.registry import LegacySampleFormat, default_assemblers, default_formats
 from shared.ingest.formats.monitor import MonitorFormat
 from shared.ingest.formats.salvage import CaptureSalvager
-from shared.ingest.batch import IncomingEvent, Ingestor
+from shared.ingest.batch import Ingestor
+from shared.ingest.types import IncomingEvent
 from shared.store.kusto_sink import KustoExport
 from shared.ingest.redaction import MASK
 from shared.store.schema import call_payloads, calls, dead_letters, metadata, pending_parts

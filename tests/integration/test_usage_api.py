@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from shared.api.handler import ROUTES, handle
 from shared.api.http import ApiRequest
 from shared.api.auth import ALL_ROLES, USAGE_READ, Caller
-from shared.ingest.batch import IncomingEvent, Ingestor
+from shared.ingest.batch import Ingestor
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import calls, dead_letters
 from tests.builders import capture_event, encode
 from tests.conftest import make_context

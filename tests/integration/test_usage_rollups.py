@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from shared.ingest.calls import record_calls
 from shared.store.records import CallRecord
 from shared.store.rows import aware_utc
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
@@ -136,7 +137,7 @@ def test_rollups_give_the_raw_scan_figures_for_random_ranges_groupings_and_calle
         batches = [records[:half], records[half:], _redeliveries(records, data.draw)]
         for batch in batches:
             with store.write() as conn:
-                store.write_calls(conn, batch, now=datetime(2026, 12, 1), reprice=lambda _record: None)
+                record_calls(store, conn, batch, now=datetime(2026, 12, 1), reprice=lambda _record: None)
         with store.read() as conn:
             raw = [dict(row) for row in conn.execute(select(calls)).mappings()]
             _cumulative_cuts_hold_month_to_date_sums(conn, raw)
@@ -239,7 +240,7 @@ def test_a_rolling_30_day_report_reads_cumulative_sums_not_hourly_rows():
             records = [CallRecord(call_id=f"c{hours}", time=BASE + timedelta(hours=hours), source="capture/v1",
                                   operation="chat.completions", status=200, user_id="u1", model="gpt-4o")
                        for hours in (20, 30, 30 * 24 + 2)]  # both edge days and one whole day between
-            store.write_calls(conn, records, now=datetime(2026, 12, 1), reprice=lambda _record: None)
+            record_calls(store, conn, records, now=datetime(2026, 12, 1), reprice=lambda _record: None)
         query = UsageQuery(BASE + timedelta(hours=13, minutes=27), BASE + timedelta(days=30, hours=13, minutes=27), ("user", "model"))
         with store.read() as conn:
             sql = str(_report_statement(conn, query).compile(conn))
@@ -257,7 +258,7 @@ def test_grouping_by_fewer_keys_than_the_cut_adds_the_cuts_rows_up():
     november = datetime(2026, 11, 1, tzinfo=timezone.utc)
     try:
         with store.write() as conn:
-            store.write_calls(conn, [CallRecord(call_id=f"c{i}", time=november + timedelta(hours=5 + i), source="capture/v1",
+            record_calls(store, conn, [CallRecord(call_id=f"c{i}", time=november + timedelta(hours=5 + i), source="capture/v1",
                                                 operation="chat.completions", status=200, user_id="u1", model=f"m{i % 2}",
                                                 prompt_tokens=10, total_tokens=10) for i in range(4)],
                               now=datetime(2026, 12, 1), reprice=lambda _record: None)

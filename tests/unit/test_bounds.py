@@ -132,4 +132,4 @@ def test_clean_text_leaves_clean_text_alone():
 def test_a_bound_wider_than_its_column_stops_the_app_at_import(monkeypatch):
     monkeypatch.setattr(bounds, "MAX_TOKENS", 2**63)
     with pytest.raises(RuntimeError, match="prompt_tokens"):
-        bounds._check_plausible_bounds_fit_the_schema()
+        bounds.check_plausible_bounds_fit_the_schema()

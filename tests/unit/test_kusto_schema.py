@@ -9,9 +9,12 @@ from pathlib import Path
 
 import orjson
 
-from shared.store.kusto_sink import MAPPING, TABLE, batch_tag, camel, columns, json_mapping, kusto_rows, table_schema
+from shared.ingest.calls import CallWriter
+from shared.ingest.pricing import PriceBook
+from shared.store.kusto_sink import MAPPING, TABLE, KustoExport, batch_tag, camel, columns, json_mapping, kusto_rows, table_schema
 from shared.store.records import CallRecord
 from shared.store.schema import calls
+from shared.store.sql import SqlStore
 
 KQL = Path(__file__).resolve().parents[2] / "infra" / "kusto" / "schema.kql"
 ADX_BICEP = Path(__file__).resolve().parents[2] / "infra" / "modules" / "adx.bicep"
@@ -81,13 +84,39 @@ def test_rows_carry_no_text_when_text_is_not_kept():
     assert "promptText" not in row and "completionText" not in row and row["promptTokens"] == 31
 
 
-def test_rows_carry_no_secret_whoever_built_the_record():
+class _CollectingSink:
+    """The ADX boundary: keeps the rows instead of uploading them."""
+
+    def __init__(self) -> None:
+        self.rows = b""
+
+    def send(self, rows: bytes, *, tag: str) -> None:
+        self.rows += rows
+
+
+def test_the_rows_ingest_hands_adx_carry_no_secret_whoever_built_the_record():
+    """Ingest masks a call before it writes it and gives the sinks what it wrote (new calls as written, merged
+    ones re-read), so ADX keeps no more than SQL does, however the record was made."""
     key, url = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234", "https://h.openai.azure.com/x?api-key=Zx9kQ2mV7pL4rT8w&sig=AbC%2Bdef123%3D"
-    record = _record(prompt_text=f"use {key}", completion_text=f"Bearer {key}", error_message=f"denied for {key}",
-                     backend_url=url)
-    row = kusto_rows([record], ingested_at=datetime(2026, 11, 27, tzinfo=timezone.utc))
-    assert key.encode() not in row and b"Zx9kQ2mV7pL4rT8w" not in row and b"AbC%2Bdef123%3D" not in row
-    assert orjson.loads(row)["promptText"] == "use [REDACTED]"
+    adx = _CollectingSink()
+    store = SqlStore.from_url("sqlite://")
+    writer = CallWriter(store, PriceBook(), sinks=[KustoExport(adx)])
+    now = datetime(2026, 11, 27, 9, 5)
+    pieces = [_record(prompt_text=f"use {key}", completion_text=f"Bearer {key}", backend_url=url),
+              _record(source="azure-monitor", error_message=f"denied for {key}", error_code="E")]  # merged into the first
+    try:
+        for piece in pieces:
+            with store.write() as conn:
+                exports = writer.open_exports(now)
+                writer.export(conn, exports, writer.record(conn, [piece], now=now), {piece.call_id: piece})
+                for export in exports:
+                    export.send()
+    finally:
+        store.dispose()
+    first, merged = (orjson.loads(line) for line in adx.rows.splitlines())
+    assert key.encode() not in adx.rows and b"Zx9kQ2mV7pL4rT8w" not in adx.rows and b"AbC%2Bdef123%3D" not in adx.rows
+    assert first["promptText"] == merged["promptText"] == "use [REDACTED]"
+    assert merged["errorMessage"] == "denied for [REDACTED]" and merged["source"] == "azure-monitor+capture/v1"
 
 
 def test_the_batch_tag_depends_on_the_calls_not_their_order():

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shared.ingest import tokens
 from shared.ingest.formats.salvage import CaptureSalvager, close_json
-from shared.ingest.batch import IncomingEvent
+from shared.ingest.types import IncomingEvent
 from shared.store.schema import calls, dead_letters
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from shared.ingest.operations import canonical_operation, deployment_from_path
 from shared.ingest.payloads import parse_payloads
 from shared.store.records import CallRecord, PayloadFacts, TokenUsage
-from shared.ingest.formats.values import EventError, as_dict, as_float, as_int, as_str, as_text_body, lower_keys, parse_time
+from shared.ingest.values import EventError, any_as_str, as_dict, as_float, as_int, as_text_body, lower_keys, parse_time
 
 SCHEMA_PREFIX = "aoai-ledger/capture/"
 SOURCE = "capture/v1"
@@ -30,8 +30,8 @@ def require_identity(doc: Mapping[str, Any]) -> str:
 def body_refs(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """Blob names of claim-checked bodies (`bodyRef`), when the body itself is absent."""
     request, response = as_dict(doc.get("request")), as_dict(doc.get("response"))
-    request_ref = as_str(request.get("bodyRef")) if not request.get("body") else None
-    response_ref = as_str(response.get("bodyRef")) if not response.get("body") else None
+    request_ref = any_as_str(request.get("bodyRef")) if not request.get("body") else None
+    response_ref = any_as_str(response.get("bodyRef")) if not response.get("body") else None
     return request_ref, response_ref
 
 
@@ -49,13 +49,13 @@ def capture_record(
     gateway, backend, timing = as_dict(doc.get("gateway")), as_dict(doc.get("backend")), as_dict(doc.get("timing"))
     error = as_dict(doc.get("error"))
     headers = lower_keys(response.get("headers"))
-    path = as_str(request.get("path"))
-    operation_id = as_str(api.get("operation"))
+    path = any_as_str(request.get("path"))
+    operation_id = any_as_str(api.get("operation"))
     operation = canonical_operation(operation_id, path)
-    deployment = as_str(doc.get("deployment")) or deployment_from_path(path)
+    deployment = any_as_str(doc.get("deployment")) or deployment_from_path(path)
     request_text = request_body if request_body is not None else as_text_body(request.get("body"))
     response_text = response_body if response_body is not None else as_text_body(response.get("body"))
-    content_type = as_str(response.get("contentType")) or headers.get("content-type")
+    content_type = any_as_str(response.get("contentType")) or headers.get("content-type")
     facts: PayloadFacts = parse_payloads(operation, request_text, response_text, content_type, deployment)
     status = as_int(response.get("status")) if response else None
     usage = facts.usage
@@ -65,29 +65,29 @@ def capture_record(
         source=SOURCE,
         operation=operation,
         api_operation_id=operation_id,
-        api_version=as_str(api.get("version")),
+        api_version=any_as_str(api.get("version")),
         deployment=deployment,
         model=facts.response_model or facts.request_model or deployment,
-        ip=as_str(caller.get("ip")),
-        subscription_id=as_str(caller.get("subscriptionId")),
-        subscription_name=as_str(caller.get("subscriptionName")),
-        product_id=as_str(caller.get("productId")),
-        user_id=as_str(caller.get("userId")),
-        user_name=as_str(caller.get("userName")),
-        app_id=as_str(caller.get("appId")),
-        tenant_id=as_str(caller.get("tenantId")),
-        gateway=as_str(gateway.get("service")),
-        region=headers.get("x-ms-region") or as_str(gateway.get("region")),
-        backend_id=as_str(backend.get("id")),
-        backend_url=as_str(backend.get("url")),
+        ip=any_as_str(caller.get("ip")),
+        subscription_id=any_as_str(caller.get("subscriptionId")),
+        subscription_name=any_as_str(caller.get("subscriptionName")),
+        product_id=any_as_str(caller.get("productId")),
+        user_id=any_as_str(caller.get("userId")),
+        user_name=any_as_str(caller.get("userName")),
+        app_id=any_as_str(caller.get("appId")),
+        tenant_id=any_as_str(caller.get("tenantId")),
+        gateway=any_as_str(gateway.get("service")),
+        region=headers.get("x-ms-region") or any_as_str(gateway.get("region")),
+        backend_id=any_as_str(backend.get("id")),
+        backend_url=any_as_str(backend.get("url")),
         status=status if status is not None else 0,
         duration_ms=as_float(timing.get("totalMs")),
         backend_ms=as_float(timing.get("backendMs")) or as_float(headers.get("openai-processing-ms")),
         streamed=facts.streamed,
         finish_reason=facts.finish_reason,
         content_filtered=facts.content_filtered,
-        error_code=facts.error_code or as_str(error.get("reason")),
-        error_message=facts.error_message or as_str(error.get("message")),
+        error_code=facts.error_code or any_as_str(error.get("reason")),
+        error_message=facts.error_message or any_as_str(error.get("message")),
         tokens_estimated=bool(usage and usage.estimated),
         stream_incomplete=facts.streamed and not facts.stream_complete,
         request_params=facts.params or None,

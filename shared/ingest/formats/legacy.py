@@ -16,7 +16,7 @@ from shared.ingest.operations import canonical_operation
 from shared.ingest.payloads import parse_payloads
 from shared.store.records import CallRecord, TokenUsage
 from shared.ingest.formats.capture import apply_usage
-from shared.ingest.formats.values import EventError, as_int, as_str, parse_time
+from shared.ingest.values import EventError, any_as_str, as_int, parse_time
 
 KIND = "legacy"
 SOURCE = "legacy-sample"
@@ -29,7 +29,7 @@ def is_legacy(doc: Any) -> bool:
 
 def legacy_part(doc: Mapping[str, Any]) -> tuple[str, str]:
     """(message id, which half) of one event, or an EventError naming what is wrong."""
-    message_id = as_str(doc.get("message-id"))
+    message_id = any_as_str(doc.get("message-id"))
     if not message_id:
         raise EventError("legacy sample event without 'message-id'")
     kind = str(doc.get("event-type") or "").strip().lower()
@@ -78,7 +78,7 @@ def _response_body(response: Mapping[str, Any]) -> bytes | None:
 def legacy_record(message_id: str, request: Mapping[str, Any] | None, response: Mapping[str, Any] | None) -> tuple[CallRecord, TokenUsage | None]:
     """The call of a joined pair; with one half missing (the join window passed) what that half knew."""
     first = request or response or {}
-    operation_id = as_str((response or {}).get("operation")) or as_str(first.get("operation"))
+    operation_id = any_as_str((response or {}).get("operation")) or any_as_str(first.get("operation"))
     operation = canonical_operation(operation_id, None)
     facts = parse_payloads(
         operation,
@@ -88,7 +88,7 @@ def legacy_record(message_id: str, request: Mapping[str, Any] | None, response: 
         None,
     )
     time = parse_time(first.get("event-time"), field="event-time")
-    backend = as_str(first.get("backend"))
+    backend = any_as_str(first.get("backend"))
     # The sample logs Response in outbound only, so a response means the backend answered; it carries no
     # status code. A request whose response never came is counted as failed (status 0).
     record = CallRecord(
@@ -99,7 +99,7 @@ def legacy_record(message_id: str, request: Mapping[str, Any] | None, response: 
         api_operation_id=operation_id,
         deployment=None,
         model=facts.response_model or facts.request_model,
-        product_id=as_str((response or {}).get("productId")),
+        product_id=any_as_str((response or {}).get("productId")),
         backend_id=backend,
         backend_url=f"https://{backend}" if backend and "://" not in backend else backend,
         status=200 if response else 0,

@@ -37,12 +37,12 @@ from typing import Any, Mapping
 
 import orjson
 
-from shared.ingest.batch import Decoded, Part, PricedRecord
+from shared.ingest.types import Decoded, Part, PricedRecord
 from shared.ingest.operations import canonical_operation, deployment_from_path
 from shared.ingest.payloads.request import messages_text
 from shared.store.records import CallRecord, DeadLetter, TokenUsage
 from shared.ingest import tokens
-from shared.ingest.formats.values import as_float, as_int, as_str, parse_time
+from shared.ingest.values import any_as_str, as_float, as_int, parse_time
 
 KIND = "monitor"
 SOURCE = "azure-monitor"
@@ -70,7 +70,7 @@ def _props(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def correlation_id(record: Mapping[str, Any]) -> str | None:
     top = _lower(record)
-    return as_str(top.get("correlationid")) or as_str(_props(record).get("correlationid"))
+    return any_as_str(top.get("correlationid")) or any_as_str(_props(record).get("correlationid"))
 
 
 def _has_header(props: Mapping[str, Any]) -> bool:
@@ -172,11 +172,11 @@ class _Pieces:
         header = self.header or {}
         first_llm = _lower(self.llm[0][2]) if self.llm else {}
         times = [parse_time(r.get("time")) for r in ([self.gateway] if self.gateway else []) + [r for _, _, r in self.llm]]
-        url = as_str(gprops.get("url"))
+        url = any_as_str(gprops.get("url"))
         path = _path(url)
-        operation_id = as_str(gprops.get("operationid")) or as_str(header.get("operationname"))
-        deployment = as_str(header.get("deploymentname")) or deployment_from_path(path)
-        model = as_str(header.get("modelname")) or deployment
+        operation_id = any_as_str(gprops.get("operationid")) or any_as_str(header.get("operationname"))
+        deployment = any_as_str(header.get("deploymentname")) or deployment_from_path(path)
+        model = any_as_str(header.get("modelname")) or deployment
         last_error = _lower(gprops.get("lasterror"))
         status = as_int(gprops.get("responsecode"))
         if status is None:
@@ -191,23 +191,23 @@ class _Pieces:
             source=SOURCE,
             operation=canonical_operation(operation_id, path),
             api_operation_id=operation_id,
-            api_version=as_str(header.get("apiversion")) or _query(url, "api-version"),
+            api_version=any_as_str(header.get("apiversion")) or _query(url, "api-version"),
             deployment=deployment,
             model=model,
-            ip=as_str(gateway.get("calleripaddress")),
-            subscription_id=as_str(gprops.get("apimsubscriptionid")),
-            product_id=as_str(gprops.get("productid")),
-            user_id=as_str(gprops.get("userid")),
+            ip=any_as_str(gateway.get("calleripaddress")),
+            subscription_id=any_as_str(gprops.get("apimsubscriptionid")),
+            product_id=any_as_str(gprops.get("productid")),
+            user_id=any_as_str(gprops.get("userid")),
             gateway=_service_name(gateway.get("resourceid") or first_llm.get("resourceid")),
-            region=as_str(gateway.get("location") or first_llm.get("location")) or as_str(header.get("region")),
-            backend_id=as_str(gprops.get("backendid")),
-            backend_url=as_str(gprops.get("backendurl")),
+            region=any_as_str(gateway.get("location") or first_llm.get("location")) or any_as_str(header.get("region")),
+            backend_id=any_as_str(gprops.get("backendid")),
+            backend_url=any_as_str(gprops.get("backendurl")),
             status=status,
             duration_ms=as_float(gateway.get("durationms")),
             backend_ms=as_float(gprops.get("backendtime")),
             streamed=bool(header.get("isstreamcompletion") in (True, "true", "True")),
-            error_code=as_str(last_error.get("reason")),
-            error_message=as_str(last_error.get("message")),
+            error_code=any_as_str(last_error.get("reason")),
+            error_message=any_as_str(last_error.get("message")),
             prompt_text=prompt_text,
             completion_text=completion_text,
         )
@@ -258,7 +258,7 @@ def _query(url: str | None, name: str) -> str | None:
 
 
 def _service_name(resource_id: Any) -> str | None:
-    text = as_str(resource_id)
+    text = any_as_str(resource_id)
     if not text:
         return None
     return text.rstrip("/").rsplit("/", 1)[-1].lower() or None

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import orjson
 
-from shared.ingest.batch import Decoded, EventFormat, Part, PartAssembler, PricedRecord
+from shared.ingest.types import Decoded, EventFormat, Part, PartAssembler, PricedRecord
 from shared.ingest import claims
 from shared.ingest.formats import capture, legacy, monitor
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from shared.ingest.batch import PricedRecord
+from shared.ingest.types import PricedRecord
 from shared.ingest.formats import capture
-from shared.ingest.formats.values import EventError
+from shared.ingest.values import EventError
 
 # A complete string, an unterminated string running to the end (the cut), a run of opening or of closing
 # brackets, or a comma with the scalars and commas after it (a run holds no string: its commas are members' ends).

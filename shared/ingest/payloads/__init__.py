@@ -23,7 +23,8 @@ from shared.ingest.payloads.request import read_request
 from shared.ingest.payloads.responses import read_response_object, read_response_stream
 from shared.ingest.payloads.sse import looks_like_stream
 from shared.ingest.payloads.streams import read_chat_stream, read_usage_stream
-from shared.ingest.payloads.values import as_str, as_text, load_json, usage_from
+from shared.ingest.payloads.usage import usage_from
+from shared.ingest.values import as_str, as_text, load_json
 from shared.store.records import PayloadFacts
 
 __all__ = ["parse_payloads"]

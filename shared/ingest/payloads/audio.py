@@ -11,7 +11,8 @@ from typing import Any
 
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.sse import iter_json_events
-from shared.ingest.payloads.values import as_float, as_text, usage_from
+from shared.ingest.payloads.usage import usage_from
+from shared.ingest.values import as_amount, as_text
 from shared.store.records import TokenUsage
 
 _MAX_FIELD_PARTS = 64
@@ -35,13 +36,13 @@ def audio_usage(raw_usage: Any, duration: Any) -> TokenUsage | None:
     """Usage of type tokens or duration; else whisper's verbose `duration` in seconds; else None."""
     if isinstance(raw_usage, dict):
         if raw_usage.get("type") == "duration" or ("seconds" in raw_usage and "input_tokens" not in raw_usage):
-            seconds = as_float(raw_usage.get("seconds"))
+            seconds = as_amount(raw_usage.get("seconds"))
             if seconds is not None:
                 return TokenUsage(audio_seconds=seconds)
         usage = usage_from(raw_usage)
         if usage is not None:
             return usage
-    seconds = as_float(duration)
+    seconds = as_amount(duration)
     return TokenUsage(audio_seconds=seconds) if seconds is not None else None
 
 

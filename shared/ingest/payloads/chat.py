@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ingest.payloads.draft import Draft
-from shared.ingest.payloads.values import as_dict, as_str, content_text, usage_from
+from shared.ingest.payloads.content import content_text
+from shared.ingest.payloads.usage import usage_from
+from shared.ingest.values import as_dict, as_str
 
 
 def read_chat_response(draft: Draft, body: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ingest.payloads.draft import Draft
-from shared.ingest.payloads.values import as_dict, as_str
+from shared.ingest.values import as_dict, as_str
 
 _FILTER_CODES = frozenset(("content_filter", "content_policy_violation", "contentfilter", "responsibleaipolicyviolation"))
 

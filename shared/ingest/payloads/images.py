@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ingest.payloads.draft import Draft
-from shared.ingest.payloads.values import as_str, usage_from
+from shared.ingest.payloads.usage import usage_from
+from shared.ingest.values import as_str
 from shared.store.records import TokenUsage
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ingest.payloads.draft import Draft
-from shared.ingest.payloads.values import as_dict, as_str, content_text, part_text
+from shared.ingest.payloads.content import content_text, part_text
+from shared.ingest.values import as_dict, as_str
 
 _BULKY = frozenset(("messages", "prompt", "input", "instructions", "tools", "functions", "file",
                     "additional_messages", "content", "image", "mask"))

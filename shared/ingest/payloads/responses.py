@@ -12,7 +12,9 @@ from typing import Any
 
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.sse import iter_json_events
-from shared.ingest.payloads.values import as_dict, as_str, content_text, usage_from
+from shared.ingest.payloads.content import content_text
+from shared.ingest.payloads.usage import usage_from
+from shared.ingest.values import as_dict, as_str
 
 _TERMINAL = frozenset(("response.completed", "response.failed", "response.incomplete"))
 

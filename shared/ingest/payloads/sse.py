@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from shared.ingest.payloads.values import load_json
+from shared.ingest.values import load_json
 
 DONE = object()  # the `data: [DONE]` sentinel that ends chat and completions streams
 

@@ -13,7 +13,8 @@ from typing import Any
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.errors import read_error
 from shared.ingest.payloads.sse import DONE, iter_json_events
-from shared.ingest.payloads.values import as_str, usage_from
+from shared.ingest.payloads.usage import usage_from
+from shared.ingest.values import as_str
 
 
 class _Choice:
