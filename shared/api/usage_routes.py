@@ -12,7 +12,7 @@ from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, q
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
-from shared.store.rows import iso_utc
+from shared.store.times import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
 MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per key

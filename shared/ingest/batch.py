@@ -23,7 +23,7 @@ from shared.ingest.merge import merge_records
 from shared.ingest.pricing import PriceBook
 from shared.store.records import CallRecord, DeadLetter, TokenUsage
 from shared.store.sql import SqlStore
-from shared.store.rows import naive_utc
+from shared.store.times import naive_utc
 from shared.store.rollups import RollupDeltas
 from shared.store.writes import CallWrites, PartKey
 

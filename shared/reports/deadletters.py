@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select, update
 from shared.store.bounds import bound_record, fit
 from shared.ingest.batch import IncomingEvent, Ingestor
 from shared.ingest.redaction import redact_text
-from shared.store.rows import iso_utc, naive_utc
+from shared.store.times import iso_utc, naive_utc
 from shared.store.schema import dead_letters
 from shared.store.sql import SqlStore
 

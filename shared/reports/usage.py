@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import starmap
 from typing import Any, Callable, Iterable, Sequence
@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, f
 
 from shared.store.expressions import day_of, round_half_up, rounded
 from shared.store.rollups import first_period
-from shared.store.rows import hour_of, naive_utc, stored_time
+from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
 from shared.reports.usage_query import FIGURES, FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, SUMS, TIME_KEYS, UsageQuery, key_conditions
 from shared.reports.usage_spans import cumulative_query, cumulative_spans, periods_with_rows, span_parts
@@ -41,12 +41,8 @@ class UsageResult:
     totals: dict[str, Any]
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
-
-
 def _ceil(moment: datetime, step: timedelta) -> datetime:
-    floor = hour_of(moment) if step == HOUR else hour_of(moment).replace(hour=0)
+    floor = hour_of(moment) if step == HOUR else day_start(moment)
     return floor if floor == moment else floor + step
 
 
@@ -55,7 +51,7 @@ def plan_range(start: datetime, end: datetime, *, daily_allowed: bool) -> list[t
     pieces: list[tuple[str, datetime, datetime]] = []
     # Rollup buckets are UTC hours and days: a range given in another zone (a quota period in Europe/Paris)
     # must be cut on UTC boundaries, or whole buckets straddling its edges would be dropped.
-    start, end = _utc(start), _utc(end)
+    start, end = in_utc(start), in_utc(end)
     if start >= end:
         return pieces
     first_hour, last_hour = _ceil(start, HOUR), hour_of(end)

@@ -31,6 +31,7 @@ from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table,
 
 from shared.store.records import CallRecord
 from shared.store.schema import ROLLUP_MEASURES, call_payloads, calls, pending_parts, usage_hourly
+from shared.store.times import aware_utc
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def _plausible_duration(value: Any) -> bool:
 def _aware(moment: Any) -> datetime | None:
     if not isinstance(moment, datetime):
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return aware_utc(moment)
 
 
 def _show(value: Any) -> str:

@@ -21,7 +21,7 @@ import orjson
 
 from shared.store.records import CallRecord
 from shared.ingest.redaction import RECORD_TEXT_FIELDS, redact_text
-from shared.store.rows import naive_utc
+from shared.store.times import naive_utc
 
 logger = logging.getLogger(__name__)
 

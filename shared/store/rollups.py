@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.store.records import CallRecord
-from shared.store.rows import hour_of, naive_utc, sqlite_value, stored_time
+from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 from shared.store.schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
