@@ -31,10 +31,7 @@ USAGE_PARAMS = (
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
 
-FIGURE_SCHEMA = {
-    name: ({"type": ["number", "null"]} if name in ("costUsd", "avgDurationMs") else {"type": "number"})
-    for name in FIGURES
-}
+FIGURE_SCHEMA = {figure.name: {"type": ["number", "null"] if figure.nullable else "number"} for figure in FIGURES}
 USAGE_ROW_SCHEMA = {
     "type": "object",
     "properties": {**{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS}, **FIGURE_SCHEMA},

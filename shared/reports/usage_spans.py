@@ -14,7 +14,8 @@ from sqlalchemy import Connection, and_, exists, func, select
 
 from shared.store.times import naive_utc, stored_time
 from shared.store.schema import Cumulative
-from shared.reports.usage_query import KEY_COLUMNS, SUMS, TIME_KEYS, UsageQuery, key_conditions
+from shared.store.measures import MEASURE_NAMES as SUMS
+from shared.reports.usage_query import KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
 
 
 @dataclass(frozen=True)

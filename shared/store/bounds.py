@@ -30,7 +30,8 @@ import orjson
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Unicode
 
 from shared.store.records import CallRecord
-from shared.store.schema import ROLLUP_MEASURES, call_payloads, calls, pending_parts, usage_hourly
+from shared.store.measures import MEASURE_NAMES
+from shared.store.schema import call_payloads, calls, pending_parts, usage_hourly
 from shared.store.times import aware_utc
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ _PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in (
 def _check_plausible_bounds_fit_the_schema() -> None:
     """The plausible bounds must fit the columns (a narrower column would bring the overflow back)."""
     too_wide = [name for name in TOKEN_FIELDS if MAX_TOKENS > integer_max(calls.c[name])]
-    too_wide += [name for name in TOKEN_FIELDS if name in ROLLUP_MEASURES and MAX_TOKENS > integer_max(usage_hourly.c[name])]
+    too_wide += [name for name in TOKEN_FIELDS if name in MEASURE_NAMES and MAX_TOKENS > integer_max(usage_hourly.c[name])]
     if MAX_STATUS > integer_max(calls.c.status):
         too_wide.append("status")
     if too_wide:
