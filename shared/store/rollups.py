@@ -45,12 +45,6 @@ _BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
 _CUT_MASKS = tuple((cut, tuple(dim in kept for dim in ROLLUP_DIMENSIONS)) for cut, kept in ROLLUP_CUTS.items())
 
 
-@lru_cache(maxsize=1 << 14)  # calls repeat their combinations: masking each call anew was ~1M generator steps per 20k calls
-def _cut_keys(dims: tuple) -> tuple[tuple[str, tuple], ...]:
-    """(cut, the dimensions with those the cut does not keep blanked) for each narrow rollup."""
-    return tuple((cut, tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))) for cut, kept in _CUT_MASKS)
-
-
 def _add(sums: list, figures: list) -> None:
     sums[:] = map(add, sums, figures)  # element-wise in C: this runs ~12 times per call ingested
 
@@ -75,7 +69,8 @@ class RollupDeltas:
         figures = call_figures(record, sign)
         _add(self.hourly[(hour, *dims)], figures)
         _add(self.daily[(day, *dims)], figures)
-        for cut, masked in _cut_keys(dims):
+        for cut, kept in _CUT_MASKS:
+            masked = tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))
             _add(self.hourly_cuts[(cut, hour, *masked)], figures)
             _add(self.daily_cuts[(cut, day, *masked)], figures)
 
