@@ -8,7 +8,6 @@ The report figures (averages, unpriced requests, ...) derive from these sums: se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Callable
 
 from sqlalchemy import BigInteger, Column, Float, Table, case, func
@@ -21,7 +20,7 @@ from shared.store.records import CallRecord
 class Measure:
     name: str  # the column in every rollup, and the label of its sum in report queries
     type: type[BigInteger] | type[Float]
-    of_call: Callable[[CallRecord], float]  # what one call adds (a merged call first takes its old figures away)
+    of_call: str  # what one call adds, as a Python expression over `call` (a CallRecord); see `call_figures`
     over_calls: Callable[[Table], ColumnElement]  # the same sum over rows of `calls`, in SQL
 
     @property
@@ -43,22 +42,21 @@ def _count_of(column: str) -> Callable[[Table], ColumnElement]:
 
 
 MEASURES: tuple[Measure, ...] = (
-    Measure("requests", BigInteger, lambda call: 1, lambda calls: func.count()),
+    Measure("requests", BigInteger, "1", lambda calls: func.count()),
     # As `CallRecord.failed`: no response at all (status 0), or an error status.
-    Measure("failed_requests", BigInteger, attrgetter("failed"), _count_where(lambda c: (c.c.status == 0) | (c.c.status >= 400))),
-    Measure("prompt_tokens", BigInteger, attrgetter("prompt_tokens"), _sum_of("prompt_tokens")),
-    Measure("completion_tokens", BigInteger, attrgetter("completion_tokens"), _sum_of("completion_tokens")),
-    Measure("total_tokens", BigInteger, attrgetter("total_tokens"), _sum_of("total_tokens")),
-    Measure("cached_tokens", BigInteger, attrgetter("cached_tokens"), _sum_of("cached_tokens")),
-    Measure("reasoning_tokens", BigInteger, attrgetter("reasoning_tokens"), _sum_of("reasoning_tokens")),
-    Measure("estimated_tokens_requests", BigInteger, attrgetter("tokens_estimated"), _count_where(lambda c: c.c.tokens_estimated)),
-    Measure("priced_requests", BigInteger, lambda call: call.cost_usd is not None, _count_of("cost_usd")),
-    Measure("cost_usd", Float, lambda call: call.cost_usd or 0.0, _sum_of("cost_usd")),
-    Measure("duration_ms_sum", Float, lambda call: call.duration_ms or 0.0, _sum_of("duration_ms")),
-    Measure("duration_count", BigInteger, lambda call: call.duration_ms is not None, _count_of("duration_ms")),
+    Measure("failed_requests", BigInteger, "call.failed", _count_where(lambda c: (c.c.status == 0) | (c.c.status >= 400))),
+    Measure("prompt_tokens", BigInteger, "call.prompt_tokens", _sum_of("prompt_tokens")),
+    Measure("completion_tokens", BigInteger, "call.completion_tokens", _sum_of("completion_tokens")),
+    Measure("total_tokens", BigInteger, "call.total_tokens", _sum_of("total_tokens")),
+    Measure("cached_tokens", BigInteger, "call.cached_tokens", _sum_of("cached_tokens")),
+    Measure("reasoning_tokens", BigInteger, "call.reasoning_tokens", _sum_of("reasoning_tokens")),
+    Measure("estimated_tokens_requests", BigInteger, "call.tokens_estimated", _count_where(lambda c: c.c.tokens_estimated)),
+    Measure("priced_requests", BigInteger, "call.cost_usd is not None", _count_of("cost_usd")),
+    Measure("cost_usd", Float, "call.cost_usd or 0.0", _sum_of("cost_usd")),
+    Measure("duration_ms_sum", Float, "call.duration_ms or 0.0", _sum_of("duration_ms")),
+    Measure("duration_count", BigInteger, "call.duration_ms is not None", _count_of("duration_ms")),
 )
 MEASURE_NAMES: tuple[str, ...] = tuple(m.name for m in MEASURES)
-_OF_CALL = tuple(m.of_call for m in MEASURES)
 
 
 def measure_columns() -> list[Column]:
@@ -66,9 +64,18 @@ def measure_columns() -> list[Column]:
     return [Column(m.name, m.type, nullable=False) for m in MEASURES]
 
 
-def call_figures(record: CallRecord, sign: int = 1) -> list[float]:
-    """What the call adds to each measure, in `MEASURES` order (`sign` -1: what it takes away)."""
-    return [sign * of_call(record) for of_call in _OF_CALL]
+def _compile_call_figures() -> Callable[[CallRecord, int], list[float]]:
+    """`call_figures` as one list display: it runs for every call ingested, and twelve calls of small functions
+    per call cost ~3x as much (2.0 against 0.6 us, measured). Built from the fixed expressions above, as
+    `collections.namedtuple` builds its classes."""
+    source = f"def call_figures(call, sign=1):\n    return [{', '.join(f'sign * ({m.of_call})' for m in MEASURES)}]\n"
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102 - module constants, never input
+    return namespace["call_figures"]
+
+
+call_figures = _compile_call_figures()
+call_figures.__doc__ = "What the call adds to each measure, in `MEASURES` order (`sign` -1: what it takes away)."
 
 
 def sums_over_calls(calls: Table) -> list[ColumnElement]:
