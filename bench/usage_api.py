@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cache import CACHE_DIR, cached  # noqa: E402
 from shared.store.rollups import dims_key  # noqa: E402
-from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, Cumulative  # noqa: E402
+from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, ROLLUP_DIMENSIONS, Cumulative  # noqa: E402
+from shared.store.measures import MEASURE_NAMES  # noqa: E402
 
 # Bump when _GENERATE, the constants below or the rollup build change what the ledger holds, so a cached ledger
 # from the older generator is not reused. Schema changes in shared/ need no bump (ledger_name fingerprints them).
@@ -93,7 +94,7 @@ FROM h
 _MEASURES_FROM_CALLS = """count(*), sum(CASE WHEN status = 0 OR status >= 400 THEN 1 ELSE 0 END), sum(prompt_tokens),
     sum(completion_tokens), sum(total_tokens), sum(cached_tokens), sum(reasoning_tokens), sum(tokens_estimated),
     count(cost_usd), coalesce(sum(cost_usd), 0), coalesce(sum(duration_ms), 0), count(duration_ms)"""
-_SUM_MEASURES = ", ".join(f"sum({m})" for m in ROLLUP_MEASURES)
+_SUM_MEASURES = ", ".join(f"sum({m})" for m in MEASURE_NAMES)
 _DAY = "substr(hour, 1, 10) || ' 00:00:00.000000'"
 
 
@@ -153,7 +154,7 @@ def build(path: Path, count: int) -> None:
 def _build_rollups(db: sqlite3.Connection) -> None:
     dims = ", ".join(ROLLUP_DIMENSIONS)
     blank_dims = ", ".join(f"coalesce({d}, {'0' if d == 'status' else chr(39) * 2})" for d in ROLLUP_DIMENSIONS)
-    measures = ", ".join(ROLLUP_MEASURES)
+    measures = ", ".join(MEASURE_NAMES)
     db.execute("BEGIN")
     _step(db, "usage_hourly", f"INSERT INTO usage_hourly (hour, dims_key, {dims}, {measures}) "
           f"SELECT hour, dims_key({blank_dims}), {blank_dims}, {_MEASURES_FROM_CALLS} FROM calls GROUP BY hour, {dims}")
@@ -185,7 +186,7 @@ def _build_cumulative(db: sqlite3.Connection, family: Cumulative, cut: str) -> N
     them): each bucket is the bucket before (same period) plus that bucket's cut rows. Then the period marks."""
     table = family.tables[cut].name
     kept = ", ".join(ROLLUP_CUTS[cut])
-    measures = ", ".join(ROLLUP_MEASURES)
+    measures = ", ".join(MEASURE_NAMES)
     bucket = family.bucket
     source = "usage_daily_cuts" if bucket == "day" else "usage_hourly_cuts"
     period_chars = 8 if family.period == "month" else 11  # 'YYYY-MM-' or 'YYYY-MM-DD '

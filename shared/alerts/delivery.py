@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.app.settings import Settings
-from shared.store.rows import aware_utc, iso_utc, naive_utc
+from shared.store.times import aware_utc, iso_utc, naive_utc
 from shared.store.schema_alerts import alerts
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, select, update
 
-from shared.store.rows import iso_utc, naive_utc
+from shared.store.times import iso_utc, naive_utc
 from shared.store.schema_alerts import quotas
 from shared.reports.usage import UsageQuery, query_usage
 

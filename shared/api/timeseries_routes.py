@@ -10,7 +10,7 @@ from shared.api.http import ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
 from shared.api.usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, MAX_HOURLY_RANGE, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
-from shared.store.rows import iso_utc
+from shared.store.times import iso_utc
 
 SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key
 TIMESERIES_PARAMS = (

@@ -12,7 +12,7 @@ from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, q
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
-from shared.store.rows import iso_utc
+from shared.store.times import iso_utc
 
 DEFAULT_RANGE = timedelta(days=30)
 MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per key
@@ -31,10 +31,7 @@ USAGE_PARAMS = (
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
 
-FIGURE_SCHEMA = {
-    name: ({"type": ["number", "null"]} if name in ("costUsd", "avgDurationMs") else {"type": "number"})
-    for name in FIGURES
-}
+FIGURE_SCHEMA = {figure.name: {"type": ["number", "null"] if figure.nullable else "number"} for figure in FIGURES}
 USAGE_ROW_SCHEMA = {
     "type": "object",
     "properties": {**{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS}, **FIGURE_SCHEMA},

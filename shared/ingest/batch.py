@@ -28,8 +28,8 @@ from shared.ingest.types import (BatchReport, CallSink, CallSinkBatch, ClaimReso
                                  IncomingEvent, Part, PartAssembler, PartKey, Salvager)
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
+from shared.store.times import naive_utc
 from shared.store.rollups import RollupDeltas
-from shared.store.rows import naive_utc
 from shared.store.sql import SqlStore
 from shared.store.writes import CallWrites
 

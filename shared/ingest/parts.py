@@ -17,7 +17,7 @@ from shared.ingest.redaction import redact_bytes
 from shared.ingest.types import BatchReport, ClaimResolving, Joined, Part, PartAssembler, PartKey
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
-from shared.store.rows import naive_utc
+from shared.store.times import naive_utc
 from shared.store.sql import SqlStore
 from shared.store.writes import CallWrites
 

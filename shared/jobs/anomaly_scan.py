@@ -21,7 +21,7 @@ from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, raised_between, sender_for
 from shared.alerts.anomalies import DAY, HOUR, Anomaly, AnomalyLimits, find_error_bursts, find_filter_bursts, find_newcomers, find_spikes
 from shared.jobs.quota_check import scope_label
-from shared.store.rows import aware_utc, iso_utc, naive_utc
+from shared.store.times import aware_utc, hour_of, iso_utc, naive_utc
 from shared.store.schema import calls, usage_hourly
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def run_anomaly_scan(context: JobContext, now: datetime | None = None) -> dict[s
     settings, store = context.settings, context.store
     now = now or datetime.now(timezone.utc)
     limits = AnomalyLimits.from_settings(settings)
-    end = now.replace(minute=0, second=0, microsecond=0)
+    end = hour_of(now)
     start = end - LOOKBACK
     with store.read() as conn:
         found = detect(conn, start, end, limits)

@@ -21,7 +21,7 @@ from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
 from shared.jobs.digest import raise_daily_digest
 from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
-from shared.store.rows import iso_utc, naive_utc
+from shared.store.times import iso_utc, naive_utc
 from shared.store.schema import calls
 from shared.store.schema_alerts import quota_crossings
 from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage

@@ -20,7 +20,7 @@ from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, sender_for
 from shared.ingest.operations import CANONICAL_BY_OPERATION_ID as LLM_OPERATION_IDS  # the operation ids the ledger knows are the LLM ones
-from shared.store.rows import aware_utc, naive_utc
+from shared.store.times import aware_utc, hour_of, naive_utc
 from shared.store.schema import usage_hourly
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Gap:
 
 def _hour(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return aware_utc(moment).astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return hour_of(aware_utc(moment).astimezone(timezone.utc))
 
 
 def compare(apim_rows: Iterable[Mapping[str, Any]], ledger: Mapping[datetime, int]) -> list[Gap]:
@@ -90,7 +90,7 @@ def run_reconcile(context: JobContext, now: datetime | None = None, query: Query
         logger.info("reconcile skipped: LEDGER_LOG_ANALYTICS_WORKSPACE_ID is empty")
         return {"skipped": True}
     now = now or datetime.now(timezone.utc)
-    end = now.replace(minute=0, second=0, microsecond=0) - SETTLE
+    end = hour_of(now) - SETTLE
     start = end - WINDOW
     if query is None:
         from shared.adapters.monitor_query import query_gateway_hourly

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select, update
 
 from shared.reports.erasure import purge_payloads
-from shared.store.rows import naive_utc
+from shared.store.times import naive_utc
 from shared.store.schema import call_payloads, dead_letters
 
 logger = logging.getLogger(__name__)

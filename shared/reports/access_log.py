@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, or_, select
 
-from shared.store.rows import iso_utc, naive_utc, stored_time
+from shared.store.times import iso_utc, naive_utc, stored_time
 from shared.store.schema_privacy import access_log
 
 _MAX_TEXT = {column.name: column.type.length for column in access_log.columns if getattr(column.type, "length", None)}

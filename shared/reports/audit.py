@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from shared.store.records import CallRecord
-from shared.store.rows import iso_utc, naive_utc, stored_time
+from shared.store.times import iso_utc, naive_utc, stored_time
 from shared.store.schema import call_payloads, calls
 from shared.store.writes import load_calls
 from shared.reports.usage import KEY_COLUMNS

@@ -18,7 +18,7 @@ from shared.store.bounds import bound_record, fit
 from shared.ingest.batch import Ingestor
 from shared.ingest.types import IncomingEvent
 from shared.ingest.redaction import redact_text
-from shared.store.rows import iso_utc, naive_utc
+from shared.store.times import iso_utc, naive_utc
 from shared.store.schema import dead_letters
 from shared.store.sql import SqlStore
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Connection, or_, select, update
 
-from shared.store.rows import naive_utc
+from shared.store.times import naive_utc
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
 
 TEXT_COLUMNS = ("request_params", "prompt_text", "completion_text", "tool_calls", "content_filter", "request_body",

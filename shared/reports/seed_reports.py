@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from shared.store.rows import aware_utc
+from shared.store.times import aware_utc
 from shared.store.schema import call_payloads, calls
 from shared.reports.usage import UsageQuery, query_usage
 

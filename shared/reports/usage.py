@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import starmap
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import BigInteger, Connection, Float, Table, and_, case, cast, func, null, select, union_all
+from sqlalchemy import Connection, Table, and_, func, select, union_all
 
-from shared.store.expressions import day_of, round_half_up, rounded
+from shared.store.expressions import day_of
+from shared.store.measures import MEASURE_NAMES, sums_over_calls
 from shared.store.rollups import first_period
-from shared.store.rows import hour_of, naive_utc, stored_time
+from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
-from shared.reports.usage_query import FIGURES, FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, SUMS, TIME_KEYS, UsageQuery, key_conditions
+from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, totals_of_rows
+from shared.reports.usage_query import FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
 from shared.reports.usage_spans import cumulative_query, cumulative_spans, periods_with_rows, span_parts
 
 __all__ = [  # the query vocabulary is re-exported: callers import it from here
@@ -41,12 +43,8 @@ class UsageResult:
     totals: dict[str, Any]
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
-
-
 def _ceil(moment: datetime, step: timedelta) -> datetime:
-    floor = hour_of(moment) if step == HOUR else hour_of(moment).replace(hour=0)
+    floor = hour_of(moment) if step == HOUR else day_start(moment)
     return floor if floor == moment else floor + step
 
 
@@ -55,7 +53,7 @@ def plan_range(start: datetime, end: datetime, *, daily_allowed: bool) -> list[t
     pieces: list[tuple[str, datetime, datetime]] = []
     # Rollup buckets are UTC hours and days: a range given in another zone (a quota period in Europe/Paris)
     # must be cut on UTC boundaries, or whole buckets straddling its edges would be dropped.
-    start, end = _utc(start), _utc(end)
+    start, end = in_utc(start), in_utc(end)
     if start >= end:
         return pieces
     first_hour, last_hour = _ceil(start, HOUR), hour_of(end)
@@ -77,24 +75,6 @@ def plan_range(start: datetime, end: datetime, *, daily_allowed: bool) -> list[t
     return pieces
 
 
-def _measures_raw() -> list:
-    failed = case(((calls.c.status == 0) | (calls.c.status >= 400), 1), else_=0)
-    return [
-        func.count().label("requests"),
-        func.sum(failed).label("failed_requests"),
-        func.sum(calls.c.prompt_tokens).label("prompt_tokens"),
-        func.sum(calls.c.completion_tokens).label("completion_tokens"),
-        func.sum(calls.c.total_tokens).label("total_tokens"),
-        func.sum(calls.c.cached_tokens).label("cached_tokens"),
-        func.sum(calls.c.reasoning_tokens).label("reasoning_tokens"),
-        func.sum(case((calls.c.tokens_estimated, 1), else_=0)).label("estimated_tokens_requests"),
-        func.count(calls.c.cost_usd).label("priced_requests"),
-        func.sum(calls.c.cost_usd).label("cost_usd"),
-        func.sum(calls.c.duration_ms).label("duration_ms_sum"),
-        func.count(calls.c.duration_ms).label("duration_count"),
-    ]
-
-
 def choose_cut(query: UsageQuery) -> str | None:
     """The narrowest cut holding every key the query groups or filters by, or None (use the wide rollup)."""
     if not query.narrow_rollups:
@@ -108,13 +88,13 @@ def choose_cut(query: UsageQuery) -> str | None:
 
 def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
     """One piece's sums per key: key columns as the rollups store them ('' or 0 for unknown), then `bucket` when
-    grouping by time, then the `SUMS`. Every piece has the same columns, so pieces can be stacked and merged."""
+    grouping by time, then the sums of `MEASURES`. Every piece has the same columns, so pieces can be stacked and merged."""
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     cut = choose_cut(query) if kind != "raw" else None
     if kind == "raw":
         table: Table = calls
         time_column, bucket_column = calls.c.time, calls.c.hour
-        measures = _measures_raw()
+        measures = sums_over_calls(calls)
         columns = [_blank_as_rollups(calls.c[KEY_COLUMNS[k]]).label(k) for k in keys]
     else:
         if cut is None:
@@ -122,7 +102,7 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
         else:
             table = usage_hourly_cuts if kind == "hourly" else usage_daily_cuts
         time_column = bucket_column = table.c.hour if kind == "hourly" else table.c.day
-        measures = [func.sum(table.c[name]).label(name) for name in SUMS]
+        measures = [func.sum(table.c[name]).label(name) for name in MEASURE_NAMES]
         columns = [table.c[KEY_COLUMNS[k]].label(k) for k in keys]
     bucket = _bucket(query)
     if bucket is not None:
@@ -179,11 +159,11 @@ def query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
 def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
     rows = _fetch(conn, _report_statement(conn, query), raw=conn.dialect.name == "sqlite")
     leading = _leading(query)
-    items = list(starmap(_row_builder((*leading, *FIGURES)), rows))
+    items = list(starmap(_row_builder((*leading, *FIGURE_NAMES)), rows))
     for i, item in enumerate(items if _bucket(query) else ()):  # keys in the order asked for, times as text
         moment = item.pop("bucket")
         items[i] = {k: _time_key(moment, k) if k in TIME_KEYS else item.pop(k) for k in query.group_by} | item
-    return UsageResult(rows=items, totals=_totals(rows, len(leading)))
+    return UsageResult(rows=items, totals=totals_of_rows(rows, len(leading)))
 
 
 @lru_cache(maxsize=64)
@@ -239,39 +219,18 @@ def _report_statement(conn: Connection, query: UsageQuery):
     else:  # the sum per key adds the pieces (and a cut's finer keys) up
         stacked = [*parts, *pieces]
         stacked = (union_all(*stacked) if len(stacked) > 1 else stacked[0]).subquery("stacked")
-        merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in SUMS])
+        merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in MEASURE_NAMES])
         merged = merged.group_by(*[stacked.c[name] for name in group]).subquery("merged")
-    sums = {m: merged.c[m] for m in SUMS}
+    sums = {m: merged.c[m] for m in MEASURE_NAMES}
     # Sums of integers come back as Decimal from PostgreSQL (numeric): cast there, not on SQLite (~4 ms a report).
-    exact = conn.dialect.name == "sqlite"
-    whole = {m: sums[m] if exact else cast(sums[m], BigInteger) for m in SUMS if m not in ("cost_usd", "duration_ms_sum")}
     columns = [
         *[(merged.c[k] if k == "status" else func.nullif(merged.c[k], "")).label(k) for k in keys],
         *([merged.c.bucket.label("bucket")] if bucket else []),
-        whole["requests"], whole["failed_requests"], whole["prompt_tokens"], whole["completion_tokens"],
-        whole["total_tokens"], whole["cached_tokens"], whole["reasoning_tokens"],
-        rounded(cast(sums["total_tokens"], Float) / func.nullif(sums["requests"], 0), 1),
-        whole["estimated_tokens_requests"],
-        whole["requests"] - whole["priced_requests"],
-        # No price known for any call of the row: null, never a silent 0.
-        case((sums["priced_requests"] > 0, rounded(sums["cost_usd"], 6)), else_=null()),
-        rounded(sums["duration_ms_sum"] / func.nullif(sums["duration_count"], 0), 1),
-        # Hidden (past the figures' names): the exact sums the totals need and the rounded figures lost.
-        sums["cost_usd"], sums["duration_ms_sum"], whole["duration_count"],
+        *figure_columns(sums, exact=conn.dialect.name == "sqlite"),  # the figures, then the sums they do not show
     ]
     # Time first, then most tokens first, then the keys.
     order = [*([merged.c.bucket] if bucket else []), sums["total_tokens"].desc(), *[merged.c[k] for k in keys]]
     return select(*columns).where(sums["requests"] != 0).order_by(*order)
-
-
-def _totals(rows: list, width: int) -> dict[str, Any]:
-    """The totals row from the report's rows: whole figures add up; cost and duration from their hidden sums."""
-    if not rows:
-        return _figures([0] * len(SUMS))
-    columns = list(zip(*rows))[width:]
-    requests, failed, prompt, completion, total, cached, reasoning, _avg, estimated, unpriced = map(sum, columns[:10])
-    cost, duration, timed = (sum(filter(None, c)) for c in columns[-3:])  # NULL where a row has none
-    return _figures([requests, failed, prompt, completion, total, cached, reasoning, estimated, requests - unpriced, cost, duration, timed])
 
 
 def _fetch(conn: Connection, statement, raw: bool) -> list:
@@ -286,28 +245,8 @@ def _fetch(conn: Connection, statement, raw: bool) -> list:
         result.close()
 
 
-def _figures(acc: Sequence[float]) -> dict[str, Any]:
-    """The contract's figures from the twelve sums, as the report statement computes them (for the totals)."""
-    requests, failed, prompt, completion, total, cached, reasoning, estimated, priced, cost, duration, timed = acc
-    requests, priced, total = int(requests), int(priced), int(total)
-    return {
-        "requests": requests,
-        "failedRequests": int(failed),
-        "promptTokens": int(prompt),
-        "completionTokens": int(completion),
-        "totalTokens": total,
-        "cachedTokens": int(cached),
-        "reasoningTokens": int(reasoning),
-        "avgTotalTokens": round_half_up(total / requests, 1) if requests else 0.0,
-        "estimatedTokensRequests": int(estimated),
-        "unpricedRequests": requests - priced,
-        "costUsd": round_half_up(float(cost), 6) if priced else None,
-        "avgDurationMs": round_half_up(duration / timed, 1) if timed else None,
-    }
-
-
 def usage_csv_columns(group_by: Iterable[str]) -> list[str]:
-    return [*group_by, *FIGURES]
+    return [*group_by, *FIGURE_NAMES]
 
 
 def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> UsageResult:
@@ -329,4 +268,4 @@ def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> Usag
 
 
 def timeseries_csv_columns(group_by: Iterable[str]) -> list[str]:
-    return ["time", *[k for k in group_by if k not in TIME_KEYS], *FIGURES]
+    return ["time", *[k for k in group_by if k not in TIME_KEYS], *FIGURE_NAMES]

@@ -1,6 +1,6 @@
-"""The vocabulary of usage reports: what a query may group and filter by, the figures a row carries, and the
-sums behind them (the rollups' measures), shared by the report builder (`usage`) and the cumulative reads
-(`usage_spans`)."""
+"""The vocabulary of usage reports: what a query may group and filter by, shared by the report builder (`usage`)
+and the cumulative reads (`usage_spans`). The figures a row carries are in `figures`, the sums behind them
+(the rollups' measures) in `shared.store.measures`."""
 
 from __future__ import annotations
 
@@ -22,16 +22,6 @@ KEY_COLUMNS = {
     "status": "status",
 }
 FILTER_KEYS = tuple(KEY_COLUMNS)
-FIGURES = (
-    "requests", "failedRequests", "promptTokens", "completionTokens", "totalTokens", "cachedTokens",
-    "reasoningTokens", "avgTotalTokens", "estimatedTokensRequests", "unpricedRequests", "costUsd", "avgDurationMs",
-)
-SUMS = (
-    "requests", "failed_requests", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
-    "reasoning_tokens", "estimated_tokens_requests", "priced_requests", "cost_usd", "duration_ms_sum", "duration_count",
-)
-
-
 @dataclass(frozen=True)
 class UsageQuery:
     start: datetime

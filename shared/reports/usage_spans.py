@@ -12,9 +12,10 @@ from typing import Sequence
 
 from sqlalchemy import Connection, and_, exists, func, select
 
-from shared.store.rows import naive_utc, stored_time
+from shared.store.times import naive_utc, stored_time
 from shared.store.schema import Cumulative
-from shared.reports.usage_query import KEY_COLUMNS, SUMS, TIME_KEYS, UsageQuery, key_conditions
+from shared.store.measures import MEASURE_NAMES as SUMS
+from shared.reports.usage_query import KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ import orjson
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Unicode
 
 from shared.store.records import CallRecord
-from shared.store.schema import PAYLOAD_KEYS, ROLLUP_MEASURES, call_payloads, calls, pending_parts, usage_hourly
+from shared.store.measures import MEASURE_NAMES
+from shared.store.schema import PAYLOAD_KEYS, call_payloads, calls, pending_parts, usage_hourly
+from shared.store.times import aware_utc
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ _PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in P
 def check_plausible_bounds_fit_the_schema() -> None:
     """The plausible bounds must fit the columns (a narrower column would bring the overflow back)."""
     too_wide = [name for name in TOKEN_FIELDS if MAX_TOKENS > integer_max(calls.c[name])]
-    too_wide += [name for name in TOKEN_FIELDS if name in ROLLUP_MEASURES and MAX_TOKENS > integer_max(usage_hourly.c[name])]
+    too_wide += [name for name in TOKEN_FIELDS if name in MEASURE_NAMES and MAX_TOKENS > integer_max(usage_hourly.c[name])]
     if MAX_STATUS > integer_max(calls.c.status):
         too_wide.append("status")
     if too_wide:
@@ -214,7 +216,7 @@ def _plausible_duration(value: Any) -> bool:
 def _aware(moment: Any) -> datetime | None:
     if not isinstance(moment, datetime):
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return aware_utc(moment)
 
 
 def _show(value: Any) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import orjson
 
 from shared.store.records import CallRecord
-from shared.store.rows import naive_utc
+from shared.store.times import naive_utc
 
 logger = logging.getLogger(__name__)
 

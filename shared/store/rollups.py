@@ -16,14 +16,14 @@ from typing import Iterable
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared.store.measures import MEASURE_NAMES, call_figures
 from shared.store.records import CallRecord
-from shared.store.rows import hour_of, naive_utc, sqlite_value, stored_time
+from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 from shared.store.schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
     ROLLUP_CUTS,
     ROLLUP_DIMENSIONS,
-    ROLLUP_MEASURES,
     Cumulative,
     usage_daily,
     usage_daily_cuts,
@@ -39,24 +39,6 @@ def _key(record: CallRecord) -> tuple:
     return tuple(
         (record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS
     )
-
-
-def _figures(record: CallRecord, sign: int) -> list[float]:
-    duration = record.duration_ms
-    return [
-        sign,
-        sign * record.failed,
-        sign * record.prompt_tokens,
-        sign * record.completion_tokens,
-        sign * record.total_tokens,
-        sign * record.cached_tokens,
-        sign * record.reasoning_tokens,
-        sign * record.tokens_estimated,
-        sign * (record.cost_usd is not None),
-        sign * (record.cost_usd or 0.0),
-        sign * (duration or 0.0),
-        sign * (duration is not None),
-    ]
 
 
 _BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
@@ -75,16 +57,16 @@ class RollupDeltas:
 
     def __init__(self, hourly_sums_days: int = 0) -> None:
         self.hourly_sums_days = hourly_sums_days
-        self.hourly: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))
-        self.daily: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))
-        self.hourly_cuts: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))  # keys: (cut, bucket, *dims)
-        self.daily_cuts: Deltas = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))
+        self.hourly: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))
+        self.daily: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))
+        self.hourly_cuts: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))  # keys: (cut, bucket, *dims)
+        self.daily_cuts: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))
 
     def add(self, record: CallRecord, sign: int = 1) -> None:
         hour = hour_of(naive_utc(record.time))
         day = hour.replace(hour=0)
         dims = _key(record)
-        figures = _figures(record, sign)
+        figures = call_figures(record, sign)
         _add(self.hourly[(hour, *dims)], figures)
         _add(self.daily[(day, *dims)], figures)
         for cut, kept in _CUT_MASKS:
@@ -131,7 +113,7 @@ def _rows(table: Table, leading: tuple[str, ...], deltas: Deltas) -> list[dict]:
         row = dict(zip(leading, key))
         row.update((dim, dims[i]) for i, dim in stored)
         row["dims_key"] = dims_key(dims)
-        row.update(zip(ROLLUP_MEASURES, sums))
+        row.update(zip(MEASURE_NAMES, sums))
         rows.append(row)
     return rows
 
@@ -148,7 +130,7 @@ def _apply(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Del
         proposed = pg_insert(table)
         upsert = proposed.on_conflict_do_update(
             index_elements=[*leading, "dims_key"],
-            set_={m: table.c[m] + proposed.excluded[m] for m in ROLLUP_MEASURES},
+            set_={m: table.c[m] + proposed.excluded[m] for m in MEASURE_NAMES},
         )
         conn.execute(upsert, rows)
         return
@@ -157,7 +139,7 @@ def _apply(conn: Connection, table: Table, leading: tuple[str, ...], deltas: Del
     keys = (*leading, "dims_key")
     statement = rollup_update(table, *leading)
     for row in rows:
-        params = {f"k_{k}": row[k] for k in keys} | {f"d_{m}": row[m] for m in ROLLUP_MEASURES}
+        params = {f"k_{k}": row[k] for k in keys} | {f"d_{m}": row[m] for m in MEASURE_NAMES}
         if conn.execute(statement, params).rowcount == 0:
             conn.execute(table.insert(), row)
 
@@ -170,11 +152,11 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
     stored = [i for i, _ in _stored_dims(table)]
     statement = _SQLITE_UPSERTS.get(table.name)
     if statement is None:
-        names = (*leading, "dims_key", *(ROLLUP_DIMENSIONS[i] for i in stored), *ROLLUP_MEASURES)
+        names = (*leading, "dims_key", *(ROLLUP_DIMENSIONS[i] for i in stored), *MEASURE_NAMES)
         statement = (
             f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
             f"ON CONFLICT ({', '.join((*leading, 'dims_key'))}) DO UPDATE SET "
-            + ", ".join(f"{m} = {m} + excluded.{m}" for m in ROLLUP_MEASURES)
+            + ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURE_NAMES)
         )
         _SQLITE_UPSERTS[table.name] = statement
     width = len(leading)
@@ -211,7 +193,7 @@ def _apply_cumulative(conn: Connection, cut_deltas: Deltas, family: Cumulative, 
         if last is not None and newest > last:
             _copy_forward(conn, family, last, newest)
         last = newest if last is None else max(last, newest)
-        per_cut: dict[str, Deltas] = defaultdict(lambda: defaultdict(lambda: [0] * len(ROLLUP_MEASURES)))
+        per_cut: dict[str, Deltas] = defaultdict(lambda: defaultdict(lambda: [0] * len(MEASURE_NAMES)))
         for cut, bucket, dims, sums in items:
             deltas = per_cut[cut]
             while bucket <= last:
@@ -261,7 +243,7 @@ def _copy_forward(conn: Connection, family: Cumulative, last: datetime, newest: 
 def rollup_update(table: Table, *leading: str):
     """`UPDATE ... SET m = m + :d_m WHERE bucket = :k_bucket AND dims_key = :k_dims_key` (SQL Server's path)."""
     where = and_(*(table.c[k] == _bind(k) for k in (*leading, "dims_key")))
-    return update(table).where(where).values({m: table.c[m] + _bind("d_" + m) for m in ROLLUP_MEASURES})
+    return update(table).where(where).values({m: table.c[m] + _bind("d_" + m) for m in MEASURE_NAMES})
 
 
 def _bind(name: str):

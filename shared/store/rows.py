@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 import orjson
 
 from shared.store.records import CallRecord
 from shared.store.schema import PAYLOAD_KEYS, call_payloads, calls
+from shared.store.times import aware_utc, hour_of, naive_utc
 
 CALL_COLUMNS = tuple(c.name for c in calls.columns if c.name not in ("hour", "ingested_at"))
 _JSON_PAYLOAD_COLUMNS = ("request_params", "tool_calls", "content_filter", "redactions")
 _TEXT_PAYLOAD_COLUMNS = ("prompt_text", "completion_text", "request_body", "response_body")
 PAYLOAD_COLUMNS = tuple(c.name for c in call_payloads.columns if c.name not in PAYLOAD_KEYS)
-
-
-def naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def aware_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """The API's time format: ISO-8601 UTC with `Z`. Naive times (as the store returns them) are UTC."""
-    if moment is None:
-        return None
-    return aware_utc(moment).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def stored_time(value: Any) -> datetime:
-    """A time as read back from the store: aggregates (min, max) over SQLite's text times come back as text."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def sqlite_value(value: Any) -> Any:
-    """A value as SQLite stores it: times as the text SQLAlchemy's SQLite DateTime writes (always with
-    microseconds), so range queries compare right; anything else as it is."""
-    if isinstance(value, datetime):
-        return value.isoformat(" ", "microseconds")
-    return value
-
-
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def call_row(record: CallRecord, ingested_at: datetime) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mssql import DATETIME2
 
+from shared.store.measures import measure_columns
+
 metadata = MetaData()
 
 ID = String(64)
@@ -144,33 +146,13 @@ ROLLUP_DIMENSIONS = (
     "status",
 )
 
-ROLLUP_MEASURES = (
-    "requests",
-    "failed_requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "estimated_tokens_requests",
-    "priced_requests",
-    "cost_usd",
-    "duration_ms_sum",
-    "duration_count",
-)
-
-
 def _dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column]:
     return [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in dims]
 
 
-def _measure_columns() -> list[Column]:
-    return [Column(m, Float if m in ("cost_usd", "duration_ms_sum") else BigInteger, nullable=False) for m in ROLLUP_MEASURES]
-
-
 def _rollup(name: str, bucket: str) -> Table:
     # The key is a hash of the dimensions: ten wide text columns would exceed SQL Server's 900-byte index key.
-    dims, measures = _dimension_columns(), _measure_columns()
+    dims, measures = _dimension_columns(), measure_columns()
     return Table(
         name,
         metadata,
@@ -200,7 +182,7 @@ ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
 
 
 def _cut_rollup(name: str, bucket: str) -> Table:
-    dims, measures = _dimension_columns(), _measure_columns()
+    dims, measures = _dimension_columns(), measure_columns()
     return Table(
         name,
         metadata,
@@ -258,7 +240,7 @@ def _cumulative(prefix: str, bucket: str, cut: str, kept: tuple[str, ...]) -> Ta
         Column(bucket, UTC_TIME, nullable=False),
         Column("dims_key", String(32), nullable=False),  # the same hash as the cut tables' (all ten, masked)
         *_dimension_columns(kept),
-        *_measure_columns(),
+        *measure_columns(),
         PrimaryKeyConstraint(bucket, "dims_key", name=f"pk_{name}"),
         sqlite_with_rowid=False,
     )

@@ -21,7 +21,8 @@ from shared.store.bounds import fit
 from shared.store.records import CallRecord, DeadLetter
 from shared.store.rollups import RollupDeltas
 from shared.store.errors import is_data_error, store_message
-from shared.store.rows import call_row, has_payload, payload_row, record_from_rows, sqlite_value
+from shared.store.rows import call_row, has_payload, payload_row, record_from_rows
+from shared.store.times import sqlite_value
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
 
 logger = logging.getLogger(__name__)

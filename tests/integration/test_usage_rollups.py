@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from shared.ingest.calls import record_calls
 from shared.store.records import CallRecord
-from shared.store.rows import aware_utc
+from shared.store.times import aware_utc
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
 from shared.store.sql import SqlStore
 from shared.reports.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
