@@ -7,6 +7,6 @@ from shared.api import deadletter_routes  # noqa: F401
 from shared.api import openapi_routes  # noqa: F401
 from shared.api import quota_routes  # noqa: F401
 from shared.api import alert_routes  # noqa: F401
-from shared.api.routes import ROUTES, Route, handle
+from shared.api.routes import ROUTES, Route, handle, handle_with
 
-__all__ = ["ROUTES", "Route", "handle"]
+__all__ = ["ROUTES", "Route", "handle", "handle_with"]
