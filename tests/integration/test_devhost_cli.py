@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.local_host import devhost_env, local_host
 from tests.net import free_port, http_call
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
-                "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"), "PYTHONPATH": str(ROOT)})
-    env.update(extra)
-    return env
 
 
 def _devhost(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=tmp_path, env=_env(tmp_path, **env),
+    return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=tmp_path, env=devhost_env(tmp_path, **env),
                           capture_output=True, text=True, timeout=120)
 
 
@@ -95,37 +84,12 @@ def test_sample_out_writes_the_month_the_readme_names_and_replay_reads_it(tmp_pa
     assert replayed.returncode == 0 and json.loads(replayed.stdout.splitlines()[-1])["events"] == len(lines)
 
 
-def _serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen, str, Path]:
-    port, log = free_port(), tmp_path / "serve.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
-                                   cwd=tmp_path, env=_env(tmp_path, **env), stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            http_call(f"{base}/api/openapi.json")
-            return process, base, log
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(log.read_text())
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-
-
 def test_serve_logs_one_access_line_per_request_and_its_401_points_at_dev_mode(tmp_path):
-    process, base, log = _serve(tmp_path, LEDGER_AUTH="easyauth")
-    try:
+    with local_host(tmp_path, LEDGER_AUTH="easyauth") as (base, log):
         status, body = http_call(f"{base}/api/usage?groupBy=model")
         assert status == 401 and "LEDGER_AUTH=dev" in json.loads(body)["detail"]
         assert http_call(f"{base}/api/health")[0] == 200
         assert http_call(f"{base}/api/no-such-route")[0] == 404
-    finally:
-        _stop(process)
     text = log.read_text()
     access = [line for line in text.splitlines() if re.match(r"\d{4}-\d\d-\d\dT\S+Z 127.0.0.1 ", line)]
     assert [line.split()[2:5] for line in access] == [
@@ -135,15 +99,12 @@ def test_serve_logs_one_access_line_per_request_and_its_401_points_at_dev_mode(t
 
 
 def test_health_is_503_with_a_reason_while_the_store_is_down_and_the_docs_still_answer(tmp_path):
-    process, base, log = _serve(tmp_path, LEDGER_SQL_URL=_closed_port_url())
-    try:
+    with local_host(tmp_path, LEDGER_SQL_URL=_closed_port_url()) as (base, log):
         status, body = http_call(f"{base}/api/health")
         assert status == 503 and json.loads(body) == {
             "status": "unhealthy", "store": "unreachable: OperationalError; the app's log has the database's message"}
         status, body = http_call(f"{base}/api/usage")
         assert status == 503 and "store is unreachable" in json.loads(body)["detail"]
         assert http_call(f"{base}/api/openapi.json")[0] == 200
-    finally:
-        _stop(process)
     text = log.read_text()
     assert "devhost: warning: cannot reach the database" in text and "Traceback" not in text and "s3cret" not in text
