@@ -1,2 +1,2 @@
 """Imports every module that adds tables to `schema.metadata`, so `create_all` and the T-SQL see them all."""
-from shared.store import schema_alerts  # noqa: F401  (quotas, quota_crossings, alerts)
+from shared.store import schema_alerts  # noqa: F401  (quotas, quota_crossings, alerts, alert_channels, alert_posts)
