@@ -4,7 +4,6 @@ channel gets each alert exactly once, even from two concurrent checks, and a ref
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -14,7 +13,7 @@ from shared.app.settings import SettingsError, load_settings
 from shared.jobs.quota_check import run_quota_check
 from shared.store.sql import SqlStore
 from tests.conftest import make_context
-from tests.integration.test_quota_check import _quota_at_90_percent
+from tests.integration.test_quota_check import _quota_at_90_percent, run_checks_concurrently
 from tests.webhook_receiver import webhook_receiver
 
 
@@ -23,33 +22,13 @@ def _webhook_settings(base: str) -> dict[str, str]:
             "LEDGER_ALERT_WEBHOOKS": f"teams:{base}/teams, slack:{base}/slack,json:{base}/json"}
 
 
-def _concurrently(contexts) -> list[dict]:
-    barrier = threading.Barrier(len(contexts))
-    reports, errors = [], []
-
-    def check(ctx):
-        try:
-            barrier.wait()
-            reports.append(run_quota_check(ctx))
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=check, args=(ctx,)) for ctx in contexts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
-    return reports
-
-
 def test_two_concurrent_checks_post_each_alert_once_to_teams_slack_and_json(any_store):
     with webhook_receiver() as (base, received):
         _quota_at_90_percent(make_context(any_store, **_webhook_settings(base)))
         url = any_store.engine.url.render_as_string(hide_password=False)
         stores = [SqlStore.from_url(url, create_schema=False) for _ in range(2)]  # two instances, two pools
         try:
-            reports = _concurrently([make_context(store, **_webhook_settings(base)) for store in stores])
+            reports = run_checks_concurrently([make_context(store, **_webhook_settings(base)) for store in stores])
             run_quota_check(make_context(stores[0], **_webhook_settings(base)))  # a later check posts nothing again
         finally:
             for store in stores:
