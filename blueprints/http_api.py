@@ -13,7 +13,7 @@ bp = func.Blueprint()
 
 
 def _serve(name: str, req: func.HttpRequest) -> func.HttpResponse:
-    from shared.api.handler import handle
+    from shared.api.handler import handle_with
     from shared.api.http import ApiRequest
     from shared.app.wiring import app_context
 
@@ -26,7 +26,7 @@ def _serve(name: str, req: func.HttpRequest) -> func.HttpResponse:
         headers=dict(req.headers),
         body=req.get_body() or b"",
     )
-    resp = handle(name, request, app_context())
+    resp = handle_with(name, request, app_context)
     return func.HttpResponse(body=resp.body, status_code=resp.status, mimetype=resp.content_type.split(";")[0],
                              charset="utf-8", headers=resp.headers)
 

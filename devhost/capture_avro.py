@@ -71,7 +71,8 @@ def read_capture_avro(path: Path, on_problem: ProblemReporter = logger.warning) 
             schema = fastavro.parse_schema(json.loads(header["meta"]["avro.schema"]))
             codec = header["meta"].get("avro.codec", b"null").decode()
         except Exception as exc:  # noqa: BLE001 - whatever the header holds, the file is reported, not fatal
-            on_problem(f"{path}: not an Avro container file, or cut in its header ({_reason(exc)})")
+            on_problem(f"{path}: not an Avro container file, or cut in its header ({_reason(exc)}); "
+                       "give Event Hubs Capture .avro files, or JSON Lines as .jsonl")
             return
         if codec not in _CODECS:
             on_problem(f"{path}: Avro codec {codec!r} is not one Capture writes (null, deflate); file skipped")

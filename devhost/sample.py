@@ -285,15 +285,28 @@ def _embedding(rng: random.Random, deployment: str) -> Call:
     return request_body, 200, "application/json", body, {"openai-processing-ms": "21.4"}, rng.randint(30, 120)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write a sample month as JSON Lines (one capture/v1 event body a line) to --out, or to stdout."""
-    parser = argparse.ArgumentParser(prog="python -m devhost sample", description=main.__doc__)
+def positive_int(raw: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m devhost sample`, shared by the devhost CLI and `main`."""
     parser.add_argument("--out", type=Path, help="JSON Lines file to write (default: stdout)")
-    parser.add_argument("--start", default="2026-10-01", type=datetime.fromisoformat, help="first day (UTC)")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--calls-per-day", type=int, default=400)
+    parser.add_argument("--start", default="2026-10-01", type=datetime.fromisoformat, help="first day (UTC), e.g. 2026-10-01")
+    parser.add_argument("--days", type=positive_int, default=30)
+    parser.add_argument("--calls-per-day", type=positive_int, default=400)
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+
+
+def write_sample(args: argparse.Namespace) -> int:
+    """Write the sample the parsed options describe; OSError when --out cannot be written."""
     events = generate_sample_events(args.start, args.days, args.calls_per_day, args.seed)
     out = open(args.out, "wb") if args.out else sys.stdout.buffer
     count = 0
@@ -304,8 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.out:
             out.close()
-    print(f"wrote {count} events", file=sys.stderr)
+    print(f"wrote {count:,} events" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write a sample month as JSON Lines (one capture/v1 event body a line) to --out, or to stdout."""
+    parser = argparse.ArgumentParser(prog="python -m devhost sample", description=main.__doc__)
+    add_arguments(parser)
+    return write_sample(parser.parse_args(argv))
 
 
 # --- the words people send and get back (data, kept here so the sample is one self-contained module) ---

@@ -12,10 +12,11 @@ import json
 import logging
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import azure.functions as func
@@ -116,13 +117,28 @@ class _Refused(Exception):
         self.status, self.detail = status, detail
 
 
-def make_handler(host: LocalHost) -> type[BaseHTTPRequestHandler]:
+def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         default_request_version = "HTTP/1.1"  # so that even a garbled request line gets a status line with its 400
+        started = 0.0
 
-        def log_message(self, fmt: str, *args) -> None:  # route access logs through logging
+        def log_message(self, fmt: str, *args) -> None:  # http.server's own notes go through logging
             logger.info("%s %s", self.address_string(), fmt % args)
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # one access line per answer is written by _send, with its size and time
+
+        def _access(self, status: int, size: int) -> None:
+            if access_log is None:
+                return
+            took = (time.monotonic() - self.started) * 1000 if self.started else 0.0
+            target = "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}"
+                             for c in (getattr(self, "path", "") or "-")[:300])  # one line, whatever was sent
+            line = (f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {self.client_address[0]} "
+                    f"{getattr(self, 'command', None) or '-'} {target} {status} {size}B {took:.0f}ms\n")
+            access_log.write(line)
+            access_log.flush()
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """http.server's own refusals (request line, headers, version) as problem+json, like ours."""
@@ -143,6 +159,7 @@ def make_handler(host: LocalHost) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
+            self._access(status, len(body))
 
         def _checked(self) -> tuple[str, dict[str, list[str]], bytes]:
             """The request's decoded path, query and body, or _Refused saying what is wrong with it."""
@@ -179,6 +196,7 @@ def make_handler(host: LocalHost) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length) if length else b""
 
         def _serve(self) -> None:
+            self.started = time.monotonic()
             try:
                 path, query, body = self._checked()
             except _Refused as refusal:
@@ -227,9 +245,11 @@ def make_handler(host: LocalHost) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(functions: dict[str, LocalFunction], *, host: str, port: int, timers: bool, dev_mode: bool = False) -> ThreadingHTTPServer:
+def serve(functions: dict[str, LocalFunction], *, host: str, port: int, timers: bool, dev_mode: bool = False,
+          access_log: TextIO | None = None) -> ThreadingHTTPServer:
+    """A started server (not yet serving); `access_log` gets one line per answer."""
     local = LocalHost(functions, dev_mode=dev_mode)
-    server = ThreadingHTTPServer((host, port), make_handler(local))
+    server = ThreadingHTTPServer((host, port), make_handler(local, access_log))
     server.daemon_threads = True
     if timers:
         local.start_timers()

@@ -62,6 +62,8 @@ param captureStreamBodies bool = false
 param bodyRetentionDays int = 30
 @description('Comma-separated admin addresses copied on every alert.')
 param alertRecipients string = ''
+@description('Name of the Key Vault secret that holds LEDGER_ALERT_WEBHOOKS (teams:/slack:/json: URLs, which are credentials); put it in the vault after the first deployment. Empty: no chat alerts.')
+param alertWebhooksSecretName string = ''
 @description('Versionless Key Vault secret id of the gateway TLS certificate; empty: HTTP listener (tests only).')
 param sslCertificateSecretId string = ''
 @description('Host name clients use for the gateway (a custom domain with a CNAME to it); empty: the gateway\'s own DNS name.')
@@ -298,6 +300,7 @@ module functions 'modules/functions.bicep' = {
     kustoIngestUri: deployAdx ? adx.outputs.ingestUri : ''
     kustoDatabase: deployAdx ? adx.outputs.databaseName : ''
     keyVaultName: keyvault.outputs.vaultName
+    alertWebhooksSecretName: alertWebhooksSecretName
   }
   dependsOn: [rbac]
 }

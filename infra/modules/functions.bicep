@@ -45,6 +45,8 @@ param timezone string = 'UTC'
 param keyVaultName string
 @description('Name of a Key Vault secret holding an SMTP password (only for LEDGER_EMAIL_MODE=smtp); empty: none.')
 param smtpPasswordSecretName string = ''
+@description('Name of a Key Vault secret holding LEDGER_ALERT_WEBHOOKS (`teams:<url>,slack:<url>,json:<url>`: the URLs are credentials); empty: no chat alerts.')
+param alertWebhooksSecretName string = ''
 param maximumInstanceCount int = 40
 
 module plan 'br/public:avm/res/web/serverfarm:0.1.1' = {
@@ -119,6 +121,10 @@ var ledgerSettings = {
   LEDGER_OUTBOX_DIR: '/tmp/ledger-outbox'
   LEDGER_ALERT_FROM: alertFrom
   LEDGER_ALERT_TO: alertTo
+  // A webhook URL carries its own credential (a Teams workflow's `sig`, a Slack hook's path): a Key Vault
+  // reference, read with keyVaultReferenceIdentity
+  // (https://learn.microsoft.com/azure/app-service/app-service-key-vault-references).
+  LEDGER_ALERT_WEBHOOKS: empty(alertWebhooksSecretName) ? '' : '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${alertWebhooksSecretName})'
   LEDGER_DAILY_DIGEST: 'false'
   LEDGER_LOG_ANALYTICS_WORKSPACE_ID: logAnalyticsWorkspaceCustomerId
   AZURE_CLIENT_ID: identityClientId

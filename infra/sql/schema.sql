@@ -17,6 +17,32 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.alert_channels', N'U') IS NULL
+BEGIN
+    CREATE TABLE alert_channels (
+	channel VARCHAR(64) NOT NULL, 
+	added_at DATETIME2 NOT NULL, 
+	CONSTRAINT pk_alert_channels PRIMARY KEY (channel)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.alert_posts', N'U') IS NULL
+BEGIN
+    CREATE TABLE alert_posts (
+	alert_id INTEGER NOT NULL, 
+	channel VARCHAR(64) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	last_error NVARCHAR(1024) NULL, 
+	claimed_at DATETIME2 NULL, 
+	sent_at DATETIME2 NULL, 
+	CONSTRAINT pk_alert_posts PRIMARY KEY (alert_id, channel)
+);
+    CREATE INDEX ix_alert_posts_status ON alert_posts (status);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.alerts', N'U') IS NULL
 BEGIN
     CREATE TABLE alerts (

@@ -116,7 +116,11 @@ def list_alerts(conn: Connection, limit: int, before_id: int | None = None, kind
         statement = statement.where(alerts.c.id < before_id)
     if kind is not None:
         statement = statement.where(alerts.c.kind == kind)
-    return [_decoded(row) for row in conn.execute(statement).mappings()]
+    rows = [_decoded(row) for row in conn.execute(statement).mappings()]
+    from shared.alerts.webhooks import channel_deliveries
+
+    posts = channel_deliveries(conn, [row["id"] for row in rows])
+    return [row | {"posts": posts[row["id"]]} for row in rows]
 
 
 
@@ -128,7 +132,7 @@ def alert_json(row: dict[str, Any]) -> dict[str, Any]:
         "summary": details.get("summary"), "facts": dict(details.get("facts", [])), "links": dict(details.get("links", [])),
         "data": details.get("data", {}), "recipients": row["recipients"],
         "delivery": {"status": row["status"], "attempts": row["attempts"], "sentAt": iso_utc(row["sent_at"]),
-                     "lastError": row["last_error"]},
+                     "lastError": row["last_error"], "channels": row.get("posts", [])},
     }
 
 
@@ -150,25 +154,37 @@ def sender_for(settings: Settings) -> EmailSender | None:
     return None
 
 
-def _claimable(now: datetime):
+def claimable(table: Any, now: datetime):
+    """Rows of an outbox (`alerts`, `alert_posts`) a check may lease: waiting, failed, or leased by the dead."""
     stale = naive_utc(now - LEASE)
-    return and_(alerts.c.attempts < MAX_ATTEMPTS, or_(
-        alerts.c.status.in_(RETRYABLE), and_(alerts.c.status == "sending", alerts.c.claimed_at < stale)))
+    return and_(table.c.attempts < MAX_ATTEMPTS, or_(
+        table.c.status.in_(RETRYABLE), and_(table.c.status == "sending", table.c.claimed_at < stale)))
 
 
 def deliver_pending(store: Any, sender: EmailSender | None, settings: Settings, now: datetime | None = None) -> DeliveryReport:
-    """Send every alert waiting for delivery, each leased first so two instances never send the same one."""
+    """Send every alert waiting for delivery, each leased first so two instances never send the same one;
+    then post alerts to the chat webhooks (their `sent`/`failed` are logged, the report stays the mail's)."""
+    from shared.alerts.webhooks import deliver_webhooks, poster_for
+
+    now = now or datetime.now(timezone.utc)
+    report = _deliver_mail(store, sender, settings, now)
+    posts = deliver_webhooks(store, poster_for(settings), settings, now)
+    if posts.sent or posts.failed:
+        logger.info("chat posts: sent for alerts %s, failed for %s", posts.sent, posts.failed)
+    return report
+
+
+def _deliver_mail(store: Any, sender: EmailSender | None, settings: Settings, now: datetime) -> DeliveryReport:
     from shared.alerts.notify import compose  # rendering is only needed when something is sent
 
     report = DeliveryReport()
     if sender is None:
         return report
-    now = now or datetime.now(timezone.utc)
     with store.read() as conn:
-        ids = list(conn.execute(select(alerts.c.id).where(_claimable(now)).order_by(alerts.c.id).limit(200)).scalars())
+        ids = list(conn.execute(select(alerts.c.id).where(claimable(alerts, now)).order_by(alerts.c.id).limit(200)).scalars())
     for alert_id in ids:
         with store.write() as conn:
-            leased = conn.execute(update(alerts).where(alerts.c.id == alert_id, _claimable(now)).values(
+            leased = conn.execute(update(alerts).where(alerts.c.id == alert_id, claimable(alerts, now)).values(
                 status="sending", claimed_at=naive_utc(now), attempts=alerts.c.attempts + 1)).rowcount == 1
             row = alert_row(conn, alert_id) if leased else None
         if row is None:

@@ -27,7 +27,13 @@ ALERT_SCHEMA = {
         "recipients": {"type": "object", "properties": {"to": {"type": "array"}, "cc": {"type": "array"}}},
         "delivery": {"type": "object", "properties": {
             "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed", "off", "no_recipients"]},
-            "attempts": {"type": "integer"}, "sentAt": {"type": ["string", "null"]}, "lastError": {"type": ["string", "null"]}}},
+            "attempts": {"type": "integer"}, "sentAt": {"type": ["string", "null"]}, "lastError": {"type": ["string", "null"]},
+            "channels": {"type": "array", "description": "one item per chat webhook (LEDGER_ALERT_WEBHOOKS) the alert is posted to",
+                         "items": {"type": "object", "properties": {
+                             "channel": {"type": "string", "description": "kind and a digest of the URL, e.g. teams:3f2a9c1d0b7e4a55"},
+                             "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed"]},
+                             "attempts": {"type": "integer"}, "sentAt": {"type": ["string", "null"]},
+                             "lastError": {"type": ["string", "null"]}}}}}},
     },
     "required": ["id", "kind", "scopeType", "scopeId", "createdAt", "subject", "delivery"],
 }

@@ -96,7 +96,8 @@ class Authenticator:
         if not (self.settings.website_auth_enabled or self.settings.easyauth_trusted):
             raise AuthError(
                 "X-MS-CLIENT-PRINCIPAL is not trusted here: App Service Authentication is off "
-                "(WEBSITE_AUTH_ENABLED) and LEDGER_EASYAUTH_TRUSTED is not set"
+                "(WEBSITE_AUTH_ENABLED) and LEDGER_EASYAUTH_TRUSTED is not set; on your own machine, start the local "
+                "host with LEDGER_AUTH=dev (loopback only) to call it without a token"
             )
         encoded = headers.get("x-ms-client-principal")
         if not encoded:

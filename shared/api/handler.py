@@ -8,7 +8,8 @@ from shared.api import openapi_routes  # noqa: F401
 from shared.api import quota_routes  # noqa: F401
 from shared.api import alert_routes  # noqa: F401
 from shared.api import access_log_routes  # noqa: F401
+from shared.api import docs_page  # noqa: F401
 from shared.api import erasure_routes  # noqa: F401
-from shared.api.routes import ROUTES, Route, handle
+from shared.api.routes import ROUTES, Route, handle, handle_with
 
-__all__ = ["ROUTES", "Route", "handle"]
+__all__ = ["ROUTES", "Route", "handle", "handle_with"]

@@ -14,6 +14,7 @@ ROUTE_TABLE = {
     "deadletters": ("GET", "deadletters"),
     "deadletter_retry": ("POST", "deadletters/{id}/retry"),
     "openapi": ("GET", "openapi.json"),
+    "docs": ("GET", "docs"),
     "quotas": ("GET", "quotas"),
     "quota_put": ("PUT", "quotas/{scopeType}/{scopeId}"),
     "quota_delete": ("DELETE", "quotas/{scopeType}/{scopeId}"),

@@ -30,7 +30,7 @@ SECURITY_SCHEMES = {
                  "description": "set by App Service Authentication in front of the app (LEDGER_AUTH=easyauth)"},
 }
 _ERRORS = {
-    "400": "a parameter or the body is not valid (`parameter` names it)",
+    "400": "a parameter or the body is not valid, or a query parameter is unknown (`parameter` names it)",
     "401": "no identity, or one that cannot be trusted",
     "403": "the identity lacks the role",
     "404": "no such item",
@@ -47,9 +47,7 @@ def _problem(description: str) -> dict[str, Any]:
 def operation(route: Route) -> dict[str, Any]:
     """The OpenAPI operation object of one route."""
     responses = dict(route.responses)
-    errors = []
-    if route.params or route.request_body:
-        errors.append("400")
+    errors = ["400"]  # every route refuses a query parameter it does not know
     if route.roles is not None:
         errors += ["401", "403"]
     if "{" in route.path:

@@ -17,6 +17,6 @@ def _openapi(_context: ApiContext, _request: ApiRequest, _caller: Caller | None,
 
 register(Route(
     name="openapi", method="GET", path="openapi.json", roles=None, params=(), handler=_openapi,
-    summary="This document: the OpenAPI 3.1 description of the usage API",
+    summary="This document: the OpenAPI 3.1 description of the usage API", uses_store=False,
     responses={"200": {"description": "the OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}},
 ))

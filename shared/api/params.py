@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -111,7 +112,22 @@ class Param:
         }
 
 
+# The Functions host reads a function key from `code` itself (https://learn.microsoft.com/azure/azure-functions/function-keys-how-to);
+# a caller sending one by habit to these anonymous routes is not asking for a different report.
+HOST_PARAMETERS = frozenset({"code"})
+
+
 def parse_params(params: tuple[Param, ...], query: Mapping[str, list[str]], route: Mapping[str, str]) -> dict[str, Any]:
+    """The route's parameter values; a query parameter the route does not know is a 400 naming the valid ones,
+    not a silently different answer (`group_by=user` must not return ungrouped totals)."""
+    known = [param.name for param in params if param.location != "path"]
+    for name in query:
+        if name not in known and name not in HOST_PARAMETERS:
+            shown = name if len(name) <= 60 else name[:60] + "..."
+            close = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1, cutoff=0.6)
+            hint = f"did you mean {next(k for k in known if k.lower() == close[0])}? " if close else ""
+            valid = f"valid: {', '.join(known)}" if known else "this route takes no query parameters"
+            raise BadParameter(shown, f"is not a parameter of this route; {hint}{valid}")
     values: dict[str, Any] = {}
     for param in params:
         if param.location == "path":

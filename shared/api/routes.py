@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from shared.api.auth import AuthError, Authenticator, Caller
+from shared.store.errors import store_message
 from shared.store.sql import StoreBusy
-from shared.api.http import ApiError, ApiRequest, ApiResponse, problem
+from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response, problem
 from shared.api.params import Param, parse_params
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Route:
     summary: str
     responses: dict[str, Any]  # OpenAPI responses object for the success case(s)
     request_body: dict[str, Any] | None = None  # OpenAPI schema of a JSON body
+    uses_store: bool = True  # False: served even while the store cannot be opened (the API's own documents)
 
 
 ROUTES: dict[str, Route] = {}
@@ -77,3 +79,38 @@ def handle(name: str, request: ApiRequest, context: ApiContext) -> ApiResponse:
     except Exception:  # the caller gets a problem document, the log gets the stack
         logger.exception("route %s failed", name)
         return problem(ApiError(500, "Internal Server Error", "the request failed; the error is in the app's log"))
+
+
+def handle_with(name: str, request: ApiRequest, build_context: Callable[[], ApiContext]) -> ApiResponse:
+    """`handle`, building the context first: a store that cannot be opened (down, refused, misconfigured) is a
+    503 that says so, and the next request tries again; routes that need no store are served all the same."""
+    try:
+        context = build_context()
+    except Exception as exc:  # noqa: BLE001 - the caller gets the reason's kind, the log gets the details
+        logger.error("the app cannot open its store: %s", store_message(exc))  # one line a request, not a stack
+        if not ROUTES[name].uses_store:
+            return handle(name, request, _NO_STORE)
+        return store_unavailable(name, exc)
+    return handle(name, request, context)
+
+
+def store_unavailable(name: str, error: BaseException) -> ApiResponse:
+    """503 for a store that does not answer; the database's own words stay in the log (they name hosts)."""
+    reason = f"unreachable: {type(error).__name__}; the app's log has the database's message"
+    if name == "health":
+        return json_response({"status": "unhealthy", "store": reason}, status=503)
+    return problem(ApiError(503, "Service Unavailable", f"the store is {reason}; try again later",
+                            headers={"Retry-After": "30"}))
+
+
+class _NoStore:
+    """The context of a route that uses no store, while the real one cannot be built."""
+
+    authenticator = None  # such routes are anonymous
+
+    @property
+    def store(self) -> Any:
+        raise RuntimeError("this route declared uses_store=False")
+
+
+_NO_STORE = _NoStore()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,9 +12,10 @@ from shared.api.csv_export import csv_text
 from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
-from shared.api.routes import ApiContext, Route, register
+from shared.api.routes import ApiContext, Route, register, store_unavailable
 from shared.store.times import iso_utc
 
+logger = logging.getLogger(__name__)
 DEFAULT_RANGE = timedelta(days=30)
 MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per key
 _STATUS = re.compile(r"[0-9]{1,3}")  # an HTTP status as the ledger stores it (0: no response); ASCII digits only
@@ -84,7 +86,8 @@ def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _
     try:
         context.store.ping()
     except Exception as exc:  # the probe must say why it fails, not crash
-        return json_response({"status": "unhealthy", "store": f"unreachable: {type(exc).__name__}"}, status=503)
+        logger.warning("health: the store does not answer: %s", exc)
+        return store_unavailable("health", exc)
     return json_response({"status": "healthy", "store": "reachable"})
 
 

@@ -74,6 +74,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("LEDGER_OUTBOX_DIR", ".ledger/outbox", "folder of .eml files for `LEDGER_EMAIL_MODE=outbox`"),
     SettingSpec("LEDGER_ALERT_FROM", "aoai-ledger@localhost", "sender address of alert emails"),
     SettingSpec("LEDGER_ALERT_TO", "", "admins copied on every alert (comma-separated)"),
+    SettingSpec("LEDGER_ALERT_WEBHOOKS", "", "chat webhooks every alert is also posted to, comma-separated `teams:<url>` (a Teams workflow), `slack:<url>` or `json:<url>`; the URLs are secrets (a Key Vault reference in Azure)"),
     SettingSpec("LEDGER_DAILY_DIGEST", "false", "send admins a daily usage digest"),
     SettingSpec("LEDGER_LOG_ANALYTICS_WORKSPACE_ID", "", "Log Analytics workspace for the `reconcile` timer; empty skips it"),
     SettingSpec("AZURE_CLIENT_ID", "", "client id of the user-assigned managed identity used for every Azure call"),
@@ -114,6 +115,30 @@ def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return value
+
+
+WEBHOOK_KINDS = ("teams", "slack", "json")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _webhooks(raw: str) -> tuple[tuple[str, str], ...]:
+    """`kind:url` entries; errors name the entry by position, never its URL (a webhook URL is a credential)."""
+    found = []
+    for position, entry in enumerate((part.strip() for part in raw.split(",")), 1):
+        if not entry:
+            continue
+        kind, _, url = entry.partition(":")
+        kind = kind.strip().lower()
+        if kind not in WEBHOOK_KINDS:
+            raise SettingsError(f"LEDGER_ALERT_WEBHOOKS entry {position} must start with one of "
+                                f"{', '.join(k + ':' for k in WEBHOOK_KINDS)} followed by the URL")
+        url = url.strip()
+        host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0] if "://" in url else ""
+        if not (url.startswith("https://") or (url.startswith("http://") and host in _LOOPBACK_HOSTS)) or not host:
+            raise SettingsError(f"LEDGER_ALERT_WEBHOOKS entry {position} ({kind}) must be an https:// URL "
+                                "(http:// only on loopback, for tests)")
+        found.append((kind, url))
+    return tuple(found)
 
 
 def _emails(raw: str) -> tuple[str, ...]:
@@ -159,6 +184,7 @@ class Settings:
     outbox_dir: Path = Path(".ledger/outbox")
     alert_from: str = "aoai-ledger@localhost"
     alert_to: tuple[str, ...] = ()
+    alert_webhooks: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (kind, url); URLs are secrets
     daily_digest: bool = False
     log_analytics_workspace_id: str = ""
     azure_client_id: str = ""
@@ -237,6 +263,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         outbox_dir=Path(get("LEDGER_OUTBOX_DIR").strip() or ".ledger/outbox"),
         alert_from=get("LEDGER_ALERT_FROM").strip(),
         alert_to=_emails(get("LEDGER_ALERT_TO")),
+        alert_webhooks=_webhooks(get("LEDGER_ALERT_WEBHOOKS")),
         daily_digest=_flag("LEDGER_DAILY_DIGEST", get("LEDGER_DAILY_DIGEST")),
         log_analytics_workspace_id=get("LEDGER_LOG_ANALYTICS_WORKSPACE_ID").strip(),
         azure_client_id=get("AZURE_CLIENT_ID").strip(),

@@ -60,3 +60,29 @@ alerts = Table(
     Index("ix_alerts_status", "status"),
     Index("ix_alerts_scope", "kind", "scope_type", "scope_id", "occurred_at"),
 )
+
+# Chat webhooks (LEDGER_ALERT_WEBHOOKS) are outboxes beside the mail one: a channel is registered the first
+# time a check sees it, every alert raised from then on gets one post row per channel (the primary key
+# decides between racing checks), and a post row is leased, posted, then marked sent, as mail is.
+# A channel is named by its kind and a digest of its URL: the URL itself is a secret and never stored.
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("channel", String(64), nullable=False),  # e.g. teams:3f2a9c1d0b7e4a55
+    Column("added_at", UTC_TIME, nullable=False),
+    PrimaryKeyConstraint("channel", name="pk_alert_channels"),
+)
+
+alert_posts = Table(
+    "alert_posts",
+    metadata,
+    Column("alert_id", Integer, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Unicode(1024)),
+    Column("claimed_at", UTC_TIME),
+    Column("sent_at", UTC_TIME),
+    PrimaryKeyConstraint("alert_id", "channel", name="pk_alert_posts"),
+    Index("ix_alert_posts_status", "status"),
+)

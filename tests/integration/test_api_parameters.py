@@ -200,3 +200,20 @@ def test_a_rare_filter_examines_a_bounded_number_of_calls_per_page_and_the_walk_
     assert pages >= 200 // 30  # the budget, not the limit, ended most pages
     walked = json.loads(_call(context, "requests", {"deployment": "rare", "limit": "1000"}).body)
     assert [item["requestId"] for item in walked["items"]] == expected and walked["nextCursor"] is None
+
+
+@pytest.mark.parametrize("route, query, named, hint", [
+    ("usage", {"group_by": ["user"]}, "group_by", "did you mean groupBy?"),
+    ("usage_timeseries", {"granularity": ["day"]}, "granularity", "valid: from, to, interval"),
+    ("requests", {"groupBy": ["user"]}, "groupBy", "valid: from, to"),
+    ("health", {"verbose": ["1"]}, "verbose", "this route takes no query parameters"),
+])
+def test_an_unknown_query_parameter_is_a_400_naming_it_and_the_valid_ones(context, route, query, named, hint):
+    response = handle(route, ApiRequest("GET", f"/api/{route}", query=query), context)
+    problem = json.loads(response.body)
+    assert response.status == 400 and problem["parameter"] == named
+    assert problem["detail"].startswith(f"{named}: is not a parameter of this route") and hint in problem["detail"]
+
+
+def test_the_function_key_parameter_the_host_reads_is_not_refused(context):
+    assert handle("usage", ApiRequest("GET", "/api/usage", query={"code": ["k"]}), context).status == 200

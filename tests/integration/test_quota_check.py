@@ -65,6 +65,27 @@ def test_a_quota_at_90_percent_mails_its_recipients_once_naming_the_highest_thre
     assert "Forecast at period end" in text
 
 
+def run_checks_concurrently(contexts) -> list[dict]:
+    """`run_quota_check` on each context at the same moment (one thread each), as instances scaled out would."""
+    barrier = threading.Barrier(len(contexts))
+    reports, errors = [], []
+
+    def check(ctx):
+        try:
+            barrier.wait()
+            reports.append(run_quota_check(ctx))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=check, args=(ctx,)) for ctx in contexts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    return reports
+
+
 def test_two_concurrent_checks_send_exactly_one_mail(any_store):
     with smtp_server() as (port, sink):
         context = make_context(any_store, **_smtp_settings(port))
@@ -72,24 +93,9 @@ def test_two_concurrent_checks_send_exactly_one_mail(any_store):
         url = any_store.engine.url.render_as_string(hide_password=False)
         stores = [SqlStore.from_url(url, create_schema=False) for _ in range(2)]  # two instances, two pools
         contexts = [make_context(store, **_smtp_settings(port)) for store in stores]
-        barrier = threading.Barrier(2)
-        reports, errors = [], []
-
-        def check(ctx):
-            try:
-                barrier.wait()
-                reports.append(run_quota_check(ctx))
-            except Exception as exc:  # surfaced by the assertion below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=check, args=(ctx,)) for ctx in contexts]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        reports = run_checks_concurrently(contexts)
         for store in stores:
             store.dispose()
-    assert errors == []
     assert sum(len(r["raised"]) for r in reports) == 1
     assert sum(len(r["sent"]) for r in reports) == 1
     assert len(sink.messages) == 1

@@ -18,7 +18,8 @@ BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 SECRET_NAME = re.compile(r"key(?!vault)|secret|password|connectionstring|sas|token", re.I)  # keyVault* is a name, not a key
 KEY_FUNCTIONS = re.compile(r"\blist(Keys|ConnectionStrings|Secrets|AccountSas|ServiceSas)\s*\(|\.listKeys\(", re.I)
 # Names that look secret-ish but are not: azd's resource token and the Key Vault secret *id* of a certificate.
-ALLOWED_NAMES = {"resourceToken", "token", "sslCertificateSecretId", "smtpPasswordSecretName", "LEDGER_SSL_CERTIFICATE_SECRET_ID"}
+ALLOWED_NAMES = {"resourceToken", "token", "sslCertificateSecretId", "smtpPasswordSecretName", "alertWebhooksSecretName",
+                 "LEDGER_SSL_CERTIFICATE_SECRET_ID"}  # names of Key Vault secrets, not their values
 
 
 def _outputs(text: str) -> list[tuple[str, str]]:
