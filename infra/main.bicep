@@ -60,6 +60,12 @@ param tokenQuotaPeriod string = 'Monthly'
 @description('Buffer streamed responses so their text is captured (clients then get the stream only at its end).')
 param captureStreamBodies bool = false
 param bodyRetentionDays int = 30
+@description('What is masked before storage (LEDGER_REDACT): secrets, pii or off.')
+@allowed(['secrets', 'pii', 'off'])
+param redact string = 'secrets'
+@description('Days prompt/completion text is kept (LEDGER_TEXT_RETENTION_DAYS; 0 keeps it forever): the app purges it, a Blob lifecycle rule deletes claim-checked bodies and ADX keeps the Calls table (text) this long.')
+@minValue(0)
+param textRetentionDays int = 90
 @description('Comma-separated admin addresses copied on every alert.')
 param alertRecipients string = ''
 @description('Name of the Key Vault secret that holds LEDGER_ALERT_WEBHOOKS (teams:/slack:/json: URLs, which are credentials); put it in the vault after the first deployment. Empty: no chat alerts.')
@@ -146,6 +152,7 @@ module storage 'modules/storage.bicep' = {
     accountName: '${abbrs.storageStorageAccounts}${token}'
     deploymentContainerName: 'app-package-${take(token, 7)}'
     bodyRetentionDays: bodyRetentionDays
+    textRetentionDays: textRetentionDays
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     privateDnsZoneId: network.outputs.blobDnsZoneId
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
@@ -213,6 +220,7 @@ module adx 'modules/adx.bicep' = if (deployAdx) {
     location: location
     tags: tags
     clusterName: '${abbrs.kustoClusters}${token}'
+    textRetentionDays: textRetentionDays
   }
 }
 
@@ -301,6 +309,8 @@ module functions 'modules/functions.bicep' = {
     kustoDatabase: deployAdx ? adx.outputs.databaseName : ''
     keyVaultName: keyvault.outputs.vaultName
     alertWebhooksSecretName: alertWebhooksSecretName
+    redact: redact
+    textRetentionDays: textRetentionDays
   }
   dependsOn: [rbac]
 }

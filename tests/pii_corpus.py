@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from shared.ingest.redaction import PII_KINDS, find_redactions, iban_valid, luhn_valid
+from shared.ingest.pii_patterns import PII_KINDS, iban_valid, luhn_valid
+from shared.ingest.redaction import find_redactions
 
 
 @dataclass(frozen=True)

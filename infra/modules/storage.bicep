@@ -1,6 +1,8 @@
 // One storage account: the Functions host (AzureWebJobsStorage, identity-based), the Flex Consumption
 // deployment container, and "bodies" for claim-checked request/response bodies written by APIM, deleted
-// by a lifecycle rule after bodyRetentionDays. Shared keys are disabled; blob via private endpoint.
+// by lifecycle rules after bodyRetentionDays (they are only a hand-over to ingest) and, sooner when it is
+// shorter, after textRetentionDays (LEDGER_TEXT_RETENTION_DAYS: the text may not outlive the ledger's own).
+// Shared keys are disabled; blob via private endpoint.
 // Zone-redundant (ZRS) unless the region has no availability zones
 // (https://learn.microsoft.com/azure/storage/common/storage-redundancy#zone-redundant-storage).
 param location string
@@ -9,6 +11,9 @@ param accountName string
 param deploymentContainerName string
 param bodiesContainerName string = 'bodies'
 param bodyRetentionDays int = 30
+@description('LEDGER_TEXT_RETENTION_DAYS: claim-checked bodies (prompt and completion text, unredacted) are deleted after this many days; 0 keeps text forever, so only bodyRetentionDays applies.')
+@minValue(0)
+param textRetentionDays int = 90
 param privateEndpointSubnetId string
 param privateDnsZoneId string
 param logAnalyticsWorkspaceId string
@@ -59,6 +64,13 @@ resource bodiesContainer 'Microsoft.Storage/storageAccounts/blobServices/contain
   }
 }
 
+// Two rules on the bodies: the hand-over (bodyRetentionDays) and text retention (textRetentionDays). Every
+// rule applies and a blob goes when the first one matches, so the text rule matters when textRetentionDays <
+// bodyRetentionDays. It is always declared (so its shape is type-checked) and enabled only when
+// textRetentionDays > 0: with 0 (keep text forever) there is no text rule. daysAfterCreationGreaterThan: a
+// body is written once, and its age is the age of the text.
+// https://learn.microsoft.com/azure/storage/blobs/lifecycle-management-policy-structure
+// https://learn.microsoft.com/azure/templates/microsoft.storage/storageaccounts/managementpolicies
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: account
   name: 'default'
@@ -78,6 +90,24 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: bodyRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          name: 'delete-text-after-retention'
+          enabled: textRetentionDays > 0
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${bodiesContainerName}/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterCreationGreaterThan: textRetentionDays
                 }
               }
             }

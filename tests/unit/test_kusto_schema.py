@@ -30,8 +30,8 @@ def _record(**overrides) -> CallRecord:
     return CallRecord(**(values | overrides))
 
 
-def _kql_table_columns() -> list[tuple[str, str]]:
-    body = re.search(r"^\.create-merge table Calls \((.*?)^\)", KQL.read_text(), re.S | re.M).group(1)
+def _kql_table_columns(table: str = "Calls") -> list[tuple[str, str]]:
+    body = re.search(rf"^\.create-merge table {table} \((.*?)^\)", KQL.read_text(), re.S | re.M).group(1)
     pairs = [line.strip().rstrip(",") for line in body.strip().splitlines()]
     return [(name.strip().removeprefix("['").removesuffix("']"), kind.strip()) for name, kind in (p.split(":") for p in pairs)]
 
@@ -134,13 +134,44 @@ def test_the_kql_file_creates_the_same_table_and_mapping():
 
 def test_the_kql_file_deduplicates_merged_calls_and_has_hourly_views():
     text = KQL.read_text()
-    assert re.search(r"materialized-view .*CallsLatest on table Calls\n\{\n\s+Calls\n\s+\| summarize arg_max\(ingestedAt, \*\) by callId", text)
+    assert re.search(r"materialized-view .*CallsLatest on table CallUsage\n\{\n\s+CallUsage\n\s+\| summarize arg_max\(ingestedAt, \*\) by callId", text)
     for view, key in (("UsageHourlyBySubscription", "subscriptionId"), ("UsageHourlyByUser", "userId")):
         assert re.search(rf"materialized-view .*{view} on table Calls\n\{{.*?by hour = bin\(\['time'\], 1h\), {key}, model\n\}}", text, re.S)
     # a database script runs commands separated by blank lines: no command may contain one
     for command in re.split(r"\n\s*\n", text):
         lines = [line for line in command.splitlines() if not line.lstrip().startswith("//")]
         assert sum(1 for line in lines if line.startswith(".")) <= 1, command[:80]
+
+
+TEXT_COLUMNS = ("promptText", "completionText")
+RETENTION = re.compile(r"^\.alter-merge table (\w+) policy retention softdelete = (\d+)d recoverability = disabled$", re.M)
+
+
+def test_text_lives_only_in_calls_which_keeps_the_text_retention_while_call_usage_keeps_every_number():
+    text = KQL.read_text()
+    # ADX retention is per table, so the numbers are copied without the text, column for column, in order
+    assert _kql_table_columns("CallUsage") == [c for c in _kql_table_columns() if c[0] not in TEXT_COLUMNS]
+    assert re.search(r"CallsWithoutText\(\)\n\{\n\s+Calls\n\s+\| project-away promptText, completionText\n\}", text)
+    policy = re.search(r"^\.alter table CallUsage policy update @'(.*)'$", text, re.M)
+    assert orjson.loads(policy.group(1)) == [{"IsEnabled": True, "Source": "Calls", "Query": "CallsWithoutText()",
+                                              "IsTransactional": True, "PropagateIngestionProperties": False}]
+    # only Calls has its own retention, the settings' default of 90 days (the database keeps 365)
+    assert RETENTION.findall(text) == [("Calls", "90")]
+    # a view keeps its own copy past Calls' retention: one that keeps whole rows reads CallUsage
+    views = re.findall(r"^\.create-or-alter materialized-view[^\n]* on table (\w+)\n\{(.*?)\n\}", text, re.S | re.M)
+    assert len(views) == 3
+    for source, query in views:
+        assert source == "CallUsage" or ("*" not in query and not any(c in query for c in TEXT_COLUMNS)), query
+
+
+def test_the_adx_module_writes_the_deployed_text_retention_into_the_script():
+    bicep = ADX_BICEP.read_text()
+    target = re.search(r"var textRetentionCommand = '(.*)'", bicep).group(1)
+    assert RETENTION.search(KQL.read_text()).group(0) == target  # else the replace would change nothing
+    assert "replace(schemaKql, textRetentionCommand, textRetentionDays > 0 ? textRetentionDeployed" in bicep
+    assert "softdelete = ${textRetentionDays}d recoverability = disabled'" in bicep
+    assert "'.delete table Calls policy retention'" in bicep
+    assert "scriptContent: schemaScript" in bicep and "forceUpdateTag: uniqueString(schemaScript)" in bicep
 
 
 def test_the_adx_module_applies_the_kql_file_as_a_database_script():

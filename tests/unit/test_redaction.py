@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.store.records import CallRecord, DeadLetter
-from shared.ingest.redaction import (KINDS, MASK, find_secrets, install_log_redaction, redact_bytes, redact_dead_letter, redact_json,
-                              redact_record, redact_text)
+from shared.ingest.redaction import (MASK, install_log_redaction, redact_bytes, redact_dead_letter, redact_json, redact_record,
+                                     redact_text)
+from shared.ingest.secret_patterns import KINDS, find_secrets
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJvaWQiOiIxMjM0NTY3ODkwIiwidXBuIjoiYW5hQGNvbnRvc28uY29tIn0.c2lnbmF0dXJlLXBhcnQ"
 HEX_KEY = "0123456789abcdef0123456789ABCDEF"

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from shared.ingest.redaction import (MASK, configure_redaction, iban_valid, luhn_valid, redact_bytes, redact_record,
-                                     redact_text)
+from shared.ingest.pii_patterns import iban_valid, luhn_valid
+from shared.ingest.redaction import MASK, configure_redaction, redact_bytes, redact_record, redact_text
 from shared.store.records import CallRecord
 from tests.pii_corpus import build, score
 
