@@ -45,6 +45,15 @@ _BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
 _CUT_MASKS = tuple((cut, tuple(dim in kept for dim in ROLLUP_DIMENSIONS)) for cut, kept in ROLLUP_CUTS.items())
 
 
+@lru_cache(maxsize=1 << 14)
+def _cut_dims(dims: tuple) -> tuple[tuple[str, tuple], ...]:
+    """(cut, `dims` as the cut keeps them, the dropped ones blank) for each cut (cached: a batch sees the same
+    combinations again and again)."""
+    return tuple(
+        (cut, tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))) for cut, kept in _CUT_MASKS
+    )
+
+
 def _add(sums: list, figures: list) -> None:
     sums[:] = map(add, sums, figures)  # element-wise in C: this runs ~12 times per call ingested
 
@@ -69,8 +78,7 @@ class RollupDeltas:
         figures = call_figures(record, sign)
         _add(self.hourly[(hour, *dims)], figures)
         _add(self.daily[(day, *dims)], figures)
-        for cut, kept in _CUT_MASKS:
-            masked = tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))
+        for cut, masked in _cut_dims(dims):
             _add(self.hourly_cuts[(cut, hour, *masked)], figures)
             _add(self.daily_cuts[(cut, day, *masked)], figures)
 
@@ -161,10 +169,13 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
         _SQLITE_UPSERTS[table.name] = statement
     width = len(leading)
     rows = []
+    stored_lead: dict[tuple, tuple] = {}  # a batch has few buckets: convert each once
     for key, sums in deltas.items():
         if not any(sums):
             continue
-        lead = tuple(map(sqlite_value, key[:width]))
+        lead = stored_lead.get(key[:width])
+        if lead is None:
+            lead = stored_lead[key[:width]] = tuple(map(sqlite_value, key[:width]))
         dims = key[width:]
         rows.append((*lead, dims_key(dims), *(dims[i] for i in stored), *sums))
     if rows:
