@@ -1,5 +1,5 @@
 """End users behind an app: the request body's `safety_identifier` or `user` becomes the call's `endUser` on
-every operation that takes one, and reports group and filter by it."""
+every operation that takes one, reports group and filter by it, and one end user's text can be erased."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from datetime import datetime, timezone
 import orjson
 from sqlalchemy import select
 
-from shared.store.schema import calls
+from shared.api.auth import LEDGER_ADMIN
+from shared.reports.erasure import erase_end_user_text
+from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context
-from tests.integration.test_usage_api import call, ingest
+from tests.integration.test_usage_api import call, ingest, principal
 
 RANGE = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
 COMPLETION = {"object": "text_completion", "model": "gpt-35-turbo-instruct",
@@ -99,3 +101,69 @@ def test_usage_csv_has_an_end_user_column(any_store):
     response = call(context, "usage", query=RANGE | {"groupBy": "endUser", "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(response.body.decode())))
     assert sorted((row["endUser"], row["requests"]) for row in rows) == [("shopper-1", "1"), ("shopper-2", "1")]
+
+
+SECRET = "Bo's private question about his order"
+
+
+def test_erasing_an_end_users_text_keeps_numbers_and_everyone_elses_text(any_store):
+    context = make_context(any_store, LEDGER_AUTH="easyauth", LEDGER_EASYAUTH_TRUSTED="true")
+    secret_chat = {**CHAT_REQUEST, "messages": [{"role": "user", "content": SECRET}]}
+    ingest(context,
+           *(capture_event(call_id=f"bo-{i}", request={**secret_chat, "user": "shopper-bo"}) for i in range(2)),
+           _event("responses", "bo-r", input=SECRET, safety_identifier="shopper-bo"),
+           capture_event(call_id="cy-1", request={**secret_chat, "user": "shopper-cy"}),
+           capture_event(call_id="ana-1", request=secret_chat))  # same APIM user, no end user
+    dead = capture_event(call_id="bo-dead", request={**secret_chat, "safety_identifier": "shopper-bo"})
+    other_dead = capture_event(call_id="cy-dead", request={**secret_chat, "user": "shopper-cy"})
+    del dead["time"], other_dead["time"]
+    ingest(context, dead, other_dead)
+    admin = principal("oid-admin", LEDGER_ADMIN)
+    usage_before = call(context, "usage", query=RANGE | {"groupBy": "endUser"}, headers=admin).body
+    with any_store.read() as conn:
+        numbers_before = conn.execute(select(calls).order_by(calls.c.call_id)).all()
+
+    first = call(context, "enduser_text_erase", route={"id": "shopper-bo"}, headers=admin)
+    assert first.status == 200
+    assert orjson.loads(first.body) == {"endUser": "shopper-bo", "calls": 3, "pendingParts": 0, "deadLetters": 1}
+    again = orjson.loads(call(context, "enduser_text_erase", route={"id": "shopper-bo"}, headers=admin).body)
+    assert again == {"endUser": "shopper-bo", "calls": 0, "pendingParts": 0, "deadLetters": 0}  # idempotent
+
+    with any_store.read() as conn:
+        texts = dict(conn.execute(select(call_payloads.c.call_id, call_payloads.c.prompt_text)).all())
+        raws = [bytes(raw) for raw in conn.execute(select(dead_letters.c.raw).order_by(dead_letters.c.id)).scalars()]
+        assert conn.execute(select(calls).order_by(calls.c.call_id)).all() == numbers_before
+    assert {k for k, v in texts.items() if v is None} == {"bo-0", "bo-1", "bo-r"}
+    assert all(SECRET in texts[k] for k in ("cy-1", "ana-1"))
+    erased_dead, kept_dead = (orjson.loads(raw) for raw in raws)
+    assert erased_dead["id"] == "bo-dead" and erased_dead["request"]["body"] is None and erased_dead["caller"]["userId"] == "oid-ana"
+    assert kept_dead["id"] == "cy-dead" and SECRET in kept_dead["request"]["body"]
+    assert call(context, "usage", query=RANGE | {"groupBy": "endUser"}, headers=admin).body == usage_before
+    log = orjson.loads(call(context, "audit_log", headers=admin).body)["items"]
+    assert [(e["action"], e["target"], e["detail"]["calls"]) for e in log] == [
+        ("erase_enduser_text", "shopper-bo", 0), ("erase_enduser_text", "shopper-bo", 3)]
+
+
+def test_end_user_erasure_needs_the_admin_role(any_store):
+    from shared.api.auth import USAGE_READ_ALL
+
+    context = make_context(any_store, LEDGER_AUTH="easyauth", LEDGER_EASYAUTH_TRUSTED="true")
+    ingest(context, capture_event(call_id="bo-1", request={**CHAT_REQUEST, "user": "shopper-bo"}))
+    assert call(context, "enduser_text_erase", route={"id": "shopper-bo"}, headers=principal("oid-x", USAGE_READ_ALL)).status == 403
+    assert call(context, "enduser_text_erase", route={"id": "shopper-bo"}).status == 401
+    with any_store.read() as conn:
+        assert conn.execute(select(call_payloads.c.purged_at)).scalar_one() is None
+
+
+def test_end_user_erasure_reaches_pending_parts_whose_request_body_names_them(any_store):
+    with any_store.write() as conn:
+        for call_id, end_user in (("bo-pending", "shopper-bo"), ("cy-pending", "shopper-cy")):
+            event = capture_event(call_id=call_id, request={**CHAT_REQUEST, "messages": [{"role": "user", "content": SECRET}],
+                                                            "safety_identifier": end_user})
+            conn.execute(pending_parts.insert().values(kind="claim", part_key=call_id, part="event",
+                                                       received_at=datetime(2026, 11, 27), payload=orjson.dumps(event)))
+        erased = erase_end_user_text(conn, "shopper-bo", datetime(2026, 11, 28))
+    assert erased.as_json() == {"calls": 0, "pendingParts": 1, "deadLetters": 0}
+    with any_store.read() as conn:
+        payloads = dict(conn.execute(select(pending_parts.c.part_key, pending_parts.c.payload)).all())
+    assert SECRET.encode() not in bytes(payloads["bo-pending"]) and SECRET.encode() in bytes(payloads["cy-pending"])
