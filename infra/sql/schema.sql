@@ -109,6 +109,7 @@ BEGIN
 	user_id NVARCHAR(256) NULL, 
 	user_name NVARCHAR(256) NULL, 
 	app_id NVARCHAR(256) NULL, 
+	end_user NVARCHAR(256) NULL, 
 	tenant_id NVARCHAR(256) NULL, 
 	gateway NVARCHAR(256) NULL, 
 	region NVARCHAR(256) NULL, 
@@ -134,6 +135,7 @@ BEGIN
 	stream_incomplete BIT NOT NULL, 
 	PRIMARY KEY (call_id)
 );
+    CREATE INDEX ix_calls_end_user_time ON calls (end_user, time, call_id);
     CREATE INDEX ix_calls_ingested_at ON calls (ingested_at);
     CREATE INDEX ix_calls_subscription_time ON calls (subscription_id, time, call_id);
     CREATE INDEX ix_calls_time ON calls (time, call_id);
@@ -202,6 +204,31 @@ BEGIN
 	managed_by VARCHAR(8) NOT NULL, 
 	updated_at DATETIME2 NOT NULL, 
 	CONSTRAINT pk_quotas PRIMARY KEY (scope_type, scope_id)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cum_app_end_user_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_app_end_user_model (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_app_end_user_model PRIMARY KEY (day, dims_key)
 );
 END;
 GO
@@ -336,6 +363,31 @@ BEGIN
 	duration_ms_sum FLOAT NOT NULL, 
 	duration_count BIGINT NOT NULL, 
 	CONSTRAINT pk_usage_cum_user_model PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_app_end_user_model', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_app_end_user_model (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_app_end_user_model PRIMARY KEY (hour, dims_key)
 );
 END;
 GO
@@ -489,6 +541,7 @@ BEGIN
 	operation NVARCHAR(256) NOT NULL, 
 	backend_id NVARCHAR(256) NOT NULL, 
 	status INTEGER NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
 	requests BIGINT NOT NULL, 
 	failed_requests BIGINT NOT NULL, 
 	prompt_tokens BIGINT NOT NULL, 
@@ -522,6 +575,7 @@ BEGIN
 	operation NVARCHAR(256) NOT NULL, 
 	backend_id NVARCHAR(256) NOT NULL, 
 	status INTEGER NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
 	requests BIGINT NOT NULL, 
 	failed_requests BIGINT NOT NULL, 
 	prompt_tokens BIGINT NOT NULL, 
@@ -554,6 +608,7 @@ BEGIN
 	operation NVARCHAR(256) NOT NULL, 
 	backend_id NVARCHAR(256) NOT NULL, 
 	status INTEGER NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
 	requests BIGINT NOT NULL, 
 	failed_requests BIGINT NOT NULL, 
 	prompt_tokens BIGINT NOT NULL, 
@@ -587,6 +642,7 @@ BEGIN
 	operation NVARCHAR(256) NOT NULL, 
 	backend_id NVARCHAR(256) NOT NULL, 
 	status INTEGER NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
 	requests BIGINT NOT NULL, 
 	failed_requests BIGINT NOT NULL, 
 	prompt_tokens BIGINT NOT NULL, 

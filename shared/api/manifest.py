@@ -21,4 +21,5 @@ ROUTE_TABLE = {
     "alerts": ("GET", "alerts"),
     "audit_log": ("GET", "audit-log"),
     "user_text_erase": ("DELETE", "users/{id}/text"),
+    "enduser_text_erase": ("DELETE", "endusers/{id}/text"),
 }

@@ -26,7 +26,7 @@ LIST_ITEM_SCHEMA = {
         "time": {"type": "string", "format": "date-time"},
         "operation": {"type": "string"},
         "deployment": _NULLABLE, "model": _NULLABLE, "user": _NULLABLE, "userName": _NULLABLE,
-        "subscription": _NULLABLE, "subscriptionName": _NULLABLE, "app": _NULLABLE, "ip": _NULLABLE,
+        "subscription": _NULLABLE, "subscriptionName": _NULLABLE, "app": _NULLABLE, "endUser": _NULLABLE, "ip": _NULLABLE,
         "status": {"type": "integer"},
         "durationMs": {"type": ["number", "null"]},
         "promptTokens": {"type": "integer"}, "completionTokens": {"type": "integer"}, "totalTokens": {"type": "integer"},

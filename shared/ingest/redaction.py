@@ -14,8 +14,8 @@ asterisks, so length limits checked before masking still hold. A call's fields a
 `secrets` (the default, the rules above), `pii` (also personal data, below) or `off` (nothing; log records
 keep their secrets masked whatever the mode, since logs leave the ledger's control). Personal data becomes a
 typed placeholder (`[EMAIL]`, `[PHONE]`, `[CARD]`, `[IBAN]`, `[IP]`) and `redact_record` counts them per kind
-(the kinds are listed in pii_patterns.py). Caller fields (ip, user, subscription, backend URL, error code)
-are never masked as personal data: reports group by them. In raw events (dead letters, pending parts) the
+(the kinds are listed in pii_patterns.py). Caller fields (ip, user, end user, subscription, backend URL,
+error code) are never masked as personal data: reports group by them. In raw events (dead letters, pending parts) the
 values of caller keys (`CALLER_KEYS`) are skipped for the same reason: a replayed event must keep its caller.
 """
 
@@ -41,7 +41,7 @@ MASK = "[REDACTED]"
 # CallRecord fields that hold free text. Identifiers and report dimensions (call id, caller ids and names,
 # model, deployment, ip) are kept as sent: masking them would merge unrelated callers in every report.
 RECORD_TEXT_FIELDS = ("prompt_text", "completion_text", "request_body", "response_body", "error_message",
-                      "error_code", "backend_url")
+                      "error_code", "backend_url", "end_user")
 RECORD_JSON_FIELDS = ("request_params", "tool_calls", "content_filter")
 
 # -- modes -----------------------------------------------------------------------------------------------
@@ -147,7 +147,8 @@ def redact_bytes(raw: bytes) -> bytes:
 # Keys whose values are caller fields in the raw formats (capture/v1 `caller`, Azure Monitor's gateway log).
 CALLER_KEYS = ("ip", "calleripaddress", "clientip", "userid", "username", "useremail", "subscriptionid",
                "subscriptionname", "apimsubscriptionid", "productid", "appid", "tenantid", "backendid",
-               "backendurl", "url", "resourceid")
+               "backendurl", "url", "resourceid",
+               "user", "safety_identifier")  # the end user, in request bodies: a replayed call keeps it too
 _CALLER_VALUE = re.compile(r"[\"'](?:" + "|".join(CALLER_KEYS) + r")\\*[\"']\s*:\s*\\*[\"']?[^\"',}\\]*$", re.I)
 
 
@@ -192,8 +193,9 @@ def _redact_strings(value: Any, counts: dict[str, int] | None, mode: str | None)
 
 
 # Free-text fields that are metadata rather than what a person wrote: secrets are masked there, personal data
-# is not (a backend URL's IP names a server, not a person).
-_SECRETS_ONLY_FIELDS = ("backend_url", "error_code")
+# is not (a backend URL's IP names a server, not a person; an end user is a caller field reports group by,
+# whatever the app chose to send: OpenAI asks apps for a hash, some send an e-mail address).
+_SECRETS_ONLY_FIELDS = ("backend_url", "error_code", "end_user")
 
 
 def redact_field(name: str, value: str | None, counts: dict[str, int] | None = None) -> str | None:

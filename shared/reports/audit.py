@@ -22,7 +22,7 @@ from shared.store.schema import call_payloads, calls
 from shared.store.writes import load_calls
 from shared.reports.usage import KEY_COLUMNS
 
-LIST_FIELDS = {  # contract field -> calls column, in the contract's order
+LIST_FIELDS = {  # contract field -> calls column, in the contract's order (then its v1.1 additions)
     "requestId": "call_id",
     "time": "time",
     "operation": "operation",
@@ -42,6 +42,7 @@ LIST_FIELDS = {  # contract field -> calls column, in the contract's order
     "costUsd": "cost_usd",
     "streamed": "streamed",
     "tokensEstimated": "tokens_estimated",
+    "endUser": "end_user",  # v1.1, after the contract's own fields: the app's user (`safety_identifier` or `user`)
 }
 _BOOLEAN_FIELDS = ("streamed", "tokensEstimated")
 _MAX_CALL_ID = calls.c.call_id.type.length

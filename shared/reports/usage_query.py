@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-GROUP_KEYS = ("user", "subscription", "product", "app", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
+GROUP_KEYS = ("user", "subscription", "product", "app", "endUser", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
 TIME_KEYS = ("day", "hour")
 KEY_COLUMNS = {
     "user": "user_id",
     "subscription": "subscription_id",
     "product": "product_id",
     "app": "app_id",
+    "endUser": "end_user",
     "ip": "ip",
     "model": "model",
     "deployment": "deployment",

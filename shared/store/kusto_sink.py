@@ -39,7 +39,7 @@ _REAL = ("duration_ms", "backend_ms", "cost_usd")
 CALL_FIELDS = (
     "call_id", "time", "ingested_at", "source", "operation", "api_operation_id", "api_version", "deployment",
     "model", "ip", "subscription_id", "subscription_name", "product_id", "user_id", "user_name", "app_id",
-    "tenant_id", "gateway", "region", "backend_id", "backend_url", "status", "duration_ms", "backend_ms",
+    "end_user", "tenant_id", "gateway", "region", "backend_id", "backend_url", "status", "duration_ms", "backend_ms",
     "streamed", "finish_reason", "content_filtered", "error_code", "error_message", "prompt_tokens",
     "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "tokens_estimated", "cost_usd",
     "truncated", "body_missing", "stream_incomplete",

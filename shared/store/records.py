@@ -45,6 +45,7 @@ class PayloadFacts:
     request_model: str | None = None
     response_model: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # request parameters without messages/input
+    end_user: str | None = None  # who the app serves: `safety_identifier`, else `user`
     prompt_text: str | None = None
     completion_text: str | None = None
     finish_reason: str | None = None
@@ -78,6 +79,7 @@ class CallRecord:
     user_id: str | None = None
     user_name: str | None = None
     app_id: str | None = None
+    end_user: str | None = None  # the app's own user: the request body's `safety_identifier` or `user`
     tenant_id: str | None = None
     gateway: str | None = None
     region: str | None = None

@@ -57,6 +57,7 @@ calls = Table(
     Column("user_id", NAME),
     Column("user_name", NAME),
     Column("app_id", NAME),
+    Column("end_user", NAME),  # an app's own user, from the request body (`safety_identifier` or `user`)
     Column("tenant_id", NAME),
     Column("gateway", NAME),
     Column("region", NAME),
@@ -83,6 +84,7 @@ calls = Table(
     Index("ix_calls_time", "time", "call_id"),  # the audit list walks (time, call_id) newest first
     Index("ix_calls_user_time", "user_id", "time", "call_id"),  # ... and a Usage.Read caller's own rows
     Index("ix_calls_subscription_time", "subscription_id", "time", "call_id"),
+    Index("ix_calls_end_user_time", "end_user", "time", "call_id"),  # the audit list by end user, and their erasure
     Index("ix_calls_ingested_at", "ingested_at"),
 )
 
@@ -144,6 +146,7 @@ ROLLUP_DIMENSIONS = (
     "operation",
     "backend_id",
     "status",
+    "end_user",
 )
 
 def _dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column]:
@@ -151,7 +154,7 @@ def _dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column
 
 
 def _rollup(name: str, bucket: str) -> Table:
-    # The key is a hash of the dimensions: ten wide text columns would exceed SQL Server's 900-byte index key.
+    # The key is a hash of the dimensions: eleven wide text columns would exceed SQL Server's 900-byte index key.
     dims, measures = _dimension_columns(), measure_columns()
     return Table(
         name,
@@ -169,7 +172,7 @@ usage_daily = _rollup("usage_daily", "day")
 
 
 # Narrow rollups ("cuts"): the same figures keyed on a few dimensions only (the others stored as '' / 0).
-# At real cardinality the ten-dimension rollup has nearly a row per call per hour, so a 30-day report by
+# At real cardinality the wide rollup has nearly a row per call per hour, so a 30-day report by
 # user and model would still read millions of rows; a cut on (user, model) reads a few thousand per day.
 # A query uses the narrowest cut holding all its group and filter keys, else the wide rollup.
 ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
@@ -177,6 +180,8 @@ ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
     "ip,model": ("ip", "model"),
     "subscription,model": ("subscription_id", "model"),
     "app,model": ("app_id", "model"),
+    # End users live behind an app: one cut answers "by end user", "by end user within an app" and with model.
+    "app,end_user,model": ("app_id", "end_user", "model"),
     "service": ("product_id", "model", "deployment", "operation", "backend_id", "status"),
 }
 
@@ -238,7 +243,7 @@ def _cumulative(prefix: str, bucket: str, cut: str, kept: tuple[str, ...]) -> Ta
         name,
         metadata,
         Column(bucket, UTC_TIME, nullable=False),
-        Column("dims_key", String(32), nullable=False),  # the same hash as the cut tables' (all ten, masked)
+        Column("dims_key", String(32), nullable=False),  # the same hash as the cut tables' (all dimensions, masked)
         *_dimension_columns(kept),
         *measure_columns(),
         PrimaryKeyConstraint(bucket, "dims_key", name=f"pk_{name}"),

@@ -1,6 +1,6 @@
-"""LEDGER_REDACT=pii over a replayed corpus on SQLite and PostgreSQL: no e-mail address or card number in any
-stored column, pending part or dead letter; tokens, cost and caller fields are what the secrets-only ledger
-holds; request detail counts the redactions per kind."""
+"""LEDGER_REDACT=pii over a replayed corpus on SQLite and PostgreSQL: no e-mail address or card number of its
+text in any stored column, pending part or dead letter; tokens, cost and caller fields (the end user an app
+names too) are what the secrets-only ledger holds; request detail counts the redactions per kind."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from tests.conftest import make_context
 from tests.integration.test_secrets_masked import stored_text
 
 EMAILS = ("ana.garcia@contoso.com", "bo@fabrikam.co.uk")
+END_USER = "cy@fabrikam.co.uk"  # the app's own user (request body `user`): a caller field, kept as sent
 CARDS = ("4111 1111 1111 1111", "5555555555554444")
 PROMPT = f"I am {EMAILS[0]}, card {CARDS[0]}, phone +44 20 7946 0958, IBAN DE89 3704 0044 0532 0130 00, host 198.51.100.23"
 
 
 def corpus() -> list[bytes]:
-    request = {**CHAT_REQUEST, "messages": [{"role": "user", "content": PROMPT}], "user": EMAILS[1]}
+    request = {**CHAT_REQUEST, "messages": [{"role": "user", "content": PROMPT}], "user": END_USER}
     events = [capture_event(call_id=f"pii-{i}", request=request,
                             response=chat_response(text=f"Noted: {EMAILS[1]} pays with {CARDS[1]}.", prompt=30 + i))
               for i in range(3)]
@@ -37,7 +38,7 @@ def _ingest(store, mode: str):
     result = context.ingestor.ingest_batch([IncomingEvent(body=raw, source=f"corpus:{i}") for i, raw in enumerate(corpus())])
     with store.read() as conn:
         numbers = conn.execute(select(calls.c.call_id, calls.c.prompt_tokens, calls.c.total_tokens, calls.c.cost_usd,
-                                      calls.c.ip, calls.c.user_name).order_by(calls.c.call_id)).all()
+                                      calls.c.ip, calls.c.user_name, calls.c.end_user).order_by(calls.c.call_id)).all()
     return result, [tuple(row) for row in numbers]
 
 
@@ -54,7 +55,8 @@ def test_pii_mode_stores_no_email_or_card_and_keeps_every_number(any_store, tmp_
 
     result, numbers = _ingest(any_store, "pii")
     assert result.dead_lettered >= 1 and len(numbers) == 4  # three calls and the salvaged cut one
-    assert numbers == expected  # tokens, cost, ip and user name as without personal-data masking
+    assert numbers == expected  # tokens, cost, ip, user name and end user as without personal-data masking
+    assert {row[-1] for row in numbers} == {END_USER}
 
     stored = stored_text(any_store)
     leaks = [f"{value} in {where}" for where, text in stored.items() for value in (*EMAILS, *CARDS, "5555 5555 5555 4444")
@@ -66,5 +68,6 @@ def test_pii_mode_stores_no_email_or_card_and_keeps_every_number(any_store, tmp_
         detail = call_detail(conn, "pii-0")
     letter = orjson.loads(raw)  # still the event, caller kept, so a replay records the same call
     assert letter["caller"]["userName"] == "ana@contoso.com" and "[EMAIL]" in letter["request"]["body"]
+    assert orjson.loads(letter["request"]["body"])["user"] == END_USER
     assert detail["redactions"]["email"] >= 3 and detail["redactions"]["card"] >= 2
     assert {"phone", "iban", "ip"} <= set(detail["redactions"]) and detail["textPurged"] is False

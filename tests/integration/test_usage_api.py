@@ -28,6 +28,7 @@ CONTRACT_LIST_FIELDS = [
     "requestId", "time", "operation", "deployment", "model", "user", "userName", "subscription", "subscriptionName",
     "app", "ip", "status", "durationMs", "promptTokens", "completionTokens", "totalTokens", "costUsd", "streamed",
     "tokensEstimated",
+    "endUser",  # Additions v1.1
 ]
 CONTRACT_DETAIL_FIELDS = [
     "request", "promptText", "completionText", "finishReason", "toolCalls", "contentFilter", "cachedTokens",

@@ -92,16 +92,23 @@ def test_raw_events_keep_their_caller_fields_and_stay_json(pii):
     assert orjson.loads(masked["request"]["body"])["messages"][0]["content"] == "I am [EMAIL] at [IP]"
 
 
+def test_raw_events_keep_the_end_user_an_app_names_in_its_request_body(pii):
+    body = {"safety_identifier": "bo@fabrikam.com", "user": "ana@contoso.com", "input": "mail cy@contoso.com"}
+    masked = orjson.loads(redact_bytes(orjson.dumps({"request": {"body": orjson.dumps(body).decode()}})))
+    assert orjson.loads(masked["request"]["body"]) == {**body, "input": "mail [EMAIL]"}  # replayed, it keeps its end user
+
+
 def test_a_record_counts_its_redactions_and_keeps_numbers_and_caller_fields(pii):
     record = CallRecord(call_id="c1", time=datetime(2026, 11, 27, tzinfo=timezone.utc), source="capture/v1",
                         operation="chat.completions", ip="203.0.113.7", user_name="ana@contoso.com",
-                        backend_url="https://10.0.0.4/openai", prompt_tokens=12, total_tokens=12,
+                        end_user="bo@fabrikam.com", backend_url="https://10.0.0.4/openai", prompt_tokens=12, total_tokens=12,
                         prompt_text="card 4111 1111 1111 1111, mail ana@contoso.com", completion_text="noted, ana@contoso.com",
                         request_params={"user": "ana@contoso.com", "temperature": 0.2})
     redact_record(record)
     assert record.prompt_text == "card [CARD], mail [EMAIL]" and record.completion_text == "noted, [EMAIL]"
     assert record.request_params == {"user": "[EMAIL]", "temperature": 0.2}
     assert (record.ip, record.user_name, record.backend_url) == ("203.0.113.7", "ana@contoso.com", "https://10.0.0.4/openai")
+    assert record.end_user == "bo@fabrikam.com"  # a caller field: reports group by it
     assert (record.prompt_tokens, record.total_tokens) == (12, 12)
     assert record.redactions == {"card": 1, "email": 3}
     redact_record(record)  # a second pass (a merge, a retry) finds nothing more and keeps the counts

@@ -75,6 +75,7 @@ def capture_record(
         user_id=any_as_str(caller.get("userId")),
         user_name=any_as_str(caller.get("userName")),
         app_id=any_as_str(caller.get("appId")),
+        end_user=facts.end_user,
         tenant_id=any_as_str(caller.get("tenantId")),
         gateway=any_as_str(gateway.get("service")),
         region=headers.get("x-ms-region") or any_as_str(gateway.get("region")),

@@ -23,6 +23,7 @@ def read_request(draft: Draft, body: Any) -> None:
     facts = draft.facts
     facts.request_model = as_str(body.get("model"))
     facts.params = request_params(body)
+    facts.end_user = end_user_of(body)
     messages = body.get("messages")
     if isinstance(messages, list):
         draft.messages = messages
@@ -34,6 +35,19 @@ def read_request(draft: Draft, body: Any) -> None:
         draft.tools = tools
     if body.get("stream") is True or body.get("stream") == "true":
         facts.streamed = True
+
+
+def end_user_of(body: Any) -> str | None:
+    """The end user an app names in its request body: `safety_identifier`, which supersedes `user`
+    (https://help.openai.com/en/articles/5428082-how-to-incorporate-a-safety-identifier), else `user`.
+    Chat, completions, embeddings and Responses take them; a non-text or blank value names nobody."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("safety_identifier", "user"):
+        value = as_str(body.get(key))
+        if value is not None and value.strip():
+            return value
+    return None
 
 
 def request_params(body: dict[str, Any]) -> dict[str, Any]:
