@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from shared.store.times import aware_utc
 from shared.store.schema import call_payloads, calls
-from shared.reports.usage import UsageQuery, query_usage
+from shared.reports.usage import UsageQuery, UsageResult, query_usage
 
 
-def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    return query_usage(conn, UsageQuery(start, end, ("ip", "model"))).rows
+def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> UsageResult:
+    """Rows by (ip, model), most tokens first, and their totals."""
+    return query_usage(conn, UsageQuery(start, end, ("ip", "model")))
 
 
 def recent_prompts(conn: Connection, *, limit: int = 10, width: int = 100) -> list[dict[str, Any]]:
@@ -38,13 +39,26 @@ def recent_prompts(conn: Connection, *, limit: int = 10, width: int = 100) -> li
     ]
 
 
+def prompt_totals(conn: Connection) -> dict[str, int]:
+    """How many calls have prompt text, and their tokens: the totals line under `recent_prompts`."""
+    query = (
+        select(func.count(), func.coalesce(func.sum(calls.c.total_tokens), 0))
+        .select_from(calls.join(call_payloads, call_payloads.c.call_id == calls.c.call_id))
+        .where(call_payloads.c.prompt_text.is_not(None))
+    )
+    count, tokens = conn.execute(query).one()
+    return {"calls": int(count), "totalTokens": int(tokens)}
+
+
 def _cut(text: str | None, width: int) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain-text table for the terminal: numbers right-aligned, text left-aligned."""
+def render_table(rows: list[dict[str, Any]], columns: list[str], *, totals: dict[str, Any] | None = None,
+                 max_width: int | None = None) -> str:
+    """A plain-text table for the terminal: numbers right-aligned, text left-aligned, an optional totals row
+    under a rule, and the last column cut (with "…") so no line is wider than `max_width`."""
 
     def cell(value: Any) -> str:
         if value is None:
@@ -55,10 +69,19 @@ def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
             return f"{value:,.4f}"
         return str(value)
 
-    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    every = rows + ([totals] if totals is not None else [])
+    cells = [[cell(row.get(c)) for c in columns] for row in every]
     numeric = [all(isinstance(row.get(c), (int, float)) or row.get(c) is None for row in rows) for c in columns]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    out = ["  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(columns, widths, numeric))]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(r, widths, numeric)) for r in cells]
+    if max_width is not None and sum(widths) + 2 * (len(widths) - 1) > max_width:
+        widths[-1] = max(len(columns[-1]), max_width - sum(widths[:-1]) - 2 * (len(widths) - 1))
+        cells = [r[:-1] + [_cut(r[-1], widths[-1])] for r in cells]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [line(columns), rule] + [line(r) for r in cells[: len(rows)]]
+    if totals is not None:
+        out += [rule, line(cells[-1])]
     return "\n".join(out)

@@ -15,8 +15,15 @@ from tests.net import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
 
-def test_demo_prints_both_reports_then_serves_the_usage_api(tmp_path):
+
+def test_demo_prints_both_reports_on_one_screen_then_serves_the_usage_api(tmp_path):
+    old_mail = tmp_path / ".ledger" / "outbox" / "alert-from-an-earlier-run.eml"
+    old_mail.parent.mkdir(parents=True)
+    old_mail.write_bytes(b"Subject: an earlier run\r\n\r\nnot this demo's\r\n")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -33,15 +40,29 @@ def test_demo_prints_both_reports_then_serves_the_usage_api(tmp_path):
             if "aoai-ledger local host on" in line:
                 break
         text = "".join(output)
+        demo = text.split("Ctrl+C stops it.")[0].splitlines()  # what the demo prints, before the host's route list
+        assert [line for line in demo if len(line) > 120] == [], text
         assert "Report 1: tokens by caller IP and model" in text, text
-        assert "Report 2: prompt text of recent calls" in text
+        assert "Report 2: prompt text of the 10 most recent" in text
         assert "replayed again (idempotent): events: " in text and "recorded: 0," in text
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/usage?groupBy=ip,model", timeout=10) as response:
-            usage = json.loads(response.read())
+        rules = [i for i, line in enumerate(demo) if line.startswith("-----")]
+        assert len(rules) == 4 and rules[1] - rules[0] == 11 and rules[3] - rules[2] == 11, text  # 10 rows, a rule
+        assert [line.split()[0] for line in demo if line.startswith("total")] == ["total"] * 2
+        docs = [i for i, line in enumerate(demo) if line.endswith(f"http://127.0.0.1:{port}/api/docs")]
+        curls = [i for i, line in enumerate(demo) if "curl " in line]
+        assert docs and curls and docs[0] < curls[0], text  # the docs page first, then the curls
+        assert len(curls) >= 5 and all(demo[i].strip().startswith("curl -s '") and demo[i].count("curl ") == 1
+                                       and demo[i].endswith("'") for i in curls), text
+        listed = {line.split()[0] for line in demo if line.startswith("   alert")}
+        outbox = {path.name for path in old_mail.parent.glob("*.eml")} - {old_mail.name}
+        assert listed == outbox and outbox, text  # what this run sent, not what was there before
+        alerts = _get(f"http://127.0.0.1:{port}/api/alerts")["items"]
+        quota = [a for a in alerts if a["kind"] == "quota"]
+        assert quota and quota[0]["delivery"]["status"] == "sent", alerts  # on any day of the month
+        usage = _get(f"http://127.0.0.1:{port}/api/usage?groupBy=ip,model")
         assert usage["totals"]["requests"] > 10_000
         assert {"ip", "model", "totalTokens", "costUsd"} <= set(usage["rows"][0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as response:
-            assert json.loads(response.read())["status"] == "healthy"
+        assert _get(f"http://127.0.0.1:{port}/api/health")["status"] == "healthy"
     finally:
         process.terminate()
         process.wait(timeout=15)
