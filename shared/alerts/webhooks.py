@@ -83,7 +83,12 @@ def _queue_posts(store: Any, channels: list[str], now: datetime) -> None:
     """Register new channels, then give each the alerts raised since it was registered."""
     with store.write() as conn:
         for channel in channels:
-            insert_once(conn, alert_channels.insert().values(channel=channel, added_at=naive_utc(now)))
+            if not insert_once(conn, alert_channels.insert().values(channel=channel, added_at=naive_utc(now))):
+                # Two checks racing to register a channel: keep the earlier moment, or the alert the earlier
+                # check raised just before (created at its `now`) would look older than the channel and never go.
+                conn.execute(update(alert_channels).where(alert_channels.c.channel == channel,
+                                                          alert_channels.c.added_at > naive_utc(now))
+                             .values(added_at=naive_utc(now)))
         since = dict(conn.execute(select(alert_channels.c.channel, alert_channels.c.added_at)
                                   .where(alert_channels.c.channel.in_(channels))).all())
         for channel, added_at in since.items():
