@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, delete, select, update
 
 from shared.store.times import iso_utc, naive_utc
+from shared.store.schema import usage_daily
 from shared.store.schema_alerts import quotas
-from shared.reports.usage import UsageQuery, query_usage
+from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,20 @@ def quota_status(conn: Connection, quota: Quota, now: datetime, tz: ZoneInfo) ->
     now = min(max(now, start), end)
     totals = query_usage(conn, UsageQuery(start, now, (), {quota.scope_type: quota.scope_id})).totals
     return status_of(quota, start, end, now, int(totals["totalTokens"]), totals["costUsd"])
+
+
+def unseen_scope_warning(conn: Connection, quota: Quota) -> str | None:
+    """A warning when no call of the quota's scope was ever recorded: a quota on a mistyped id is accepted (the
+    scope may simply not have called yet) but would silently never fire. Read from the daily rollup, which keeps
+    every day's keys after the calls themselves are purged."""
+    column = KEY_COLUMNS.get(quota.scope_type)
+    if column is None:
+        return None
+    seen = conn.execute(select(usage_daily.c.day).where(usage_daily.c[column] == quota.scope_id).limit(1)).first()
+    if seen is not None:
+        return None
+    return (f"no calls seen for {quota.scope_type} {quota.scope_id!r} yet; check the id "
+            f"(quotas match the {quota.scope_type} ids GET /api/usage?groupBy={quota.scope_type} shows)")
 
 
 def status_of(quota: Quota, start: datetime, end: datetime, now: datetime, used_tokens: int,

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
-from shared.alerts.quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status
+from shared.alerts.quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status, unseen_scope_warning
 from shared.api.access import access_by
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.reports.access_log import record_access
@@ -72,7 +72,9 @@ def _put(context: ApiContext, request: ApiRequest, caller: Caller | None, values
         put_quota(conn, quota)
         record_access(conn, access_by(caller, request, "quota_put", f"{quota.scope_type}/{quota.scope_id}", body))
     with context.store.read() as conn:
-        return json_response(_item(context, conn, quota, datetime.now(timezone.utc)), status=201 if created else 200)
+        item = _item(context, conn, quota, datetime.now(timezone.utc))
+        warning = unseen_scope_warning(conn, quota)
+    return json_response(item | ({"warning": warning} if warning else {}), status=201 if created else 200)
 
 
 def _delete(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
@@ -83,7 +85,9 @@ def _delete(context: ApiContext, request: ApiRequest, caller: Caller | None, val
     return ApiResponse(204, b"", "application/json")
 
 
-_QUOTA_RESPONSE = {"application/json": {"schema": QUOTA_SCHEMA}}
+_QUOTA_RESPONSE = {"application/json": {"schema": QUOTA_SCHEMA | {"properties": QUOTA_SCHEMA["properties"] | {
+    "warning": {"type": "string", "description": "present when no call of this scope was ever recorded: "
+                                                "the quota is kept, but check the id"}}}}}
 register(Route(
     name="quotas", method="GET", path="quotas", roles=(USAGE_READ_ALL,), params=(), handler=_list,
     summary="Every quota with its current period's status and forecast",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
-from shared.reports.usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseries, timeseries_csv_columns
-from shared.api.http import ApiRequest, ApiResponse, json_response
+from shared.reports.usage import GROUP_KEYS, INTERVALS, TIME_KEYS, SeriesTooLarge, UsageQuery, query_timeseries, timeseries_csv_columns
+from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
 from shared.api.usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, MAX_HOURLY_RANGE, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
@@ -47,8 +47,11 @@ TIMESERIES_SCHEMA = {
 def _timeseries(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     start, end = time_range(values, hourly=values["interval"] == "hour")
     query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
-    with context.store.read() as conn:
-        result = query_timeseries(conn, query, values["interval"])
+    try:
+        with context.store.read() as conn:
+            result = query_timeseries(conn, query, values["interval"])
+    except SeriesTooLarge as exc:
+        raise ApiError(400, "Bad parameter", f"from: {exc}", parameter="from") from None
     if values["format"] == "csv":
         return csv_response(timeseries_csv_columns(query.group_by), result.rows)
     return json_response({"from": iso_utc(start), "to": iso_utc(end), "interval": values["interval"],
@@ -59,7 +62,9 @@ register(Route(
     name="usage_timeseries", method="GET", path="usage/timeseries", roles=(USAGE_READ, USAGE_READ_ALL),
     params=TIMESERIES_PARAMS, handler=_timeseries,
     summary="Usage per hour or day, optionally grouped by up to three keys (Usage.Read: own rows only)",
-    responses={"200": {"description": "one row per bucket (and key) with calls; empty buckets are left out",
+    responses={"200": {"description": "one row per bucket of the range (with groupBy: per bucket and key combination "
+                                      "seen in the range); buckets without calls have zero counts and null costUsd "
+                                      "and avgDurationMs",
                        "content": {"application/json": {"schema": TIMESERIES_SCHEMA},
                                    "text/csv": {"schema": {"type": "string"}}}}},
 ))

@@ -13,7 +13,7 @@ from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, q
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register, store_unavailable
-from shared.store.times import iso_utc
+from shared.store.times import day_start, iso_utc
 
 logger = logging.getLogger(__name__)
 DEFAULT_RANGE = timedelta(days=30)
@@ -21,7 +21,8 @@ MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per k
 _STATUS = re.compile(r"[0-9]{1,3}")  # an HTTP status as the ledger stores it (0: no response); ASCII digits only
 
 RANGE_PARAMS = (
-    Param("from", "time", "start of the range, inclusive (ISO-8601 UTC); default 30 days before `to`"),
+    Param("from", "time", "start of the range, inclusive (ISO-8601 UTC); default the start (00:00 UTC) of the day "
+          f"{DEFAULT_RANGE.days} days before `to`, so the first day is whole"),
     Param("to", "time", "end of the range, exclusive (ISO-8601 UTC); default now"),
 )
 FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
@@ -57,7 +58,9 @@ def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetim
     """[from, to) of a request; hour buckets (a row per hour and key) only over MAX_HOURLY_RANGE, so the answer
     stays a few thousand buckets: day buckets and totals cost the same over any range (rollups and their sums)."""
     end = values.get("to") or datetime.now(timezone.utc)
-    start = values.get("from") or end - DEFAULT_RANGE  # parameters are within 1970-2200: no overflow
+    # Whole UTC days by default: "the last 30 days" cut at the current hour would show a partial first day as
+    # if usage had dropped. Parameters are within 1970-2200: no overflow.
+    start = values.get("from") or day_start(end - DEFAULT_RANGE)
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
     if hourly and end - start > MAX_HOURLY_RANGE:

@@ -92,6 +92,12 @@ class CallWriter:
                 images=usage.images if usage else 0,
                 audio_seconds=usage.audio_seconds if usage else None,
             )
+        if record.status >= 400 and not (usage.total_tokens or usage.prompt_tokens or usage.completion_tokens
+                                         or usage.images or usage.audio_seconds):
+            # A refused call (401, 404 for an unknown deployment, 429) used nothing and is not billed: it costs 0,
+            # whatever its model, rather than counting as "unpriced" in every report.
+            record.cost_usd = 0.0
+            return
         record.cost_usd = plausible_cost(self.prices.cost_usd(
             record.model, usage, deployment=record.deployment, region=record.region, operation=record.operation
         ))

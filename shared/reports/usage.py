@@ -25,13 +25,13 @@ from shared.store.measures import MEASURE_NAMES, sums_over_calls
 from shared.store.rollups import first_period
 from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
-from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, totals_of_rows
+from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
 from shared.reports.usage_query import FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
 from shared.reports.usage_spans import cumulative_query, cumulative_spans, periods_with_rows, span_parts
 
 __all__ = [  # the query vocabulary is re-exported: callers import it from here
     "FIGURES", "FILTER_KEYS", "GROUP_KEYS", "INTERVALS", "KEY_COLUMNS", "TIME_KEYS", "UsageQuery", "UsageResult",
-    "choose_cut", "plan_range", "query_timeseries", "query_usage", "timeseries_csv_columns", "usage_csv_columns",
+    "MAX_SERIES_ROWS", "SeriesTooLarge", "choose_cut", "plan_range", "query_timeseries", "query_usage", "timeseries_csv_columns", "usage_csv_columns",
 ]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 _LOOKUP_SPANS = 4  # a 30-day range has at most 4 spans: edge day, month, month, edge day
@@ -249,22 +249,57 @@ def usage_csv_columns(group_by: Iterable[str]) -> list[str]:
     return [*group_by, *FIGURE_NAMES]
 
 
+class SeriesTooLarge(ValueError):
+    """A series whose buckets times key combinations would be more rows than one answer should carry."""
+
+
+MAX_SERIES_ROWS = 100_000
+
+
 def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> UsageResult:
     """`query_usage` per hour or day: rows carry `time` (the bucket's start, ISO UTC) before their keys.
 
-    Buckets without calls are left out rather than filled with zeros: with group keys the zeros would
-    multiply by every key ever seen.
+    Every bucket of the range is present, a bucket without calls with zero figures (null cost and duration, as an
+    empty report's totals): a gap in a chart must mean no calls, not a missing point. With group keys, each key
+    combination seen in the range has a row in every bucket, so each series is continuous.
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
     keys = tuple(k for k in query.group_by if k not in TIME_KEYS)
     per_bucket = UsageQuery(query.start, query.end, (interval, *keys), query.filters, query.only_user, query.narrow_rollups)
     result = query_usage(conn, per_bucket)
-    rows = []
+    by_bucket: dict[str, list[dict[str, Any]]] = {}
     for row in result.rows:
         bucket = row.pop(interval)
-        rows.append({"time": bucket + "T00:00:00Z" if interval == "day" else bucket, **row})
-    return UsageResult(rows=rows, totals=result.totals)
+        by_bucket.setdefault(bucket + "T00:00:00Z" if interval == "day" else bucket, []).append(row)
+    return UsageResult(rows=_every_bucket(by_bucket, query, interval), totals=result.totals)
+
+
+def _every_bucket(by_bucket: dict[str, list[dict[str, Any]]], query: UsageQuery, interval: str) -> list[dict[str, Any]]:
+    """The rows per bucket with the missing (bucket, key combination) rows added as zeros, in time order."""
+    step = HOUR if interval == "hour" else DAY
+    moment = hour_of(in_utc(query.start)) if interval == "hour" else day_start(in_utc(query.start))
+    buckets = []
+    while moment < in_utc(query.end):
+        buckets.append(moment.strftime("%Y-%m-%dT%H:00:00Z"))
+        moment += step
+    # A key combination is everything of a row but its time and figures (names beside ids come with their ids).
+    combos = list(dict.fromkeys(tuple((k, v) for k, v in row.items() if k not in _FIGURE_SET)
+                                for rows in by_bucket.values() for row in rows)) or [()]
+    if len(buckets) * len(combos) > MAX_SERIES_ROWS:
+        raise SeriesTooLarge(f"{len(buckets):,} buckets x {len(combos):,} key combinations is more than "
+                             f"{MAX_SERIES_ROWS:,} rows; narrow the range, use day buckets, group by fewer keys or filter")
+    rows = []
+    for bucket in buckets:
+        present = by_bucket.get(bucket, [])
+        seen = {tuple((k, v) for k, v in row.items() if k not in _FIGURE_SET) for row in present}
+        rows.extend({"time": bucket, **row} for row in present)
+        rows.extend({"time": bucket, **dict(combo), **_ZERO_FIGURES} for combo in combos if combo not in seen)
+    return rows
+
+
+_FIGURE_SET = frozenset(FIGURE_NAMES)
+_ZERO_FIGURES = figures_of({m: 0 for m in MEASURE_NAMES})
 
 
 def timeseries_csv_columns(group_by: Iterable[str]) -> list[str]:

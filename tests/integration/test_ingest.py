@@ -105,6 +105,24 @@ def test_unknown_model_is_recorded_with_cost_null_not_zero(context):
     assert result.totals["costUsd"] is None and result.totals["unpricedRequests"] == 1
 
 
+def test_a_refused_call_without_tokens_costs_zero_in_the_usage_report(context):
+    from tests.integration.test_usage_api import call
+
+    refused = [  # an unknown deployment (no model to price), a bad key, a throttled call: nothing used, nothing billed
+        capture_event(call_id="not-found", status=404, deployment="no-such-deployment", request={"messages": []},
+                      response={"error": {"code": "DeploymentNotFound", "message": "The API deployment does not exist."}}),
+        capture_event(call_id="denied", status=401, request=False, response={"statusCode": 401, "message": "Access denied"}),
+        capture_event(call_id="throttled", status=429, response={"error": {"code": "429", "message": "Rate limit is exceeded."}}),
+    ]
+    context.ingestor.ingest_batch(_events(capture_event(call_id="answered"), *refused))
+    response = call(context, "usage", {"from": "2026-11-27T00:00:00Z", "to": "2026-11-28T00:00:00Z", "groupBy": "status"})
+    body = orjson.loads(response.body)
+    by_status = {row["status"]: row for row in body["rows"]}
+    assert {status: by_status[status]["costUsd"] for status in (401, 404, 429)} == {401: 0.0, 404: 0.0, 429: 0.0}
+    assert body["totals"]["unpricedRequests"] == 0 and body["totals"]["failedRequests"] == 3
+    assert body["totals"]["costUsd"] == by_status[200]["costUsd"] > 0
+
+
 def test_store_failure_fails_the_batch_and_the_retry_counts_once(store):
     context = make_context(store)
     batch = _events(*(capture_event(call_id=f"retry-{i}") for i in range(3)))

@@ -171,6 +171,25 @@ def test_quota_routes_validate_the_body_and_show_status(store):
     assert handle("quota_delete", ApiRequest("DELETE", "/", route_params=params), context).status == 404
 
 
+def test_a_quota_on_a_scope_never_seen_is_kept_with_a_warning_naming_it(any_store):
+    context = make_context(any_store)
+    _use_tokens(context, 400)  # calls of user oid-ana
+
+    def put(scope_type: str, scope_id: str):
+        params = {"scopeType": scope_type, "scopeId": scope_id}
+        return handle("quota_put", ApiRequest("PUT", f"/api/quotas/{scope_type}/{scope_id}", route_params=params,
+                                              body=b'{"period": "month", "limitTokens": 10000}'), context)
+
+    typo = put("user", "oid-anna")
+    assert typo.status == 201
+    assert json.loads(typo.body)["warning"].startswith("no calls seen for user 'oid-anna' yet; check the id")
+    listed = json.loads(handle("quotas", ApiRequest("GET", "/api/quotas"), context).body)["items"]
+    assert [(q["scopeType"], q["scopeId"]) for q in listed] == [("user", "oid-anna")]  # kept all the same
+    for scope_type, scope_id in (("user", "oid-ana"), ("subscription", "sub-marketing"), ("model", "gpt-4o-2024-08-06")):
+        seen = put(scope_type, scope_id)
+        assert seen.status == 201 and "warning" not in json.loads(seen.body), scope_type
+
+
 def test_alerts_are_listed_newest_first_with_cursor_pages(store):
     context = make_context(store, LEDGER_EMAIL_MODE="off")
     _quota_at_90_percent(context)
