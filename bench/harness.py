@@ -17,7 +17,9 @@ if str(ROOT) not in sys.path:
 def bench_workdir(prefix: str) -> Path:
     """A temp folder for the bench's databases; the app runs as the demo does (dev auth, no mail)."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    os.environ.update({"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"})
+    os.environ.update(
+        {"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"}
+    )
     os.chdir(ROOT)
     return workdir
 

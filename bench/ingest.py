@@ -64,7 +64,11 @@ def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
     for offset in range(0, count, batch_size):
         target.execute("BEGIN")
         for name, (_, rows) in tables.items():
-            chunk = rows[offset : offset + batch_size] if name == "calls" else [r for r in rows[offset : offset + batch_size]]
+            chunk = (
+                rows[offset : offset + batch_size]
+                if name == "calls"
+                else [r for r in rows[offset : offset + batch_size]]
+            )
             if chunk:
                 target.executemany(f"INSERT INTO {name} VALUES ({','.join('?' * len(chunk[0]))})", chunk)
         target.execute("COMMIT")
@@ -101,9 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     insert = _floor_insert(workdir / "ledger.db", workdir / "floor.db", args.batch_size)
     floor = parse + insert
     ours, base = len(events) / pipeline, len(events) / floor
-    print(f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core")
+    print(
+        f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core"
+    )
     print(f"  pipeline (real ingest function):  {ours:>10,.0f} events/s  ({pipeline:.2f} s)")
-    print(f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)")
+    print(
+        f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)"
+    )
     print(f"  ratio pipeline/floor: {ours / base:.2f}   (targets: >= 25,000 events/s, ratio >= 0.5)")
     return 0
 

@@ -44,13 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     baseline = _rss_mb()
     sentence = "Employees book economy class for flights under six hours; hotels above the cap need approval. "
     text = (sentence * (args.body_kb * 1024 // len(sentence) + 1))[: args.body_kb * 1024]
-    batch = [func.EventHubEvent(body=orjson.dumps(capture_event(call_id=f"rss-{i}", response=chat_response(text=text[i % 97:] + str(i)))),
-                                sequence_number=i) for i in range(args.events)]
+    batch = [
+        func.EventHubEvent(
+            body=orjson.dumps(capture_event(call_id=f"rss-{i}", response=chat_response(text=text[i % 97 :] + str(i)))),
+            sequence_number=i,
+        )
+        for i in range(args.events)
+    ]
     input_mb = sum(len(e.get_body()) for e in batch) / 2**20
     before = _rss_mb()
     ingest(batch)
     peak = _peak_mb()
-    print(f"peak RSS: one batch of {args.events:,} capture events with {args.body_kb} KB bodies ({input_mb:.0f} MB of events), SQLite")
+    print(
+        f"peak RSS: one batch of {args.events:,} capture events with {args.body_kb} KB bodies ({input_mb:.0f} MB of events), SQLite"
+    )
     print(f"  RSS after imports and warm-up (baseline): {baseline:>6.0f} MB")
     print(f"  RSS with the batch in memory:             {before:>6.0f} MB")
     print(f"  peak RSS while ingesting:                 {peak:>6.0f} MB  (target <= 300 MB)")

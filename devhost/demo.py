@@ -80,9 +80,21 @@ def _alerts_demo(functions, port: int) -> None:
     if rows:
         top = rows[0]
         with context.store.write() as conn:
-            put_quota(conn, Quota("subscription", top["subscription"], "month", round(top["totalTokens"] / 0.9), None,
-                                  (50, 80, 100), ("owner@contoso.com",)))
-        print(f"\n5. a monthly quota for subscription {top['subscription']} at 90 % of its use so far; quota_check, anomaly_scan")
+            put_quota(
+                conn,
+                Quota(
+                    "subscription",
+                    top["subscription"],
+                    "month",
+                    round(top["totalTokens"] / 0.9),
+                    None,
+                    (50, 80, 100),
+                    ("owner@contoso.com",),
+                ),
+            )
+        print(
+            f"\n5. a monthly quota for subscription {top['subscription']} at 90 % of its use so far; quota_check, anomaly_scan"
+        )
     invoke_non_http(functions["quota_check"], {})
     invoke_non_http(functions["anomaly_scan"], {})
     outbox = context.settings.outbox_dir

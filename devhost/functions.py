@@ -54,7 +54,9 @@ def load_functions() -> dict[str, LocalFunction]:
     for function in function_app.app.get_functions():
         description = json.loads(function.get_function_json())
         trigger = next(b for b in description["bindings"] if b["type"].endswith("Trigger"))
-        found[function.get_function_name()] = LocalFunction(function.get_function_name(), trigger, function.get_user_function())
+        found[function.get_function_name()] = LocalFunction(
+            function.get_function_name(), trigger, function.get_user_function()
+        )
     return found
 
 

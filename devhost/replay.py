@@ -36,8 +36,11 @@ class ReplayReport:
 
     def as_json(self) -> dict[str, int]:
         # Like `ignored`, the two counts appear only when something was lost, so a clean report stays as it was.
-        return (self.batches.as_json() | ({"unreadable": self.unreadable} if self.unreadable else {})
-                | ({"failedEvents": self.failed_events} if self.failed_events else {}))
+        return (
+            self.batches.as_json()
+            | ({"unreadable": self.unreadable} if self.unreadable else {})
+            | ({"failedEvents": self.failed_events} if self.failed_events else {})
+        )
 
 
 def report_on_stderr(text: str) -> None:
@@ -80,8 +83,14 @@ def _batches(bodies: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
         yield batch
 
 
-def replay(function: LocalFunction, paths: list[Path], *, batch_size: int = 500, progress: bool = False,
-           on_problem: ProblemReporter = report_on_stderr) -> ReplayReport:
+def replay(
+    function: LocalFunction,
+    paths: list[Path],
+    *,
+    batch_size: int = 500,
+    progress: bool = False,
+    on_problem: ProblemReporter = report_on_stderr,
+) -> ReplayReport:
     """Feed the files' events to `function` in batches; every loss is reported through `on_problem` and counted."""
     total = ReplayReport()
 
@@ -104,17 +113,20 @@ def replay(function: LocalFunction, paths: list[Path], *, batch_size: int = 500,
                 function.call(events)
             except Exception as exc:  # noqa: BLE001 - the host would retry this batch; a replay reports it and goes on
                 total.failed_events += len(batch)
-                report(f"events {sequence + 1:,} to {sequence + len(batch):,} failed as a batch "
-                       f"({type(exc).__name__}: {str(exc)[:300]}); replaying them again retries them")
+                report(
+                    f"events {sequence + 1:,} to {sequence + len(batch):,} failed as a batch "
+                    f"({type(exc).__name__}: {str(exc)[:300]}); replaying them again retries them"
+                )
             sequence += len(batch)
             if progress:
                 counts = total.batches
-                sys.stderr.write(f"\rreplayed {counts.events:,} events: {counts.recorded:,} recorded, "
-                                 f"{counts.duplicates:,} duplicates, {counts.dead_lettered:,} dead-lettered")
+                sys.stderr.write(
+                    f"\rreplayed {counts.events:,} events: {counts.recorded:,} recorded, "
+                    f"{counts.duplicates:,} duplicates, {counts.dead_lettered:,} dead-lettered"
+                )
                 sys.stderr.flush()
     finally:
         ingestor.observers.remove(total.batches.add)
         if progress:
             sys.stderr.write("\n")
     return total
-

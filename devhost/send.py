@@ -36,11 +36,15 @@ def azure_producer(namespace: str, hub: str, connection_string: str | None = Non
         from azure.eventhub import EventHubProducerClient
 
         if connection_string:
-            return EventHubProducerClient.from_connection_string(connection_string, eventhub_name=hub, buffered_mode=True)
+            return EventHubProducerClient.from_connection_string(
+                connection_string, eventhub_name=hub, buffered_mode=True
+            )
         from azure.identity import DefaultAzureCredential
 
         client_id = os.environ.get("AZURE_CLIENT_ID") or None
-        credential = DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
+        credential = (
+            DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
+        )
         return EventHubProducerClient(namespace, hub, credential, buffered_mode=True)
 
     return build

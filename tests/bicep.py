@@ -63,8 +63,11 @@ def string_value(node: tree_sitter.Node) -> str | None:
 
 def string_literals(tree: tree_sitter.Tree) -> list[str]:
     """Every string's literal parts (interpolated strings contribute the text between `${...}`)."""
-    return ["".join(text(c) for c in node.children if c.type == "string_content")
-            for node in walk(tree.root_node) if node.type == "string"]
+    return [
+        "".join(text(c) for c in node.children if c.type == "string_content")
+        for node in walk(tree.root_node)
+        if node.type == "string"
+    ]
 
 
 @dataclass(frozen=True)

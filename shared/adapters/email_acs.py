@@ -25,9 +25,11 @@ class AcsSender:
         html = message.get_body(("html",))
         payload = {
             "senderAddress": self.sender,
-            "content": {"subject": str(message["Subject"]),
-                        "plainText": text.get_content() if text else "",
-                        "html": html.get_content() if html else ""},
+            "content": {
+                "subject": str(message["Subject"]),
+                "plainText": text.get_content() if text else "",
+                "html": html.get_content() if html else "",
+            },
             "recipients": {"to": _addresses(message["To"]), "cc": _addresses(message["Cc"])},
         }
         result = self._email_client().begin_send(payload).result()

@@ -17,8 +17,9 @@ def gateway_hourly_kql(operation_ids: Iterable[str]) -> str:
     )
 
 
-def query_gateway_hourly(workspace_id: str, operation_ids: Iterable[str], start: datetime, end: datetime,
-                         client_id: str | None = None) -> list[dict[str, Any]]:
+def query_gateway_hourly(
+    workspace_id: str, operation_ids: Iterable[str], start: datetime, end: datetime, client_id: str | None = None
+) -> list[dict[str, Any]]:
     """Rows {"hour": datetime, "calls": int} for [start, end), read with the app's managed identity."""
     from azure.identity import DefaultAzureCredential
     from azure.monitor.query import LogsQueryClient, LogsQueryStatus

@@ -53,9 +53,15 @@ class Quota:
     notify: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"scopeType": self.scope_type, "scopeId": self.scope_id, "period": self.period,
-                "limitTokens": self.limit_tokens, "limitCostUsd": self.limit_cost_usd,
-                "thresholds": list(self.thresholds), "notify": list(self.notify)}
+        return {
+            "scopeType": self.scope_type,
+            "scopeId": self.scope_id,
+            "period": self.period,
+            "limitTokens": self.limit_tokens,
+            "limitCostUsd": self.limit_cost_usd,
+            "thresholds": list(self.thresholds),
+            "notify": list(self.notify),
+        }
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,16 @@ class QuotaStatus:
     crossed: tuple[int, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {"periodStart": iso_utc(self.period_start), "periodEnd": iso_utc(self.period_end),
-                "usedTokens": self.used_tokens, "usedCostUsd": self.used_cost_usd, "percent": self.percent,
-                "forecastPercent": self.forecast_percent,
-                "forecastFullAt": iso_utc(self.forecast_full_at) if self.forecast_full_at else None,
-                "crossed": list(self.crossed)}
-
+        return {
+            "periodStart": iso_utc(self.period_start),
+            "periodEnd": iso_utc(self.period_end),
+            "usedTokens": self.used_tokens,
+            "usedCostUsd": self.used_cost_usd,
+            "percent": self.percent,
+            "forecastPercent": self.forecast_percent,
+            "forecastFullAt": iso_utc(self.forecast_full_at) if self.forecast_full_at else None,
+            "crossed": list(self.crossed),
+        }
 
 
 def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | None = None) -> Quota:
@@ -89,31 +99,50 @@ def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | No
     scope_id = scope_id if scope_id is not None else body.get("scopeId")
     if scope_type not in SCOPE_TYPES:
         raise QuotaError("scopeType", f"must be one of {', '.join(SCOPE_TYPES)}")
-    if (not isinstance(scope_id, str) or not scope_id.strip() or _utf16_units(scope_id) > _SCOPE_ID_COLUMN
-            or "\x00" in scope_id):
+    if (
+        not isinstance(scope_id, str)
+        or not scope_id.strip()
+        or _utf16_units(scope_id) > _SCOPE_ID_COLUMN
+        or "\x00" in scope_id
+    ):
         raise QuotaError("scopeId", f"must be a non-empty string of at most {_SCOPE_ID_COLUMN} characters, without NUL")
     period = body.get("period")
     if period not in PERIODS:
         raise QuotaError("period", f"must be one of {', '.join(PERIODS)}")
     limit_tokens = body.get("limitTokens")
-    if limit_tokens is not None and (isinstance(limit_tokens, bool) or not isinstance(limit_tokens, int)
-                                     or not 0 < limit_tokens <= MAX_LIMIT_TOKENS):
+    if limit_tokens is not None and (
+        isinstance(limit_tokens, bool) or not isinstance(limit_tokens, int) or not 0 < limit_tokens <= MAX_LIMIT_TOKENS
+    ):
         raise QuotaError("limitTokens", f"must be a whole number from 1 to {MAX_LIMIT_TOKENS}, or null")
     limit_cost = body.get("limitCostUsd")
-    if limit_cost is not None and (isinstance(limit_cost, bool) or not isinstance(limit_cost, (int, float))
-                                   or not 0 < limit_cost <= MAX_LIMIT_COST_USD):
+    if limit_cost is not None and (
+        isinstance(limit_cost, bool)
+        or not isinstance(limit_cost, (int, float))
+        or not 0 < limit_cost <= MAX_LIMIT_COST_USD
+    ):
         raise QuotaError("limitCostUsd", f"must be a number above 0 and at most {MAX_LIMIT_COST_USD:.0e}, or null")
     if limit_tokens is None and limit_cost is None:
         raise QuotaError("limitTokens", "a quota needs limitTokens, limitCostUsd or both")
     thresholds = body.get("thresholds", list(DEFAULT_THRESHOLDS))
     if thresholds is None:
         thresholds = list(DEFAULT_THRESHOLDS)
-    if (not isinstance(thresholds, list) or not thresholds or len(thresholds) > 10
-            or any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 1000 for t in thresholds)):
+    if (
+        not isinstance(thresholds, list)
+        or not thresholds
+        or len(thresholds) > 10
+        or any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 1000 for t in thresholds)
+    ):
         raise QuotaError("thresholds", "must be a list of 1 to 10 whole percentages between 1 and 1000")
     notify = _addresses(body.get("notify") or [])
-    return Quota(scope_type, scope_id.strip(), period, limit_tokens, float(limit_cost) if limit_cost is not None else None,
-                 tuple(sorted(set(thresholds))), notify)
+    return Quota(
+        scope_type,
+        scope_id.strip(),
+        period,
+        limit_tokens,
+        float(limit_cost) if limit_cost is not None else None,
+        tuple(sorted(set(thresholds))),
+        notify,
+    )
 
 
 def _addresses(notify: Any) -> tuple[str, ...]:
@@ -165,8 +194,9 @@ def quota_status(conn: Connection, quota: Quota, now: datetime, tz: ZoneInfo) ->
     return status_of(quota, start, end, now, int(totals["totalTokens"]), totals["costUsd"])
 
 
-def status_of(quota: Quota, start: datetime, end: datetime, now: datetime, used_tokens: int,
-              used_cost: float | None) -> QuotaStatus:
+def status_of(
+    quota: Quota, start: datetime, end: datetime, now: datetime, used_tokens: int, used_cost: float | None
+) -> QuotaStatus:
     """The status figures from the totals: the highest share of either limit counts."""
     shares = []
     if quota.limit_tokens:
@@ -182,17 +212,31 @@ def status_of(quota: Quota, start: datetime, end: datetime, now: datetime, used_
         moment = (start + timedelta(seconds=elapsed / share)).replace(microsecond=0)
         full_at = moment if moment < end else None
     percent = round(share * 100, 2)
-    return QuotaStatus(start, end, used_tokens, None if used_cost is None else round(used_cost, 6), percent,
-                       None if forecast_share is None else round(forecast_share * 100, 2), full_at,
-                       tuple(t for t in quota.thresholds if share * 100 >= t))
+    return QuotaStatus(
+        start,
+        end,
+        used_tokens,
+        None if used_cost is None else round(used_cost, 6),
+        percent,
+        None if forecast_share is None else round(forecast_share * 100, 2),
+        full_at,
+        tuple(t for t in quota.thresholds if share * 100 >= t),
+    )
 
 
 # --- the store -------------------------------------------------------------------------------------------
 
 
 def _from_row(row: Any) -> Quota:
-    return Quota(row["scope_type"], row["scope_id"], row["period"], row["limit_tokens"], row["limit_cost_usd"],
-                 tuple(json.loads(row["thresholds"])), tuple(json.loads(row["notify"])))
+    return Quota(
+        row["scope_type"],
+        row["scope_id"],
+        row["period"],
+        row["limit_tokens"],
+        row["limit_cost_usd"],
+        tuple(json.loads(row["thresholds"])),
+        tuple(json.loads(row["notify"])),
+    )
 
 
 def list_quotas(conn: Connection) -> list[Quota]:
@@ -211,9 +255,15 @@ def _key(scope_type: str, scope_id: str):
 
 def put_quota(conn: Connection, quota: Quota, managed_by: str = "api", now: datetime | None = None) -> None:
     """Create or replace a quota (update first, insert when absent: portable across the three dialects)."""
-    values = {"period": quota.period, "limit_tokens": quota.limit_tokens, "limit_cost_usd": quota.limit_cost_usd,
-              "thresholds": json.dumps(list(quota.thresholds)), "notify": json.dumps(list(quota.notify)),
-              "managed_by": managed_by, "updated_at": naive_utc(now or datetime.now(timezone.utc))}
+    values = {
+        "period": quota.period,
+        "limit_tokens": quota.limit_tokens,
+        "limit_cost_usd": quota.limit_cost_usd,
+        "thresholds": json.dumps(list(quota.thresholds)),
+        "notify": json.dumps(list(quota.notify)),
+        "managed_by": managed_by,
+        "updated_at": naive_utc(now or datetime.now(timezone.utc)),
+    }
     if conn.execute(update(quotas).where(_key(quota.scope_type, quota.scope_id)).values(values)).rowcount == 0:
         conn.execute(quotas.insert().values(scope_type=quota.scope_type, scope_id=quota.scope_id, **values))
 
@@ -262,4 +312,3 @@ def sync_quota_file(conn: Connection, path: Path | None) -> int:
     if changed:
         logger.info("quota file %s: %d quota(s) created, changed or removed", path, changed)
     return changed
-

@@ -42,8 +42,9 @@ def poster_for(settings: Settings) -> WebhookPoster | None:
     return HttpPoster()
 
 
-def deliver_webhooks(store: Any, poster: WebhookPoster | None, settings: Settings,
-                     now: datetime | None = None) -> DeliveryReport:
+def deliver_webhooks(
+    store: Any, poster: WebhookPoster | None, settings: Settings, now: datetime | None = None
+) -> DeliveryReport:
     """Post every alert each configured channel has not had yet; `sent`/`failed` list `alert_id` per post."""
     report = DeliveryReport()
     channels = {channel_name(kind, url): (kind, url) for kind, url in settings.alert_webhooks}
@@ -52,14 +53,23 @@ def deliver_webhooks(store: Any, poster: WebhookPoster | None, settings: Setting
     now = now or datetime.now(timezone.utc)
     _queue_posts(store, list(channels), now)
     with store.read() as conn:
-        due = conn.execute(select(alert_posts.c.alert_id, alert_posts.c.channel).where(
-            alert_posts.c.channel.in_(list(channels)), claimable(alert_posts, now))
-            .order_by(alert_posts.c.alert_id).limit(200)).all()
+        due = conn.execute(
+            select(alert_posts.c.alert_id, alert_posts.c.channel)
+            .where(alert_posts.c.channel.in_(list(channels)), claimable(alert_posts, now))
+            .order_by(alert_posts.c.alert_id)
+            .limit(200)
+        ).all()
     for alert_id, channel in due:
         key = (alert_posts.c.alert_id == alert_id) & (alert_posts.c.channel == channel)
         with store.write() as conn:
-            leased = conn.execute(update(alert_posts).where(key, claimable(alert_posts, now)).values(
-                status="sending", claimed_at=naive_utc(now), attempts=alert_posts.c.attempts + 1)).rowcount == 1
+            leased = (
+                conn.execute(
+                    update(alert_posts)
+                    .where(key, claimable(alert_posts, now))
+                    .values(status="sending", claimed_at=naive_utc(now), attempts=alert_posts.c.attempts + 1)
+                ).rowcount
+                == 1
+            )
             row = alert_row(conn, alert_id) if leased else None
         if row is None:
             continue  # another check holds it
@@ -84,12 +94,19 @@ def _queue_posts(store: Any, channels: list[str], now: datetime) -> None:
     with store.write() as conn:
         for channel in channels:
             insert_once(conn, alert_channels.insert().values(channel=channel, added_at=naive_utc(now)))
-        since = dict(conn.execute(select(alert_channels.c.channel, alert_channels.c.added_at)
-                                  .where(alert_channels.c.channel.in_(channels))).all())
+        since = dict(
+            conn.execute(
+                select(alert_channels.c.channel, alert_channels.c.added_at).where(
+                    alert_channels.c.channel.in_(channels)
+                )
+            ).all()
+        )
         for channel, added_at in since.items():
             posted = exists().where(alert_posts.c.alert_id == alerts.c.id, alert_posts.c.channel == channel)
             for alert_id in conn.execute(select(alerts.c.id).where(alerts.c.created_at >= added_at, ~posted)).scalars():
-                insert_once(conn, alert_posts.insert().values(alert_id=alert_id, channel=channel, status="pending", attempts=0))
+                insert_once(
+                    conn, alert_posts.insert().values(alert_id=alert_id, channel=channel, status="pending", attempts=0)
+                )
 
 
 def _finish(store: Any, key: Any, **values: Any) -> None:
@@ -102,9 +119,19 @@ def channel_deliveries(conn: Any, alert_ids: list[int]) -> dict[int, list[dict[s
     found: dict[int, list[dict[str, Any]]] = {alert_id: [] for alert_id in alert_ids}
     if not alert_ids:
         return found
-    rows = conn.execute(select(alert_posts).where(alert_posts.c.alert_id.in_(alert_ids))
-                        .order_by(alert_posts.c.alert_id, alert_posts.c.channel)).mappings()
+    rows = conn.execute(
+        select(alert_posts)
+        .where(alert_posts.c.alert_id.in_(alert_ids))
+        .order_by(alert_posts.c.alert_id, alert_posts.c.channel)
+    ).mappings()
     for row in rows:
-        found[row["alert_id"]].append({"channel": row["channel"], "status": row["status"], "attempts": row["attempts"],
-                                       "sentAt": iso_utc(row["sent_at"]), "lastError": row["last_error"]})
+        found[row["alert_id"]].append(
+            {
+                "channel": row["channel"],
+                "status": row["status"],
+                "attempts": row["attempts"],
+                "sentAt": iso_utc(row["sent_at"]),
+                "lastError": row["last_error"],
+            }
+        )
     return found

@@ -60,17 +60,44 @@ def _retry(context: ApiContext, _request: ApiRequest, _caller: Caller | None, va
     return json_response(outcome.as_json())
 
 
-register(Route(
-    name="deadletters", method="GET", path="deadletters", roles=(LEDGER_ADMIN,), params=LIST_PARAMS, handler=_list,
-    summary="Events that could not be ingested, with the reason, newest first",
-    responses={"200": {"description": "one page of dead letters", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": LETTER_SCHEMA}, "nextCursor": _NULLABLE},
-        "required": ["items", "nextCursor"]}}}}},
-))
-register(Route(
-    name="deadletter_retry", method="POST", path="deadletters/{id}/retry", roles=(LEDGER_ADMIN,),
-    params=(Param("id", "int", "the dead letter's id", location="path", required=True, minimum=1, maximum=2**31 - 1),),
-    handler=_retry,
-    summary="Re-drive one dead letter's bytes through the current parser; resolves it when they now make a call",
-    responses={"200": {"description": "what the retry did", "content": {"application/json": {"schema": RETRY_SCHEMA}}}},
-))
+register(
+    Route(
+        name="deadletters",
+        method="GET",
+        path="deadletters",
+        roles=(LEDGER_ADMIN,),
+        params=LIST_PARAMS,
+        handler=_list,
+        summary="Events that could not be ingested, with the reason, newest first",
+        responses={
+            "200": {
+                "description": "one page of dead letters",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": LETTER_SCHEMA}, "nextCursor": _NULLABLE},
+                            "required": ["items", "nextCursor"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+)
+register(
+    Route(
+        name="deadletter_retry",
+        method="POST",
+        path="deadletters/{id}/retry",
+        roles=(LEDGER_ADMIN,),
+        params=(
+            Param("id", "int", "the dead letter's id", location="path", required=True, minimum=1, maximum=2**31 - 1),
+        ),
+        handler=_retry,
+        summary="Re-drive one dead letter's bytes through the current parser; resolves it when they now make a call",
+        responses={
+            "200": {"description": "what the retry did", "content": {"application/json": {"schema": RETRY_SCHEMA}}}
+        },
+    )
+)

@@ -15,8 +15,12 @@ from shared.reports.erasure import erase_user_text
 
 ERASED_SCHEMA = {
     "type": "object",
-    "properties": {"user": {"type": "string"}, "calls": {"type": "integer"}, "pendingParts": {"type": "integer"},
-                   "deadLetters": {"type": "integer"}},
+    "properties": {
+        "user": {"type": "string"},
+        "calls": {"type": "integer"},
+        "pendingParts": {"type": "integer"},
+        "deadLetters": {"type": "integer"},
+    },
     "required": ["user", "calls", "pendingParts", "deadLetters"],
 }
 
@@ -29,11 +33,20 @@ def _erase_user(context: ApiContext, request: ApiRequest, caller: Caller | None,
     return json_response({"user": user, **erased.as_json()})
 
 
-register(Route(
-    name="user_text_erase", method="DELETE", path="users/{id}/text", roles=(LEDGER_ADMIN,),
-    params=(Param("id", "string", "the user's object id or name", location="path", required=True),),
-    handler=_erase_user,
-    summary="Erase the stored text of one user's calls (SQL, pending parts, dead letters); the numbers stay. Idempotent",
-    responses={"200": {"description": "what was erased now (all 0 when it was already)",
-                       "content": {"application/json": {"schema": ERASED_SCHEMA}}}},
-))
+register(
+    Route(
+        name="user_text_erase",
+        method="DELETE",
+        path="users/{id}/text",
+        roles=(LEDGER_ADMIN,),
+        params=(Param("id", "string", "the user's object id or name", location="path", required=True),),
+        handler=_erase_user,
+        summary="Erase the stored text of one user's calls (SQL, pending parts, dead letters); the numbers stay. Idempotent",
+        responses={
+            "200": {
+                "description": "what was erased now (all 0 when it was already)",
+                "content": {"application/json": {"schema": ERASED_SCHEMA}},
+            }
+        },
+    )
+)

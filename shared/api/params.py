@@ -23,9 +23,13 @@ from shared.api.http import BadParameter
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 MAX_STRING = 256
-MAX_ID = 2**31 - 1  # the largest id the cursors' keys hold on every store (INTEGER: int4 on PostgreSQL, int on SQL Server)
+MAX_ID = (
+    2**31 - 1
+)  # the largest id the cursors' keys hold on every store (INTEGER: int4 on PostgreSQL, int on SQL Server)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII digits only: int() also reads "\u0663" and "1_000"
-_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?)?)?")
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?)?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,11 @@ class Param:
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "time":
-            schema: dict[str, Any] = {"type": "string", "format": "date-time",
-                                      "description": f"between {_iso(EARLIEST)} and {_iso(LATEST)}"}
+            schema: dict[str, Any] = {
+                "type": "string",
+                "format": "date-time",
+                "description": f"between {_iso(EARLIEST)} and {_iso(LATEST)}",
+            }
         elif self.kind == "int":
             schema = {"type": "integer"}
             if self.minimum is not None:

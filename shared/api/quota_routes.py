@@ -6,7 +6,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
-from shared.alerts.quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status
+from shared.alerts.quotas import (
+    PERIODS,
+    SCOPE_TYPES,
+    QuotaError,
+    delete_quota,
+    get_quota,
+    list_quotas,
+    put_quota,
+    quota_from_json,
+    quota_status,
+)
 from shared.api.access import access_by
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.reports.access_log import record_access
@@ -15,8 +25,13 @@ from shared.api.routes import ApiContext, Route, register
 
 SCOPE_PARAMS = (
     Param("scopeType", "enum", "what the quota limits", location="path", enum=SCOPE_TYPES, required=True),
-    Param("scopeId", "string", "the id of the subscription, user, app, product or model, as /api/usage shows it",
-          location="path", required=True),
+    Param(
+        "scopeId",
+        "string",
+        "the id of the subscription, user, app, product or model, as /api/usage shows it",
+        location="path",
+        required=True,
+    ),
 )
 QUOTA_BODY = {
     "type": "object",
@@ -33,8 +48,11 @@ QUOTA_BODY = {
 STATUS_SCHEMA = {
     "type": "object",
     "properties": {
-        "periodStart": {"type": "string", "format": "date-time"}, "periodEnd": {"type": "string", "format": "date-time"},
-        "usedTokens": {"type": "integer"}, "usedCostUsd": {"type": ["number", "null"]}, "percent": {"type": "number"},
+        "periodStart": {"type": "string", "format": "date-time"},
+        "periodEnd": {"type": "string", "format": "date-time"},
+        "usedTokens": {"type": "integer"},
+        "usedCostUsd": {"type": ["number", "null"]},
+        "percent": {"type": "number"},
         "forecastPercent": {"type": ["number", "null"]},
         "forecastFullAt": {"type": ["string", "null"], "format": "date-time"},
         "crossed": {"type": "array", "items": {"type": "integer"}},
@@ -42,8 +60,12 @@ STATUS_SCHEMA = {
 }
 QUOTA_SCHEMA = {
     "type": "object",
-    "properties": {"scopeType": {"type": "string", "enum": list(SCOPE_TYPES)}, "scopeId": {"type": "string"},
-                   **QUOTA_BODY["properties"], "status": STATUS_SCHEMA},
+    "properties": {
+        "scopeType": {"type": "string", "enum": list(SCOPE_TYPES)},
+        "scopeId": {"type": "string"},
+        **QUOTA_BODY["properties"],
+        "status": STATUS_SCHEMA,
+    },
     "required": ["scopeType", "scopeId", "period", "status"],
 }
 
@@ -84,20 +106,56 @@ def _delete(context: ApiContext, request: ApiRequest, caller: Caller | None, val
 
 
 _QUOTA_RESPONSE = {"application/json": {"schema": QUOTA_SCHEMA}}
-register(Route(
-    name="quotas", method="GET", path="quotas", roles=(USAGE_READ_ALL,), params=(), handler=_list,
-    summary="Every quota with its current period's status and forecast",
-    responses={"200": {"description": "quotas", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": QUOTA_SCHEMA}}, "required": ["items"]}}}}},
-))
-register(Route(
-    name="quota_put", method="PUT", path="quotas/{scopeType}/{scopeId}", roles=(LEDGER_ADMIN,), params=SCOPE_PARAMS,
-    handler=_put, summary="Create or replace the quota of a scope", request_body=QUOTA_BODY,
-    responses={"200": {"description": "replaced", "content": _QUOTA_RESPONSE},
-               "201": {"description": "created", "content": _QUOTA_RESPONSE}},
-))
-register(Route(
-    name="quota_delete", method="DELETE", path="quotas/{scopeType}/{scopeId}", roles=(LEDGER_ADMIN,),
-    params=SCOPE_PARAMS, handler=_delete, summary="Delete the quota of a scope",
-    responses={"204": {"description": "deleted"}},
-))
+register(
+    Route(
+        name="quotas",
+        method="GET",
+        path="quotas",
+        roles=(USAGE_READ_ALL,),
+        params=(),
+        handler=_list,
+        summary="Every quota with its current period's status and forecast",
+        responses={
+            "200": {
+                "description": "quotas",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": QUOTA_SCHEMA}},
+                            "required": ["items"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+)
+register(
+    Route(
+        name="quota_put",
+        method="PUT",
+        path="quotas/{scopeType}/{scopeId}",
+        roles=(LEDGER_ADMIN,),
+        params=SCOPE_PARAMS,
+        handler=_put,
+        summary="Create or replace the quota of a scope",
+        request_body=QUOTA_BODY,
+        responses={
+            "200": {"description": "replaced", "content": _QUOTA_RESPONSE},
+            "201": {"description": "created", "content": _QUOTA_RESPONSE},
+        },
+    )
+)
+register(
+    Route(
+        name="quota_delete",
+        method="DELETE",
+        path="quotas/{scopeType}/{scopeId}",
+        roles=(LEDGER_ADMIN,),
+        params=SCOPE_PARAMS,
+        handler=_delete,
+        summary="Delete the quota of a scope",
+        responses={"204": {"description": "deleted"}},
+    )
+)

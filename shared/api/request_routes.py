@@ -25,11 +25,19 @@ LIST_ITEM_SCHEMA = {
         "requestId": {"type": "string"},
         "time": {"type": "string", "format": "date-time"},
         "operation": {"type": "string"},
-        "deployment": _NULLABLE, "model": _NULLABLE, "user": _NULLABLE, "userName": _NULLABLE,
-        "subscription": _NULLABLE, "subscriptionName": _NULLABLE, "app": _NULLABLE, "ip": _NULLABLE,
+        "deployment": _NULLABLE,
+        "model": _NULLABLE,
+        "user": _NULLABLE,
+        "userName": _NULLABLE,
+        "subscription": _NULLABLE,
+        "subscriptionName": _NULLABLE,
+        "app": _NULLABLE,
+        "ip": _NULLABLE,
         "status": {"type": "integer"},
         "durationMs": {"type": ["number", "null"]},
-        "promptTokens": {"type": "integer"}, "completionTokens": {"type": "integer"}, "totalTokens": {"type": "integer"},
+        "promptTokens": {"type": "integer"},
+        "completionTokens": {"type": "integer"},
+        "totalTokens": {"type": "integer"},
         "costUsd": {"type": ["number", "null"]},
         "streamed": {"type": "boolean"},
         "tokensEstimated": {"type": "boolean"},
@@ -57,12 +65,28 @@ DETAIL_SCHEMA = {
         "truncated": {"type": "boolean"},
         "bodyMissing": {"type": "boolean"},
         "streamIncomplete": {"type": "boolean"},
-        "textPurged": {"type": "boolean", "description": "retention or an erasure dropped this call's text; the numbers stay"},
-        "redactions": {"type": "object", "additionalProperties": {"type": "integer"},
-                       "description": "what masking before storage replaced, per kind: secret, email, phone, card, iban, ip"},
+        "textPurged": {
+            "type": "boolean",
+            "description": "retention or an erasure dropped this call's text; the numbers stay",
+        },
+        "redactions": {
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "what masking before storage replaced, per kind: secret, email, phone, card, iban, ip",
+        },
     },
-    "required": [*LIST_FIELDS, "request", "promptText", "completionText", "finishReason", "toolCalls",
-                 "contentFilter", "cachedTokens", "reasoningTokens", "truncated"],
+    "required": [
+        *LIST_FIELDS,
+        "request",
+        "promptText",
+        "completionText",
+        "finishReason",
+        "toolCalls",
+        "contentFilter",
+        "cachedTokens",
+        "reasoningTokens",
+        "truncated",
+    ],
 }
 
 
@@ -78,7 +102,9 @@ def _requests(context: ApiContext, _request: ApiRequest, caller: Caller | None, 
     return json_response({"items": page.items, "nextCursor": page.next_cursor.encode() if page.next_cursor else None})
 
 
-def _request_detail(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+def _request_detail(
+    context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]
+) -> ApiResponse:
     with context.store.read() as conn:
         detail = call_detail(conn, values["id"])
     if detail is None:
@@ -88,16 +114,29 @@ def _request_detail(context: ApiContext, request: ApiRequest, caller: Caller | N
     return json_response(detail)
 
 
-register(Route(
-    name="requests", method="GET", path="requests", roles=(USAGE_READ, USAGE_READ_ALL), params=REQUESTS_PARAMS,
-    handler=_requests,
-    summary="The audit list: call metadata, newest first, cursor-paginated (Usage.Read: own calls only)",
-    responses={"200": {"description": "one page of calls", "content": {"application/json": {"schema": REQUESTS_SCHEMA}}}},
-))
-register(Route(
-    name="request_detail", method="GET", path="requests/{id}", roles=(AUDIT_READ,),
-    params=(Param("id", "string", "the call id (`requestId`)", location="path", required=True),),
-    handler=_request_detail,
-    summary="One call in full: parameters, prompt and completion text, tool calls, content filter results",
-    responses={"200": {"description": "the call", "content": {"application/json": {"schema": DETAIL_SCHEMA}}}},
-))
+register(
+    Route(
+        name="requests",
+        method="GET",
+        path="requests",
+        roles=(USAGE_READ, USAGE_READ_ALL),
+        params=REQUESTS_PARAMS,
+        handler=_requests,
+        summary="The audit list: call metadata, newest first, cursor-paginated (Usage.Read: own calls only)",
+        responses={
+            "200": {"description": "one page of calls", "content": {"application/json": {"schema": REQUESTS_SCHEMA}}}
+        },
+    )
+)
+register(
+    Route(
+        name="request_detail",
+        method="GET",
+        path="requests/{id}",
+        roles=(AUDIT_READ,),
+        params=(Param("id", "string", "the call id (`requestId`)", location="path", required=True),),
+        handler=_request_detail,
+        summary="One call in full: parameters, prompt and completion text, tool calls, content filter results",
+        responses={"200": {"description": "the call", "content": {"application/json": {"schema": DETAIL_SCHEMA}}}},
+    )
+)

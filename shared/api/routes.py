@@ -74,8 +74,11 @@ def handle(name: str, request: ApiRequest, context: ApiContext) -> ApiResponse:
         return problem(exc)
     except StoreBusy as exc:  # a lock held past the write's budget: nothing was written, the caller may retry
         retry_after = str(max(1, math.ceil(exc.waited)))
-        return problem(ApiError(503, "Service Unavailable", f"{exc}; try again in {retry_after} s",
-                                headers={"Retry-After": retry_after}))
+        return problem(
+            ApiError(
+                503, "Service Unavailable", f"{exc}; try again in {retry_after} s", headers={"Retry-After": retry_after}
+            )
+        )
     except Exception:  # the caller gets a problem document, the log gets the stack
         logger.exception("route %s failed", name)
         return problem(ApiError(500, "Internal Server Error", "the request failed; the error is in the app's log"))
@@ -99,8 +102,9 @@ def store_unavailable(name: str, error: BaseException) -> ApiResponse:
     reason = f"unreachable: {type(error).__name__}; the app's log has the database's message"
     if name == "health":
         return json_response({"status": "unhealthy", "store": reason}, status=503)
-    return problem(ApiError(503, "Service Unavailable", f"the store is {reason}; try again later",
-                            headers={"Retry-After": "30"}))
+    return problem(
+        ApiError(503, "Service Unavailable", f"the store is {reason}; try again later", headers={"Retry-After": "30"})
+    )
 
 
 class _NoStore:

@@ -27,8 +27,15 @@ RANGE_PARAMS = (
 FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
 USAGE_PARAMS = (
     *RANGE_PARAMS,
-    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3); with `hour`, the range may span at "
-          f"most {MAX_HOURLY_RANGE.days} days", enum=GROUP_KEYS, default=(), max_items=3),
+    Param(
+        "groupBy",
+        "enum-list",
+        "comma-separated keys to group by (at most 3); with `hour`, the range may span at "
+        f"most {MAX_HOURLY_RANGE.days} days",
+        enum=GROUP_KEYS,
+        default=(),
+        max_items=3,
+    ),
     *FILTER_PARAMS,
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
@@ -52,7 +59,6 @@ USAGE_SCHEMA = {
 }
 
 
-
 def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetime, datetime]:
     """[from, to) of a request; hour buckets (a row per hour and key) only over MAX_HOURLY_RANGE, so the answer
     stays a few thousand buckets: day buckets and totals cost the same over any range (rollups and their sums)."""
@@ -61,8 +67,12 @@ def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetim
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
     if hourly and end - start > MAX_HOURLY_RANGE:
-        raise ApiError(400, "Bad parameter", f"from: hour buckets cover at most {MAX_HOURLY_RANGE.days} days; "
-                       "narrow the range or use day buckets", parameter="from")
+        raise ApiError(
+            400,
+            "Bad parameter",
+            f"from: hour buckets cover at most {MAX_HOURLY_RANGE.days} days; narrow the range or use day buckets",
+            parameter="from",
+        )
     return start, end
 
 
@@ -78,7 +88,9 @@ def own_rows_only(caller: Caller | None) -> str | None:
     if caller is None or caller.sees_all_usage:
         return None
     if not caller.user_id:
-        raise ApiError(403, "Forbidden", "Usage.Read shows your own usage, but your identity carries no object id (oid)")
+        raise ApiError(
+            403, "Forbidden", "Usage.Read shows your own usage, but your identity carries no object id (oid)"
+        )
     return caller.user_id
 
 
@@ -99,7 +111,13 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
     if values["format"] == "csv":
         return csv_response(usage_csv_columns(query.group_by), result.rows)
     return json_response(
-        {"from": iso_utc(start), "to": iso_utc(end), "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals}
+        {
+            "from": iso_utc(start),
+            "to": iso_utc(end),
+            "groupBy": list(query.group_by),
+            "rows": result.rows,
+            "totals": result.totals,
+        }
     )
 
 
@@ -107,15 +125,38 @@ def csv_response(columns: list[str], rows: list[dict[str, Any]]) -> ApiResponse:
     return ApiResponse(200, csv_text(columns, rows).encode(), "text/csv; charset=utf-8")
 
 
-register(Route(
-    name="health", method="GET", path="health", roles=None, params=(), handler=_health,
-    summary="Liveness and store reachability (the Application Gateway probe)",
-    responses={"200": {"description": "healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
-               "503": {"description": "the store is unreachable", "content": {"application/json": {"schema": {"type": "object"}}}}},
-))
-register(Route(
-    name="usage", method="GET", path="usage", roles=(USAGE_READ, USAGE_READ_ALL), params=USAGE_PARAMS, handler=_usage,
-    summary="Usage totals grouped by up to three keys (Usage.Read: own rows only)",
-    responses={"200": {"description": "usage rows and totals", "content": {
-        "application/json": {"schema": USAGE_SCHEMA}, "text/csv": {"schema": {"type": "string"}}}}},
-))
+register(
+    Route(
+        name="health",
+        method="GET",
+        path="health",
+        roles=None,
+        params=(),
+        handler=_health,
+        summary="Liveness and store reachability (the Application Gateway probe)",
+        responses={
+            "200": {"description": "healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "503": {
+                "description": "the store is unreachable",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+        },
+    )
+)
+register(
+    Route(
+        name="usage",
+        method="GET",
+        path="usage",
+        roles=(USAGE_READ, USAGE_READ_ALL),
+        params=USAGE_PARAMS,
+        handler=_usage,
+        summary="Usage totals grouped by up to three keys (Usage.Read: own rows only)",
+        responses={
+            "200": {
+                "description": "usage rows and totals",
+                "content": {"application/json": {"schema": USAGE_SCHEMA}, "text/csv": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+)

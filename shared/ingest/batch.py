@@ -24,8 +24,19 @@ from shared.ingest.decode import EventDecoder, event_letter, refuse_unstorable
 from shared.ingest.merge import merge_records
 from shared.ingest.parts import PartJoiner, part_letters, refusal_reason
 from shared.ingest.pricing import PriceBook
-from shared.ingest.types import (BatchReport, CallSink, CallSinkBatch, ClaimResolving, Decoded, EventFormat,
-                                 IncomingEvent, Part, PartAssembler, PartKey, Salvager)
+from shared.ingest.types import (
+    BatchReport,
+    CallSink,
+    CallSinkBatch,
+    ClaimResolving,
+    Decoded,
+    EventFormat,
+    IncomingEvent,
+    Part,
+    PartAssembler,
+    PartKey,
+    Salvager,
+)
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
 from shared.store.times import naive_utc
@@ -82,8 +93,13 @@ class Ingestor:
         report = run.report()
         logger.info(
             "ingested %d events: %d recorded, %d duplicates, %d pending, %d dead-lettered (%d new calls, %d merged)",
-            report.events, report.recorded, report.duplicates, report.pending, report.dead_lettered,
-            report.calls_recorded, report.calls_merged,
+            report.events,
+            report.recorded,
+            report.duplicates,
+            report.pending,
+            report.dead_lettered,
+            report.calls_recorded,
+            report.calls_merged,
         )
         for observer in self.observers:
             observer(report)

@@ -68,8 +68,15 @@ MASK = "[REDACTED]"
 
 # CallRecord fields that hold free text. Identifiers and report dimensions (call id, caller ids and names,
 # model, deployment, ip) are kept as sent: masking them would merge unrelated callers in every report.
-RECORD_TEXT_FIELDS = ("prompt_text", "completion_text", "request_body", "response_body", "error_message",
-                      "error_code", "backend_url")
+RECORD_TEXT_FIELDS = (
+    "prompt_text",
+    "completion_text",
+    "request_body",
+    "response_body",
+    "error_message",
+    "error_code",
+    "backend_url",
+)
 RECORD_JSON_FIELDS = ("request_params", "tool_calls", "content_filter")
 
 Accept = Callable[[str, "re.Match[str]"], bool]
@@ -120,8 +127,12 @@ def _continues_word(text: str, start: int) -> bool:
         return False
     if start >= 2 and text[start - 2] == "\\":
         return False
-    return not (start >= 6 and text[start - 6] == "\\" and text[start - 5] == "u"
-                and all(c in _HEX_DIGITS for c in text[start - 4:start]))
+    return not (
+        start >= 6
+        and text[start - 6] == "\\"
+        and text[start - 5] == "u"
+        and all(c in _HEX_DIGITS for c in text[start - 4 : start])
+    )
 
 
 def _standalone_with_digit(text: str, match: re.Match[str]) -> bool:
@@ -158,24 +169,47 @@ def _credential_rule(name: str, label: str, gates: str, accept: Accept = _creden
 _RULES: tuple[_Rule, ...] = (
     # 20+ characters: real tokens are long, while prose ("bearer authentication") must survive.
     _Rule("bearer", "bearer", True, re.compile(rf"bearer(?:\s|\\+[nrt])+(?P<s>{_TOKEN}{{20,}})")),
-    _Rule("authorization", "authorization", True,
-          re.compile(rf"authorization{_SEP}[a-z]+(?:\s|\\+[nrt])+(?P<s>{_TOKEN}{{8,}})"), gates=":="),
-    _Rule("jwt", "eyJ", False, re.compile(r"(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"),
-          _standalone, gates="J"),
+    _Rule(
+        "authorization",
+        "authorization",
+        True,
+        re.compile(rf"authorization{_SEP}[a-z]+(?:\s|\\+[nrt])+(?P<s>{_TOKEN}{{8,}})"),
+        gates=":=",
+    ),
+    _Rule(
+        "jwt",
+        "eyJ",
+        False,
+        re.compile(r"(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"),
+        _standalone,
+        gates="J",
+    ),
     _Rule("openai-key", "sk-", False, re.compile(r"(?P<s>sk-[A-Za-z0-9_-]{20,})"), _standalone_with_digit, gates="-"),
     _Rule("labelled-key", "key", True, re.compile(rf"key\d?{_SEP}(?P<s>{_TOKEN}{{8,}})"), _labelled_key, gates=":="),
     _Rule("account-key", "key", True, re.compile(rf"accountkey\s*=\s*(?P<s>{_CONN_VALUE})"), gates="="),
-    _Rule("shared-access-key", "key", True, re.compile(rf"sharedaccesskey\s*=\s*(?P<s>{_CONN_VALUE})"),
-          gates="="),
+    _Rule("shared-access-key", "key", True, re.compile(rf"sharedaccesskey\s*=\s*(?P<s>{_CONN_VALUE})"), gates="="),
     _Rule("sas-signature", "sig=", True, re.compile(rf"sig=(?P<s>{_CONN_VALUE})"), _standalone, gates="="),
     # Microsoft's identifiable formats (github.com/microsoft/security-utilities, GeneratedRegexPatterns/):
     # the 84-character Azure AI services / CASK keys (SEC101/200, signature `JQQJ9` at offset 52) and Entra
     # client secrets (SEC101/156, `8Q~` at offset 3).
-    _Rule("azure-identifiable-key", "JQQJ9", False, re.compile(
-        r"(?P<s>[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?)"),
-        _standalone, gates="Q"),
-    _Rule("entra-client-secret", "8Q~", False, re.compile(r"(?P<s>[A-Za-z0-9_~.-]{3}8Q~[A-Za-z0-9_~.-]{34})"),
-          _standalone, gates="~"),
+    _Rule(
+        "azure-identifiable-key",
+        "JQQJ9",
+        False,
+        re.compile(
+            r"(?P<s>[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?)"
+        ),
+        _standalone,
+        gates="Q",
+    ),
+    _Rule(
+        "entra-client-secret",
+        "8Q~",
+        False,
+        re.compile(r"(?P<s>[A-Za-z0-9_~.-]{3}8Q~[A-Za-z0-9_~.-]{34})"),
+        _standalone,
+        gates="~",
+    ),
     _credential_rule("password", "passw(?:or)?d", ":="),
     # `Pwd=` and `client_secret=` only after `=` (connection strings, form posts): a lookup fewer per text.
     _credential_rule("pwd", "pwd", "=", _pwd),
@@ -202,7 +236,7 @@ def _hex_keys(text: str) -> list[tuple[str, int, int]]:
         key = match.group("s")
         if key.isdigit() or not any(c.isdigit() for c in key):
             continue  # a 32-digit number, or a hex-looking word: keys have both
-        if _ID_LABEL.search(text[max(0, start - 24):start].lower()):
+        if _ID_LABEL.search(text[max(0, start - 24) : start].lower()):
             continue
         found.append((HEX_KEY_KIND, start, end))
     return found
@@ -235,15 +269,21 @@ def redaction_mode() -> str:
 # A value starts where no word character (nor a backslash: `\n` is an escape) comes before it, or right after
 # a JSON escape (`\n`, `\u0022`) in text that is itself inside a JSON string.
 _START = r"(?:(?<=\\[nrtbf/])|(?<=\\u00[0-9a-fA-F]{2})|(?<![\w\\]))"
-_EMAIL = re.compile(_START + r"(?P<s>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z]{2,24})(?![A-Za-z0-9\-]|\.[A-Za-z0-9])")
-_PHONE = re.compile(_START + r"(?P<s>\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,5}[ .\-]?\d{2,5}"
-                    r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|[2-9]\d{2}(?P<sep>[.\-])\d{3}(?P=sep)\d{4}|[2-9]\d{2} \d{3} \d{4}"
-                    r"|0\d{1,4}(?:[ .\-/]\d{2,4}){2,4})(?![\w.\-]\d|\w)")
+_EMAIL = re.compile(
+    _START + r"(?P<s>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24})(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
+)
+_PHONE = re.compile(
+    _START + r"(?P<s>\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,5}[ .\-]?\d{2,5}"
+    r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|[2-9]\d{2}(?P<sep>[.\-])\d{3}(?P=sep)\d{4}|[2-9]\d{2} \d{3} \d{4}"
+    r"|0\d{1,4}(?:[ .\-/]\d{2,4}){2,4})(?![\w.\-]\d|\w)"
+)
 _CARD = re.compile(r"(?<![\w.\-])(?P<s>[2-6]\d{3}(?:[ \-]?\d){9,15})(?![\w\-]|\.\d)")
 _IBAN = re.compile(_START + r"(?P<s>[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?![A-Za-z0-9])")
-_IPV4 = re.compile(r"(?<![\w.])(?P<s>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))"
-                   r"(?![\w]|\.\d)")
+_IPV4 = re.compile(
+    r"(?<![\w.])(?P<s>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))"
+    r"(?![\w]|\.\d)"
+)
 _IPV6 = re.compile(r"(?<![\w:.])(?P<s>[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w:])")
 
 
@@ -363,8 +403,11 @@ def find_secrets(text: str) -> list[tuple[str, int, int]]:
             present = hinted[rule.hint, rule.folded] = rule.hint in haystack
         if not present:
             continue
-        found.extend((rule.name, *m.span("s")) for m in rule.pattern.finditer(haystack)
-                     if rule.accept is None or rule.accept(haystack, m))
+        found.extend(
+            (rule.name, *m.span("s"))
+            for m in rule.pattern.finditer(haystack)
+            if rule.accept is None or rule.accept(haystack, m)
+        )
     found.extend(_hex_keys(text))
     return found
 
@@ -432,9 +475,24 @@ def redact_bytes(raw: bytes) -> bytes:
 
 
 # Keys whose values are caller fields in the raw formats (capture/v1 `caller`, Azure Monitor's gateway log).
-CALLER_KEYS = ("ip", "calleripaddress", "clientip", "userid", "username", "useremail", "subscriptionid",
-               "subscriptionname", "apimsubscriptionid", "productid", "appid", "tenantid", "backendid",
-               "backendurl", "url", "resourceid")
+CALLER_KEYS = (
+    "ip",
+    "calleripaddress",
+    "clientip",
+    "userid",
+    "username",
+    "useremail",
+    "subscriptionid",
+    "subscriptionname",
+    "apimsubscriptionid",
+    "productid",
+    "appid",
+    "tenantid",
+    "backendid",
+    "backendurl",
+    "url",
+    "resourceid",
+)
 _CALLER_VALUE = re.compile(r"[\"'](?:" + "|".join(CALLER_KEYS) + r")\\*[\"']\s*:\s*\\*[\"']?[^\"',}\\]*$", re.I)
 
 
@@ -534,6 +592,7 @@ def redact_dead_letter(letter: DeadLetter) -> DeadLetter:
 
 
 # -- log records ---------------------------------------------------------------------------------------
+
 
 def redact_log_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask the record's message (formatted with its arguments) and its exception text, in place."""

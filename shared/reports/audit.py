@@ -74,8 +74,16 @@ class Cursor:
             if not isinstance(call_id, str) or not 0 < len(call_id) <= _MAX_CALL_ID or "\x00" in call_id:
                 raise ValueError(call_id)
             call_id.encode("utf-8")  # a lone surrogate cannot be bound
-            return cls(naive_utc(datetime.fromisoformat(doc["t"])), call_id, naive_utc(datetime.fromisoformat(doc["s"])))
-        except (binascii.Error, KeyError, TypeError, ValueError, OverflowError):  # JSON and Unicode errors are ValueErrors
+            return cls(
+                naive_utc(datetime.fromisoformat(doc["t"])), call_id, naive_utc(datetime.fromisoformat(doc["s"]))
+            )
+        except (
+            binascii.Error,
+            KeyError,
+            TypeError,
+            ValueError,
+            OverflowError,
+        ):  # JSON and Unicode errors are ValueErrors
             raise BadCursor("not a cursor this API handed out; start again without one") from None
 
 
@@ -119,11 +127,18 @@ def list_calls(conn: Connection, query: AuditQuery) -> AuditPage:
     newest_first = (calls.c.time.desc(), calls.c.call_id.desc())
     boundary = None  # the last call this page may examine
     if query.filters:
-        boundary = conn.execute(select(calls.c.time, calls.c.call_id).where(and_(*walk)).order_by(*newest_first)
-                                .offset(query.scan_budget - 1).limit(1)).first()
+        boundary = conn.execute(
+            select(calls.c.time, calls.c.call_id)
+            .where(and_(*walk))
+            .order_by(*newest_first)
+            .offset(query.scan_budget - 1)
+            .limit(1)
+        ).first()
     conditions = list(walk)
     if boundary is not None:
-        conditions.append(or_(calls.c.time > boundary.time, and_(calls.c.time == boundary.time, calls.c.call_id >= boundary.call_id)))
+        conditions.append(
+            or_(calls.c.time > boundary.time, and_(calls.c.time == boundary.time, calls.c.call_id >= boundary.call_id))
+        )
     for name, value in query.filters.items():
         conditions.append(calls.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value))
     statement = (
@@ -149,7 +164,6 @@ def _list_item(row: Any) -> dict[str, Any]:
     for name in _BOOLEAN_FIELDS:
         item[name] = bool(item[name])
     return item
-
 
 
 def call_detail(conn: Connection, call_id: str) -> dict[str, Any] | None:

@@ -41,8 +41,9 @@ def preview(raw: bytes, width: int = PREVIEW_BYTES) -> str:
     return shown + ("…" if len(raw) > width else "")
 
 
-def list_dead_letters(conn: Connection, *, limit: int = 100, before_id: int | None = None,
-                      status: str | None = None) -> LetterPage:
+def list_dead_letters(
+    conn: Connection, *, limit: int = 100, before_id: int | None = None, status: str | None = None
+) -> LetterPage:
     conditions = []
     if before_id is not None:
         conditions.append(dead_letters.c.id < before_id)
@@ -79,7 +80,6 @@ def list_dead_letters(conn: Connection, *, limit: int = 100, before_id: int | No
     return LetterPage(items, page[-1]["id"] if len(rows) > limit else None)
 
 
-
 @dataclass
 class RetryOutcome:
     id: int
@@ -89,7 +89,13 @@ class RetryOutcome:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "outcome": self.outcome, "status": self.status, "callId": self.call_id, "reason": self.reason}
+        return {
+            "id": self.id,
+            "outcome": self.outcome,
+            "status": self.status,
+            "callId": self.call_id,
+            "reason": self.reason,
+        }
 
 
 def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> RetryOutcome | None:
@@ -119,9 +125,15 @@ def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> Re
     call_id = call_ids[0] if call_ids else letter["call_id"]
     now = naive_utc(datetime.now(timezone.utc))
     with store.write() as conn:
-        conn.execute(update(dead_letters).where(dead_letters.c.id == letter_id).values(
-            status=status, reason=fit(reason, dead_letters.c.reason), call_id=call_id,
-            resolved_at=now if status == "resolved" else letter["resolved_at"],
-        ))
+        conn.execute(
+            update(dead_letters)
+            .where(dead_letters.c.id == letter_id)
+            .values(
+                status=status,
+                reason=fit(reason, dead_letters.c.reason),
+                call_id=call_id,
+                resolved_at=now if status == "resolved" else letter["resolved_at"],
+            )
+        )
     logger.info("dead letter %s retried: %s (call %s, status %s)", letter_id, outcome, call_id, status)
     return RetryOutcome(letter_id, outcome, status, call_id, reason)

@@ -17,8 +17,15 @@ from sqlalchemy import Connection, or_, select, update
 from shared.store.times import naive_utc
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
 
-TEXT_COLUMNS = ("request_params", "prompt_text", "completion_text", "tool_calls", "content_filter", "request_body",
-                "response_body")
+TEXT_COLUMNS = (
+    "request_params",
+    "prompt_text",
+    "completion_text",
+    "tool_calls",
+    "content_filter",
+    "request_body",
+    "response_body",
+)
 _CHUNK = 500  # ids per statement: well under every engine's parameter limit
 
 
@@ -36,20 +43,29 @@ def purge_payloads(conn: Connection, call_ids: list[str], now: datetime) -> int:
     """Drop the text of these calls (already purged ones are left alone); how many were purged now."""
     purged = 0
     for start in range(0, len(call_ids), _CHUNK):
-        chunk = call_ids[start:start + _CHUNK]
+        chunk = call_ids[start : start + _CHUNK]
         purged += conn.execute(
-            update(call_payloads).where(call_payloads.c.call_id.in_(chunk), call_payloads.c.purged_at.is_(None))
-            .values({name: None for name in TEXT_COLUMNS} | {"purged_at": naive_utc(now)})).rowcount
+            update(call_payloads)
+            .where(call_payloads.c.call_id.in_(chunk), call_payloads.c.purged_at.is_(None))
+            .values({name: None for name in TEXT_COLUMNS} | {"purged_at": naive_utc(now)})
+        ).rowcount
     return purged
 
 
 def erase_user_text(conn: Connection, user: str, now: datetime) -> Erased:
     """Erase the stored text of every call of `user` (an object id or a user name)."""
     erased = Erased()
-    call_ids = list(conn.execute(select(calls.c.call_id).where(or_(calls.c.user_id == user, calls.c.user_name == user))).scalars())
+    call_ids = list(
+        conn.execute(select(calls.c.call_id).where(or_(calls.c.user_id == user, calls.c.user_name == user))).scalars()
+    )
     erased.calls = purge_payloads(conn, call_ids, now)
-    erased.pending_parts = _erase_raw(conn, pending_parts, (pending_parts.c.kind, pending_parts.c.part_key, pending_parts.c.part),
-                                      pending_parts.c.payload, user)
+    erased.pending_parts = _erase_raw(
+        conn,
+        pending_parts,
+        (pending_parts.c.kind, pending_parts.c.part_key, pending_parts.c.part),
+        pending_parts.c.payload,
+        user,
+    )
     erased.dead_letters = _erase_raw(conn, dead_letters, (dead_letters.c.id,), dead_letters.c.raw, user)
     return erased
 
@@ -64,7 +80,11 @@ def _erase_raw(conn: Connection, table, key_columns, raw_column, user: str) -> i
             continue
         stripped = without_bodies(raw, user)
         if stripped is not None:
-            conn.execute(update(table).where(*[c == v for c, v in zip(key_columns, row[:-1])]).values({raw_column.name: stripped}))
+            conn.execute(
+                update(table)
+                .where(*[c == v for c, v in zip(key_columns, row[:-1])])
+                .values({raw_column.name: stripped})
+            )
             erased += 1
     return erased
 

@@ -21,7 +21,9 @@ class Finish(Protocol):
 
     def whole(self, value: Any) -> Any: ...  # an integer sum as an integer
     def rounded(self, value: Any, digits: int) -> Any: ...  # half away from zero
-    def ratio(self, part: Any, whole: Any, digits: int, empty: float | None = None) -> Any: ...  # `empty` when whole is 0
+    def ratio(
+        self, part: Any, whole: Any, digits: int, empty: float | None = None
+    ) -> Any: ...  # `empty` when whole is 0
     def when_any(self, count: Any, value: Any) -> Any: ...  # `value` where count > 0, else null
 
 

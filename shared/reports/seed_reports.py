@@ -19,7 +19,14 @@ def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> 
 def recent_prompts(conn: Connection, *, limit: int = 10, width: int = 100) -> list[dict[str, Any]]:
     """The newest calls with text, prompt and completion cut to `width` characters (as the seed's KQL does)."""
     query = (
-        select(calls.c.time, calls.c.ip, calls.c.model, calls.c.total_tokens, call_payloads.c.prompt_text, call_payloads.c.completion_text)
+        select(
+            calls.c.time,
+            calls.c.ip,
+            calls.c.model,
+            calls.c.total_tokens,
+            call_payloads.c.prompt_text,
+            call_payloads.c.completion_text,
+        )
         .join(call_payloads, call_payloads.c.call_id == calls.c.call_id)
         .where(call_payloads.c.prompt_text.is_not(None))
         .order_by(calls.c.time.desc(), calls.c.call_id.desc())

@@ -24,14 +24,43 @@ from shared.store.expressions import day_of
 from shared.store.measures import MEASURE_NAMES, sums_over_calls
 from shared.store.rollups import first_period
 from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
-from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
+from shared.store.schema import (
+    DAY_TO_HOUR,
+    MONTH_TO_DATE,
+    ROLLUP_CUTS,
+    calls,
+    usage_daily,
+    usage_daily_cuts,
+    usage_hourly,
+    usage_hourly_cuts,
+)
 from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, totals_of_rows
-from shared.reports.usage_query import FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
+from shared.reports.usage_query import (
+    FILTER_KEYS,
+    GROUP_KEYS,
+    INTERVALS,
+    KEY_COLUMNS,
+    TIME_KEYS,
+    UsageQuery,
+    key_conditions,
+)
 from shared.reports.usage_spans import CumulativeSpan, cumulative_query, cumulative_spans, periods_with_rows, span_parts
 
 __all__ = [  # the query vocabulary is re-exported: callers import it from here
-    "FIGURES", "FILTER_KEYS", "GROUP_KEYS", "INTERVALS", "KEY_COLUMNS", "TIME_KEYS", "UsageQuery", "UsageResult",
-    "choose_cut", "plan_range", "query_timeseries", "query_usage", "timeseries_csv_columns", "usage_csv_columns",
+    "FIGURES",
+    "FILTER_KEYS",
+    "GROUP_KEYS",
+    "INTERVALS",
+    "KEY_COLUMNS",
+    "TIME_KEYS",
+    "UsageQuery",
+    "UsageResult",
+    "choose_cut",
+    "plan_range",
+    "query_timeseries",
+    "query_usage",
+    "timeseries_csv_columns",
+    "usage_csv_columns",
 ]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 _LOOKUP_SPANS = 4  # a 30-day range has at most 4 spans: edge day, month, month, edge day
@@ -106,7 +135,9 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
         columns = [table.c[KEY_COLUMNS[k]].label(k) for k in keys]
     bucket = _bucket(query)
     if bucket is not None:
-        columns.append((day_of(bucket_column) if bucket == "day" and kind != "daily" else bucket_column).label("bucket"))
+        columns.append(
+            (day_of(bucket_column) if bucket == "day" and kind != "daily" else bucket_column).label("bucket")
+        )
     conditions = [time_column >= naive_utc(start), time_column < naive_utc(end), *key_conditions(table, query)]
     if cut is not None:
         conditions.insert(0, table.c.cut == cut)
@@ -191,7 +222,9 @@ def _report_statement(conn: Connection, query: UsageQuery):
     spans: list[CumulativeSpan] = []
     plan = plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by)
     # Hour-level sums are kept for recent days only: an older day's hours come from the hourly rollup.
-    hours_from = first_period(conn, DAY_TO_HOUR) if cumulative and any(kind == "hourly" for kind, _, _ in plan) else None
+    hours_from = (
+        first_period(conn, DAY_TO_HOUR) if cumulative and any(kind == "hourly" for kind, _, _ in plan) else None
+    )
     for kind, start, end in plan:
         hours_kept = kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from
         if cumulative and (kind == "daily" or hours_kept):
@@ -205,7 +238,9 @@ def _report_statement(conn: Connection, query: UsageQuery):
     # months stacks one small part per span instead, so its cost grows with the months that hold calls.
     by_lookups = not pieces and len(spans) <= _LOOKUP_SPANS
     if by_lookups:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
-        parts: list[Select[Any]] = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
+        parts: list[Select[Any]] = span_parts(
+            sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut
+        )
     else:
         parts = [cumulative_query(span, query, cut) for span in spans]
     if not pieces and not parts:  # an empty range, or only periods without calls
@@ -219,7 +254,9 @@ def _report_statement(conn: Connection, query: UsageQuery):
         merged = pieces[0].subquery("merged")
     else:  # the sum per key adds the pieces (and a cut's finer keys) up
         stacked = _stacked([*parts, *pieces], "stacked")
-        sum_by_key = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in MEASURE_NAMES])
+        sum_by_key = select(
+            *[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in MEASURE_NAMES]
+        )
         merged = sum_by_key.group_by(*[stacked.c[name] for name in group]).subquery("merged")
     sums = {m: merged.c[m] for m in MEASURE_NAMES}
     # Sums of integers come back as Decimal from PostgreSQL (numeric): cast there, not on SQLite (~4 ms a report).
@@ -264,7 +301,9 @@ def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> Usag
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
     keys = tuple(k for k in query.group_by if k not in TIME_KEYS)
-    per_bucket = UsageQuery(query.start, query.end, (interval, *keys), query.filters, query.only_user, query.narrow_rollups)
+    per_bucket = UsageQuery(
+        query.start, query.end, (interval, *keys), query.filters, query.only_user, query.narrow_rollups
+    )
     result = query_usage(conn, per_bucket)
     rows = []
     for row in result.rows:

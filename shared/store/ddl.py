@@ -25,7 +25,10 @@ def render_tsql() -> str:
     parts = [HEADER]
     for table in metadata.sorted_tables:
         create = str(CreateTable(table).compile(dialect=dialect)).strip()
-        indexes = [str(CreateIndex(index).compile(dialect=dialect)).strip() for index in sorted(table.indexes, key=lambda i: i.name or "")]
+        indexes = [
+            str(CreateIndex(index).compile(dialect=dialect)).strip()
+            for index in sorted(table.indexes, key=lambda i: i.name or "")
+        ]
         body = ";\n    ".join([create, *indexes])
         parts.append(f"IF OBJECT_ID(N'dbo.{table.name}', N'U') IS NULL\nBEGIN\n    {body};\nEND;\nGO\n")
     return "\n".join(parts)

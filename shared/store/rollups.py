@@ -36,9 +36,7 @@ Deltas = dict[RollupKey, list[float]]
 
 
 def _key(record: CallRecord) -> tuple:
-    return tuple(
-        (record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS
-    )
+    return tuple((record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS)
 
 
 _BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
@@ -208,7 +206,9 @@ def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest
     period_column, last_column = family.marks.c  # (period, last bucket)
     where = period_column == period
     if conn.execute(update(family.marks).where(where).values({last_column: last_column})).rowcount == 0:
-        conn.execute(family.marks.insert(), {period_column.name: period, last_column.name: newest})  # a racing first writer fails here
+        conn.execute(
+            family.marks.insert(), {period_column.name: period, last_column.name: newest}
+        )  # a racing first writer fails here
         return None
     last = stored_time(conn.execute(select(last_column).where(where)).scalar_one())
     if newest > last:

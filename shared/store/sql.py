@@ -45,7 +45,9 @@ class SqlStore:
             _sqlite_explicit_transactions(engine)
 
     @classmethod
-    def from_url(cls, url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True) -> "SqlStore":
+    def from_url(
+        cls, url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True
+    ) -> "SqlStore":
         return cls(create_store_engine(url, token_provider=token_provider, create_schema=create_schema))
 
     @contextmanager
@@ -121,6 +123,8 @@ def _busy_as(error: type[StoreBusy], waited: float) -> Iterator[None]:
 def _is_lock_timeout(exc: DBAPIError) -> bool:
     orig = exc.orig
     message = str(orig)
-    return (getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE  # psycopg 3
-            or message.startswith(_SQLITE_BUSY)
-            or _MSSQL_LOCK_TIMEOUT in message)  # pyodbc: "... Lock request time out period exceeded. (1222) ..."
+    return (
+        getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE  # psycopg 3
+        or message.startswith(_SQLITE_BUSY)
+        or _MSSQL_LOCK_TIMEOUT in message
+    )  # pyodbc: "... Lock request time out period exceeded. (1222) ..."

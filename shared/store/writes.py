@@ -101,8 +101,14 @@ def write_calls(
 RollupChanges = list[tuple[CallRecord, int]]
 
 
-def _write_isolating_refused(conn: Connection, changes: list[CallChange], result: CallWrites, deltas: RollupDeltas,
-                             now: datetime, store_text: bool) -> None:
+def _write_isolating_refused(
+    conn: Connection,
+    changes: list[CallChange],
+    result: CallWrites,
+    deltas: RollupDeltas,
+    now: datetime,
+    store_text: bool,
+) -> None:
     try:
         with conn.begin_nested():
             writes, rollup_changes = _write_changes(conn, changes, now, store_text)
@@ -123,8 +129,9 @@ def _write_isolating_refused(conn: Connection, changes: list[CallChange], result
         deltas.add(record, sign)
 
 
-def _write_changes(conn: Connection, changes: list[CallChange], now: datetime,
-                   store_text: bool) -> tuple[CallWrites, RollupChanges]:
+def _write_changes(
+    conn: Connection, changes: list[CallChange], now: datetime, store_text: bool
+) -> tuple[CallWrites, RollupChanges]:
     """Write calls with distinct ids; returns what happened and the rollup changes it makes."""
     result = CallWrites()
     rollup_changes: RollupChanges = []
@@ -155,7 +162,9 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         return
     names = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    statement = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
+    )
     values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))  # a row's values, in C
     times = [i for i, name in enumerate(names) if isinstance(table.c[name].type, DateTime)]
     if not times:
@@ -186,9 +195,9 @@ def _update_call(conn: Connection, record: CallRecord, now: datetime, store_text
         return
     payload = payload_row(record)
     changed = conn.execute(
-        update(call_payloads).where(call_payloads.c.call_id == record.call_id).values(
-            {k: v for k, v in payload.items() if k != "call_id"}
-        )
+        update(call_payloads)
+        .where(call_payloads.c.call_id == record.call_id)
+        .values({k: v for k, v in payload.items() if k != "call_id"})
     )
     if changed.rowcount == 0:
         conn.execute(call_payloads.insert(), payload)

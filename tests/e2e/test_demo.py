@@ -15,13 +15,18 @@ from tests.net import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def test_demo_prints_both_reports_then_serves_the_usage_api(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["PYTHONPATH"] = str(ROOT)
-    process = subprocess.Popen([sys.executable, "-m", "devhost", "demo", "--port", str(port)], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     try:
         deadline = time.monotonic() + 120

@@ -16,12 +16,21 @@ from tests.smtp_server import smtp_server
 def test_daily_digest_mails_yesterdays_totals_to_the_admins_once(store):
     now = datetime.now(timezone.utc)
     yesterday_noon = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
-    events = [IncomingEvent(body=encode(capture_event(time=(yesterday_noon + timedelta(minutes=i)).isoformat())))
-              for i in range(3)]
+    events = [
+        IncomingEvent(body=encode(capture_event(time=(yesterday_noon + timedelta(minutes=i)).isoformat())))
+        for i in range(3)
+    ]
     events.append(IncomingEvent(body=encode(capture_event(time=now.isoformat()))))  # today: not in the digest
     with smtp_server() as (port, sink):
-        context = make_context(store, LEDGER_EMAIL_MODE="smtp", LEDGER_SMTP_HOST="127.0.0.1", LEDGER_SMTP_PORT=str(port),
-                               LEDGER_SMTP_STARTTLS="false", LEDGER_ALERT_TO="finops@contoso.com", LEDGER_DAILY_DIGEST="true")
+        context = make_context(
+            store,
+            LEDGER_EMAIL_MODE="smtp",
+            LEDGER_SMTP_HOST="127.0.0.1",
+            LEDGER_SMTP_PORT=str(port),
+            LEDGER_SMTP_STARTTLS="false",
+            LEDGER_ALERT_TO="finops@contoso.com",
+            LEDGER_DAILY_DIGEST="true",
+        )
         context.ingestor.ingest_batch(events)
         run_quota_check(context, now)
         run_quota_check(context, now)
@@ -34,8 +43,14 @@ def test_daily_digest_mails_yesterdays_totals_to_the_admins_once(store):
 
 def test_digest_is_off_unless_asked_for(store):
     with smtp_server() as (port, sink):
-        context = make_context(store, LEDGER_EMAIL_MODE="smtp", LEDGER_SMTP_HOST="127.0.0.1", LEDGER_SMTP_PORT=str(port),
-                               LEDGER_SMTP_STARTTLS="false", LEDGER_ALERT_TO="finops@contoso.com")
+        context = make_context(
+            store,
+            LEDGER_EMAIL_MODE="smtp",
+            LEDGER_SMTP_HOST="127.0.0.1",
+            LEDGER_SMTP_PORT=str(port),
+            LEDGER_SMTP_STARTTLS="false",
+            LEDGER_ALERT_TO="finops@contoso.com",
+        )
         run_quota_check(context)
     assert sink.messages == []
 

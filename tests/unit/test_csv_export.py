@@ -13,9 +13,22 @@ from shared.api.csv_export import FORMULA_STARTS, csv_text, spreadsheet_safe
 def test_cells_that_start_a_formula_get_a_leading_quote_and_numbers_do_not():
     assert spreadsheet_safe('=HYPERLINK("http://evil.example","open")') == '\'=HYPERLINK("http://evil.example","open")'
     assert [spreadsheet_safe(v) for v in ("+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1")] == [
-        "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)", "'\t=1", "'\r=1"]
+        "'+cmd|' /C calc'!A0",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\t=1",
+        "'\r=1",
+    ]
     assert [spreadsheet_safe(v) for v in ("-3", "+1.5e3", "-.5", -7, 2.5, None, "gpt-4o", "")] == [
-        "-3", "+1.5e3", "-.5", -7, 2.5, "", "gpt-4o", ""]
+        "-3",
+        "+1.5e3",
+        "-.5",
+        -7,
+        2.5,
+        "",
+        "gpt-4o",
+        "",
+    ]
     assert spreadsheet_safe("-\u0663") == "'-\u0663"  # a Unicode digit is not a number to a spreadsheet
 
 

@@ -27,7 +27,11 @@ def test_an_hour_missing_from_the_ledger_entirely_is_a_gap_and_extra_ledger_call
 
 def test_kql_counts_llm_operations_per_hour_case_insensitively():
     kql = gateway_hourly_kql(["ChatCompletions_Create", "embeddings_create"])
-    assert kql.startswith("ApiManagementGatewayLogs") and '"chatcompletions_create"' in kql and "bin(TimeGenerated, 1h)" in kql
+    assert (
+        kql.startswith("ApiManagementGatewayLogs")
+        and '"chatcompletions_create"' in kql
+        and "bin(TimeGenerated, 1h)" in kql
+    )
 
 
 def test_reconcile_without_a_workspace_is_skipped_with_one_log_line(tmp_path, caplog):

@@ -8,8 +8,15 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from shared.ingest.redaction import (MASK, configure_redaction, iban_valid, luhn_valid, redact_bytes, redact_record,
-                                     redact_text)
+from shared.ingest.redaction import (
+    MASK,
+    configure_redaction,
+    iban_valid,
+    luhn_valid,
+    redact_bytes,
+    redact_record,
+    redact_text,
+)
 from shared.store.records import CallRecord
 from tests.pii_corpus import build, score
 
@@ -85,23 +92,39 @@ def test_a_secret_and_personal_data_in_one_text_are_both_masked_and_counted(pii)
 
 
 def test_raw_events_keep_their_caller_fields_and_stay_json(pii):
-    event = {"caller": {"ip": "203.0.113.7", "userName": "ana@contoso.com"}, "backend": {"url": "https://10.0.0.4/openai"},
-             "request": {"body": orjson.dumps({"messages": [{"content": "I am bo@fabrikam.com at 198.51.100.2"}]}).decode()}}
+    event = {
+        "caller": {"ip": "203.0.113.7", "userName": "ana@contoso.com"},
+        "backend": {"url": "https://10.0.0.4/openai"},
+        "request": {"body": orjson.dumps({"messages": [{"content": "I am bo@fabrikam.com at 198.51.100.2"}]}).decode()},
+    }
     masked = orjson.loads(redact_bytes(orjson.dumps(event)))
     assert masked["caller"] == event["caller"] and masked["backend"] == event["backend"]
     assert orjson.loads(masked["request"]["body"])["messages"][0]["content"] == "I am [EMAIL] at [IP]"
 
 
 def test_a_record_counts_its_redactions_and_keeps_numbers_and_caller_fields(pii):
-    record = CallRecord(call_id="c1", time=datetime(2026, 11, 27, tzinfo=timezone.utc), source="capture/v1",
-                        operation="chat.completions", ip="203.0.113.7", user_name="ana@contoso.com",
-                        backend_url="https://10.0.0.4/openai", prompt_tokens=12, total_tokens=12,
-                        prompt_text="card 4111 1111 1111 1111, mail ana@contoso.com", completion_text="noted, ana@contoso.com",
-                        request_params={"user": "ana@contoso.com", "temperature": 0.2})
+    record = CallRecord(
+        call_id="c1",
+        time=datetime(2026, 11, 27, tzinfo=timezone.utc),
+        source="capture/v1",
+        operation="chat.completions",
+        ip="203.0.113.7",
+        user_name="ana@contoso.com",
+        backend_url="https://10.0.0.4/openai",
+        prompt_tokens=12,
+        total_tokens=12,
+        prompt_text="card 4111 1111 1111 1111, mail ana@contoso.com",
+        completion_text="noted, ana@contoso.com",
+        request_params={"user": "ana@contoso.com", "temperature": 0.2},
+    )
     redact_record(record)
     assert record.prompt_text == "card [CARD], mail [EMAIL]" and record.completion_text == "noted, [EMAIL]"
     assert record.request_params == {"user": "[EMAIL]", "temperature": 0.2}
-    assert (record.ip, record.user_name, record.backend_url) == ("203.0.113.7", "ana@contoso.com", "https://10.0.0.4/openai")
+    assert (record.ip, record.user_name, record.backend_url) == (
+        "203.0.113.7",
+        "ana@contoso.com",
+        "https://10.0.0.4/openai",
+    )
     assert (record.prompt_tokens, record.total_tokens) == (12, 12)
     assert record.redactions == {"card": 1, "email": 3}
     redact_record(record)  # a second pass (a merge, a retry) finds nothing more and keeps the counts
@@ -114,7 +137,9 @@ def test_precision_and_recall_on_the_labelled_set(capsys):
     with capsys.disabled():
         print(f"\nPII redaction on {len(samples)} labelled texts:")
         for kind, f in figures.items():
-            print(f"  {kind:6} precision {f['precision']:.3f} recall {f['recall']:.3f} (tp {f['tp']}, fp {f['fp']}, fn {f['fn']})")
+            print(
+                f"  {kind:6} precision {f['precision']:.3f} recall {f['recall']:.3f} (tp {f['tp']}, fp {f['fp']}, fn {f['fn']})"
+            )
     # The set holds known misses and false positives on purpose (tests/pii_corpus.hard_cases); these floors
     # are what the patterns reach on it today, so a rule that gets worse fails here.
     assert figures["all"]["precision"] >= 0.9 and figures["all"]["recall"] >= 0.93

@@ -33,7 +33,12 @@ def test_the_statements_ingest_and_queries_run_compile_to_tsql():
     assert "UPDATE usage_hourly SET requests=(usage_hourly.requests +" in str(update)
     assert "WHERE usage_hourly.hour =" in str(update)
     assert "usage_daily" in str(rollup_update(usage_daily, "day").compile(dialect=dialect))
-    query = UsageQuery(datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 2, tzinfo=timezone.utc), ("user", "day"), {"model": "gpt-4o"})
+    query = UsageQuery(
+        datetime(2026, 11, 1, tzinfo=timezone.utc),
+        datetime(2026, 11, 2, tzinfo=timezone.utc),
+        ("user", "day"),
+        {"model": "gpt-4o"},
+    )
     for kind in ("raw", "hourly", "daily"):
         tsql = str(_piece_query(kind, query.start, query.end, query).compile(dialect=dialect))
         assert "GROUP BY" in tsql and "gpt-4o" not in tsql  # bound parameters, never inlined request values

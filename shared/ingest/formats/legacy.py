@@ -75,7 +75,9 @@ def _response_body(response: Mapping[str, Any]) -> bytes | None:
     return orjson.dumps(body) if body else None
 
 
-def legacy_record(message_id: str, request: Mapping[str, Any] | None, response: Mapping[str, Any] | None) -> tuple[CallRecord, TokenUsage | None]:
+def legacy_record(
+    message_id: str, request: Mapping[str, Any] | None, response: Mapping[str, Any] | None
+) -> tuple[CallRecord, TokenUsage | None]:
     """The call of a joined pair; with one half missing (the join window passed) what that half knew."""
     first = request or response or {}
     operation_id = any_as_str((response or {}).get("operation")) or any_as_str(first.get("operation"))

@@ -15,6 +15,7 @@ from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.usage import usage_from
 from shared.ingest.values import as_dict, as_str
 
+
 def read_assistants_response(draft: Draft, body: Any) -> None:
     """Fill usage from a run object, text from a message object; ignore lists and other objects."""
     draft.estimable = False

@@ -146,8 +146,11 @@ def _finish(draft: Draft, choices: dict[int, _Choice]) -> None:
         state = choices[index]
         text = "".join(state.parts) or "".join(state.refusal) or None
         calls = [
-            {"id": call["id"], "type": call["type"],
-             "function": {"name": call["name"], "arguments": "".join(call["args"])}}
+            {
+                "id": call["id"],
+                "type": call["type"],
+                "function": {"name": call["name"], "arguments": "".join(call["args"])},
+            }
             for _, call in sorted(state.tools.items())
         ]
         if state.finish == "content_filter":
