@@ -13,12 +13,11 @@ import argparse
 import sqlite3
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-
-from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
+from harness import bench_workdir, ingest_function  # bench/ is on sys.path when run
 
 
 def _events(count: int) -> list[bytes]:
@@ -26,7 +25,7 @@ def _events(count: int) -> list[bytes]:
 
     days = 30
     per_day = -(-count // days)
-    start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
     events = []
     for body in generate_sample_events(start, days=days, calls_per_day=per_day, seed=11):
         events.append(body)

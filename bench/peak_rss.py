@@ -13,8 +13,7 @@ import resource
 import sys
 
 import orjson
-
-from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
+from harness import bench_workdir, ingest_function  # bench/ is on sys.path when run
 
 
 def _rss_mb() -> float:

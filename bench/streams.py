@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import orjson
-
-from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
+from harness import bench_workdir, ingest_function  # bench/ is on sys.path when run
 
 WORDS = (
     "the ledger records every call with its caller model tokens and cost so that chargeback is exact "

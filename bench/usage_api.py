@@ -34,24 +34,24 @@ import sqlite3
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cache import CACHE_DIR, cached  # noqa: E402
-from shared.store.rollups import dims_key  # noqa: E402
-from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, ROLLUP_DIMENSIONS, Cumulative  # noqa: E402
-from shared.store.measures import MEASURE_NAMES  # noqa: E402
+from bench.cache import CACHE_DIR, cached  # noqa: E402 - after the repository root goes on sys.path
+from shared.store.measures import MEASURE_NAMES  # noqa: E402 - after the repository root goes on sys.path
+from shared.store.rollups import dims_key  # noqa: E402 - after the repository root goes on sys.path
+from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, ROLLUP_DIMENSIONS, Cumulative  # noqa: E402 - after the repository root goes on sys.path
 
 # Bump when _GENERATE, the constants below or the rollup build change what the ledger holds, so a cached ledger
 # from the older generator is not reused. Schema changes in shared/ need no bump (ledger_name fingerprints them).
 GENERATOR_VERSION = 1
-END = datetime(2026, 12, 1, tzinfo=timezone.utc)
+END = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 90
 START = END - timedelta(days=DAYS)
 MODELS = (
@@ -320,13 +320,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(path: Path, args: argparse.Namespace) -> None:
     """The timings, from the ledger at `path` opened read-only."""
+    from sqlalchemy import create_engine
+
     from shared.api.handler import handle
     from shared.api.http import ApiRequest
     from shared.app.settings import load_settings
-    from shared.store.sql import SqlStore
-    from shared.reports.usage import UsageQuery, query_usage
     from shared.app.wiring import AppContext
-    from sqlalchemy import create_engine
+    from shared.reports.usage import UsageQuery, query_usage
+    from shared.store.sql import SqlStore
 
     # The app's SqlStore over a read-only engine, so the bench cannot change the cached ledger (the app's own
     # engine would switch the file to WAL on connect). https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#uri-connections

@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def _ingest(name: str, events: list[func.EventHubEvent]) -> None:
-    from shared.ingest.types import IncomingEvent
     from shared.app.wiring import app_context
+    from shared.ingest.types import IncomingEvent
 
     batch = [
         IncomingEvent(body=event.get_body(), source=f"partition-key {event.partition_key} seq {event.sequence_number}")

@@ -15,12 +15,11 @@ from devhost.errors import USAGE, CliError, explain, input_files
 def _serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
-    from shared.app.settings import load_settings
-    from shared.app.wiring import app_context
-
     from devhost.errors import bind_error, explain
     from devhost.functions import load_functions
     from devhost.server import is_loopback, serve
+    from shared.app.settings import load_settings
+    from shared.app.wiring import app_context
 
     settings = load_settings()
     dev_mode = settings.auth_mode == "dev"  # as the app reads it: any case, any spaces
@@ -123,7 +122,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from devhost.sample import add_arguments as sample_arguments, positive_int
+    from devhost.sample import add_arguments as sample_arguments
+    from devhost.sample import positive_int
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_local_settings()
         return args.run(args)
-    except Exception as exc:  # noqa: BLE001 - the person at the terminal gets one line; --debug gets the stack
+    except Exception as exc:
         if getattr(args, "debug", False):
             raise
         message, code = explain(exc)

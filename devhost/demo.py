@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SAMPLE_FILE = Path(".ledger/sample-month.jsonl")
@@ -25,13 +25,12 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     os.environ["LEDGER_AUTH"] = "dev"  # the demo serves on loopback only, where dev mode is allowed
     os.environ["LEDGER_EMAIL_MODE"] = "outbox"  # alert mails land as .eml files
     os.environ.setdefault("LEDGER_ALERT_TO", "ledger-admins@contoso.com")
-    from shared.reports.seed_reports import recent_prompts, render_table, tokens_by_ip_and_model
-    from shared.app.wiring import app_context
-
     from devhost.functions import load_functions
     from devhost.replay import replay
+    from shared.app.wiring import app_context
+    from shared.reports.seed_reports import recent_prompts, render_table, tokens_by_ip_and_model
 
-    end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=30)
     print(f"1. writing a sample month of APIM capture events ({start:%Y-%m-%d} .. {end:%Y-%m-%d}) to {SAMPLE_FILE}")
     print(f"   {_write_sample(start):,} events")
@@ -66,14 +65,13 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
 
 def _alerts_demo(functions, port: int) -> None:
     """A quota at 90 % of the busiest subscription's month, then both alert timers, as the host would run them."""
-    from shared.alerts.quotas import Quota, period_bounds, put_quota
-    from shared.reports.usage import UsageQuery, query_usage
-    from shared.app.wiring import app_context
-
     from devhost.server import invoke_non_http
+    from shared.alerts.quotas import Quota, period_bounds, put_quota
+    from shared.app.wiring import app_context
+    from shared.reports.usage import UsageQuery, query_usage
 
     context = app_context()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start, _ = period_bounds("month", now, context.settings.timezone)
     with context.store.read() as conn:
         rows = query_usage(conn, UsageQuery(start, now, ("subscription",))).rows

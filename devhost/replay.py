@@ -8,16 +8,15 @@ function fails on are each reported in one line (stderr) and counted, and the re
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import azure.functions as func
 
-from shared.ingest.types import BatchReport
-from shared.app.wiring import app_context
-
 from devhost.functions import LocalFunction
+from shared.app.wiring import app_context
+from shared.ingest.types import BatchReport
 
 ProblemReporter = Callable[[str], None]
 

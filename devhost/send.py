@@ -8,8 +8,9 @@ producer (it batches per partition itself) with Entra credentials or a connectio
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import orjson
 

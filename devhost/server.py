@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
@@ -22,10 +22,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from shared.api.auth import addresses_loopback
-
 from devhost.cron import Schedule
 from devhost.functions import LocalFunction
+from shared.api.auth import addresses_loopback
 
 logger = logging.getLogger("devhost")
 ROUTE_PREFIX = "/api/"
@@ -90,7 +89,7 @@ class LocalHost:
     def _run_timer(self, function: LocalFunction) -> None:
         schedule = Schedule(function.schedule)
         while not self._stop.is_set():
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             due = schedule.next_after(now)
             if self._stop.wait((due - now).total_seconds()):
                 return
@@ -138,7 +137,7 @@ def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[Base
                 for c in (getattr(self, "path", "") or "-")[:300]
             )  # one line, whatever was sent
             line = (
-                f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {self.client_address[0]} "
+                f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {self.client_address[0]} "
                 f"{getattr(self, 'command', None) or '-'} {target} {status} {size}B {took:.0f}ms\n"
             )
             access_log.write(line)

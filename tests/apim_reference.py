@@ -55,7 +55,7 @@ System.Xml.Linq.XElement System.Xml.Linq.XName System.Xml.Linq.XNamespace System
 System.Xml.Linq.XNodeDocumentOrderComparer System.Xml.Linq.XNodeEqualityComparer System.Xml.Linq.XObject
 System.Xml.Linq.XProcessingInstruction System.Xml.Linq.XText System.Xml.XmlNodeType
 """
-ALLOWED_TYPES: dict[str, frozenset[str] | None] = {name: ALL for name in _ALL_TYPES.split()} | {
+ALLOWED_TYPES: dict[str, frozenset[str] | None] = dict.fromkeys(_ALL_TYPES.split(), ALL) | {
     "Newtonsoft.Json.JsonConvert": frozenset({"SerializeObject", "DeserializeObject"}),
     "System.DateTime": frozenset(_DATETIME.split()),
     "System.DateTimeKind": frozenset({"Utc"}),
@@ -235,15 +235,15 @@ _STRING_RESULTS = (
     "ToString PadLeft PadRight Insert Remove Format Join Concat Normalize"
 )
 MEMBER_TYPES: dict[str, dict[str, str]] = {
-    "System.String": {name: S for name in _STRING_RESULTS.split()}
+    "System.String": dict.fromkeys(_STRING_RESULTS.split(), S)
     | {"Length": I, "IndexOf": I, "LastIndexOf": I, "Split": "System.Array"},
-    DT: {
-        name: DT
-        for name in "UtcNow Now Today MinValue MaxValue Date Add AddDays AddHours AddMilliseconds AddMinutes "
-        "AddMonths AddSeconds AddTicks AddYears Parse".split()
-    }
+    DT: dict.fromkeys(
+        "UtcNow Now Today MinValue MaxValue Date Add AddDays AddHours AddMilliseconds AddMinutes "
+        "AddMonths AddSeconds AddTicks AddYears Parse".split(),
+        DT,
+    )
     | {"ToString": S, "TimeOfDay": TS},
-    "System.Text.Encoding": {name: "System.Text.Encoding" for name in ("UTF8", "ASCII", "Unicode", "UTF32", "Default")},
+    "System.Text.Encoding": dict.fromkeys(("UTF8", "ASCII", "Unicode", "UTF32", "Default"), "System.Text.Encoding"),
     "System.Guid": {"ToString": S},
     "Newtonsoft.Json.JsonConvert": {"SerializeObject": S},
     "System.Text.RegularExpressions.Regex": {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -20,7 +21,7 @@ def sql_token_provider(client_id: str | None) -> Callable[[], str]:
     return cached_token_provider(credential, SQL_SCOPE)
 
 
-def cached_token_provider(credential: "TokenCredential", scope: str) -> Callable[[], str]:
+def cached_token_provider(credential: TokenCredential, scope: str) -> Callable[[], str]:
     """A callable returning `credential`'s token for `scope`, asked for again five minutes before it expires."""
     lock = threading.Lock()
     cached: dict[str, object] = {}

@@ -17,7 +17,6 @@ import logging
 from typing import Any
 from urllib.parse import urlparse
 
-
 logger = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

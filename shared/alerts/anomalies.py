@@ -14,10 +14,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 Scope = tuple[str, str]  # (scope type, scope id)
@@ -35,7 +36,7 @@ class AnomalyLimits:
     settle_days: int = 7
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "AnomalyLimits":
+    def from_settings(cls, settings: Any) -> AnomalyLimits:
         return cls(
             spike_factor=settings.anomaly_spike_factor,
             min_tokens=settings.anomaly_min_tokens,

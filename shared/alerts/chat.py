@@ -10,7 +10,8 @@ a header holds at most 150 characters, a section at most 10 fields, an actions b
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def teams_card(subject: str, details: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -20,8 +20,8 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.app.settings import Settings
-from shared.store.times import aware_utc, iso_utc, naive_utc
 from shared.store.schema_alerts import alerts
+from shared.store.times import aware_utc, iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def deliver_pending(
     then post alerts to the chat webhooks (their `sent`/`failed` are logged, the report stays the mail's)."""
     from shared.alerts.webhooks import deliver_webhooks, poster_for
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report = _deliver_mail(store, sender, settings, now)
     posts = deliver_webhooks(store, poster_for(settings), settings, now)
     if posts.sent or posts.failed:
@@ -245,7 +245,7 @@ def _deliver_mail(store: Any, sender: EmailSender | None, settings: Settings, no
             _finish(store, alert_id, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:1024])
             report.failed.append(alert_id)
             continue
-        _finish(store, alert_id, status="sent", sent_at=naive_utc(datetime.now(timezone.utc)), last_error=None)
+        _finish(store, alert_id, status="sent", sent_at=naive_utc(datetime.now(UTC)), last_error=None)
         logger.info("alert %s sent to %s", alert_id, row["recipients"])
         report.sent.append(alert_id)
     return report

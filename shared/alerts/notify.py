@@ -8,7 +8,7 @@ but every one of them draws a table cell with a background colour. Links point a
 from __future__ import annotations
 
 import hashlib
-from datetime import timezone
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import format_datetime
 from html import escape
@@ -37,7 +37,7 @@ def compose(row: dict[str, Any], settings: Settings) -> EmailMessage:
         message["To"] = ", ".join(recipients["to"])
     if recipients.get("cc"):
         message["Cc"] = ", ".join(recipients["cc"])
-    message["Date"] = format_datetime(row["created_at"].astimezone(timezone.utc))
+    message["Date"] = format_datetime(row["created_at"].astimezone(UTC))
     message["Message-ID"] = message_id(row)
     message["X-Ledger-Alert"] = f"{row['kind']}; id={row['id']}"
     message.set_content(render_text(row["subject"], details))

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, select, update
 
-from shared.store.times import iso_utc, naive_utc
-from shared.store.schema_alerts import quotas
 from shared.reports.usage import UsageQuery, query_usage
+from shared.store.schema_alerts import quotas
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, d
     else:
         raise ValueError(f"unknown period {period!r}")
     # Local midnights, made aware in the zone: DST days are 23 or 25 hours long, as they should be.
-    return (start.replace(tzinfo=tz).astimezone(timezone.utc), end.replace(tzinfo=tz).astimezone(timezone.utc))
+    return (start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC))
 
 
 def quota_status(conn: Connection, quota: Quota, now: datetime, tz: ZoneInfo) -> QuotaStatus:
@@ -262,7 +262,7 @@ def put_quota(conn: Connection, quota: Quota, managed_by: str = "api", now: date
         "thresholds": json.dumps(list(quota.thresholds)),
         "notify": json.dumps(list(quota.notify)),
         "managed_by": managed_by,
-        "updated_at": naive_utc(now or datetime.now(timezone.utc)),
+        "updated_at": naive_utc(now or datetime.now(UTC)),
     }
     if conn.execute(update(quotas).where(_key(quota.scope_type, quota.scope_id)).values(values)).rowcount == 0:
         conn.execute(quotas.insert().values(scope_type=quota.scope_type, scope_id=quota.scope_id, **values))

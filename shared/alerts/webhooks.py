@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import exists, select, update
 
 from shared.alerts.delivery import DeliveryReport, alert_row, claimable, insert_once
 from shared.app.settings import Settings
-from shared.store.times import iso_utc, naive_utc
 from shared.store.schema_alerts import alert_channels, alert_posts, alerts
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def deliver_webhooks(
     channels = {channel_name(kind, url): (kind, url) for kind, url in settings.alert_webhooks}
     if poster is None or not channels:
         return report
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     _queue_posts(store, list(channels), now)
     with store.read() as conn:
         due = conn.execute(
@@ -83,7 +83,7 @@ def deliver_webhooks(
             _finish(store, key, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:1024])
             report.failed.append(alert_id)
             continue
-        _finish(store, key, status="sent", sent_at=naive_utc(datetime.now(timezone.utc)), last_error=None)
+        _finish(store, key, status="sent", sent_at=naive_utc(datetime.now(UTC)), last_error=None)
         logger.info("alert %s posted to %s", alert_id, channel)
         report.sent.append(alert_id)
     return report

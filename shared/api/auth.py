@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from shared.app.settings import Settings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api.auth import LEDGER_ADMIN, Caller
-from shared.reports.deadletters import STATUSES, list_dead_letters, retry_dead_letter
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param, cursor_id, id_cursor
 from shared.api.routes import ApiContext, Route, register
+from shared.reports.deadletters import STATUSES, list_dead_letters, retry_dead_letter
 
 LIST_PARAMS = (
     Param("status", "enum", "only letters in this state", enum=STATUSES),

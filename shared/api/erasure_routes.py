@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.api.access import access_by
@@ -28,7 +28,7 @@ ERASED_SCHEMA = {
 def _erase_user(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     user = values["id"]
     with context.store.write(lock_wait=context.settings.api_write_wait_seconds) as conn:
-        erased = erase_user_text(conn, user, datetime.now(timezone.utc))
+        erased = erase_user_text(conn, user, datetime.now(UTC))
         record_access(conn, access_by(caller, request, "erase_user_text", user, erased.as_json()))
     return json_response({"user": user, **erased.as_json()})
 

@@ -7,7 +7,8 @@ same `Route` objects `handle` serves, so the document cannot drift from the code
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from shared.api.routes import ROUTES, Route
 

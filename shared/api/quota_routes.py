@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.alerts.quotas import (
     PERIODS,
     SCOPE_TYPES,
@@ -18,10 +17,11 @@ from shared.alerts.quotas import (
     quota_status,
 )
 from shared.api.access import access_by
+from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
-from shared.reports.access_log import record_access
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
+from shared.reports.access_log import record_access
 
 SCOPE_PARAMS = (
     Param("scopeType", "enum", "what the quota limits", location="path", enum=SCOPE_TYPES, required=True),
@@ -75,7 +75,7 @@ def _item(context: ApiContext, conn: Any, quota: Any, now: datetime) -> dict[str
 
 
 def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with context.store.read() as conn:
         return json_response({"items": [_item(context, conn, quota, now) for quota in list_quotas(conn)]})
 
@@ -94,7 +94,7 @@ def _put(context: ApiContext, request: ApiRequest, caller: Caller | None, values
         put_quota(conn, quota)
         record_access(conn, access_by(caller, request, "quota_put", f"{quota.scope_type}/{quota.scope_id}", body))
     with context.store.read() as conn:
-        return json_response(_item(context, conn, quota, datetime.now(timezone.utc)), status=201 if created else 200)
+        return json_response(_item(context, conn, quota, datetime.now(UTC)), status=201 if created else 200)
 
 
 def _delete(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.reports.audit import LIST_FIELDS, AuditQuery, BadCursor, Cursor, call_detail, list_calls
-from shared.api.auth import AUDIT_READ, USAGE_READ, USAGE_READ_ALL, Caller
 from shared.api.access import access_by, log_access
+from shared.api.auth import AUDIT_READ, USAGE_READ, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, BadParameter, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
 from shared.api.usage_routes import FILTER_PARAMS, RANGE_PARAMS, filters_of, own_rows_only, time_range
+from shared.reports.audit import LIST_FIELDS, AuditQuery, BadCursor, Cursor, call_detail, list_calls
 
 PAGE_PARAMS = (
     Param("limit", "int", "items per page", default=100, minimum=1, maximum=1000),

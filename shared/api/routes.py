@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from shared.api.auth import AuthError, Authenticator, Caller
-from shared.store.errors import store_message
-from shared.store.sql import StoreBusy
+from shared.api.auth import Authenticator, AuthError, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response, problem
 from shared.api.params import Param, parse_params
+from shared.store.errors import store_message
+from shared.store.sql import StoreBusy
 
 logger = logging.getLogger(__name__)
 

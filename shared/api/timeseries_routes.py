@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
-from shared.reports.usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseries, timeseries_csv_columns
 from shared.api.http import ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
@@ -19,6 +18,7 @@ from shared.api.usage_routes import (
     own_rows_only,
     time_range,
 )
+from shared.reports.usage import GROUP_KEYS, INTERVALS, TIME_KEYS, UsageQuery, query_timeseries, timeseries_csv_columns
 from shared.store.times import iso_utc
 
 SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key

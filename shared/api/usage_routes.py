@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
 from shared.api.csv_export import csv_text
-from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register, store_unavailable
+from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.store.times import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ USAGE_SCHEMA = {
 def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetime, datetime]:
     """[from, to) of a request; hour buckets (a row per hour and key) only over MAX_HOURLY_RANGE, so the answer
     stays a few thousand buckets: day buckets and totals cost the same over any range (rollups and their sums)."""
-    end = values.get("to") or datetime.now(timezone.utc)
+    end = values.get("to") or datetime.now(UTC)
     start = values.get("from") or end - DEFAULT_RANGE  # parameters are within 1970-2200: no overflow
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")

@@ -7,9 +7,9 @@ the four in step, so add a setting here first and the test tells you where else 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_SQLITE_URL = "sqlite:///.ledger/ledger.db"

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from shared.api.auth import Authenticator
+from shared.app.settings import Settings, load_settings
+from shared.ingest.batch import Ingestor
 from shared.ingest.claims import ClaimCheck, ClaimResolver
 from shared.ingest.formats.registry import default_assemblers, default_formats
 from shared.ingest.formats.salvage import CaptureSalvager
-from shared.ingest.batch import Ingestor
-from shared.store.kusto_sink import MAPPING as KUSTO_MAPPING, TABLE as KUSTO_TABLE, KustoExport
 from shared.ingest.pricing import PriceBook
 from shared.ingest.redaction import configure_redaction, install_log_redaction
-from shared.app.settings import Settings, load_settings
+from shared.store.kusto_sink import MAPPING as KUSTO_MAPPING
+from shared.store.kusto_sink import TABLE as KUSTO_TABLE
+from shared.store.kusto_sink import KustoExport
 from shared.store.sql import SqlStore
 
 logger = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ class AppContext:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "AppContext":
+    def from_settings(cls, settings: Settings) -> AppContext:
         return cls(
             settings=settings, store=SqlStore.from_url(settings.sql_url, token_provider=_token_provider(settings))
         )

@@ -14,8 +14,8 @@ idempotent, never counts twice).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -27,7 +27,6 @@ from shared.ingest.pricing import PriceBook
 from shared.ingest.types import (
     BatchReport,
     CallSink,
-    CallSinkBatch,
     ClaimResolving,
     Decoded,
     EventFormat,
@@ -39,9 +38,9 @@ from shared.ingest.types import (
 )
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
-from shared.store.times import naive_utc
 from shared.store.rollups import RollupDeltas
 from shared.store.sql import SqlStore
+from shared.store.times import naive_utc
 from shared.store.writes import CallWrites
 
 logger = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class Ingestor:
         salvager: Salvager | None = None,
         claims: ClaimResolving | None = None,
         store_text: bool = True,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sinks: Sequence[CallSink] = (),
         hourly_sums_days: int = 0,
     ) -> None:

@@ -6,8 +6,8 @@ this decides (a new call, or a stored call and what it becomes) and isolates the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Callable, Sequence
 
 from sqlalchemy import Connection
 

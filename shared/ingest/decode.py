@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 
-from shared.ingest.values import EventError
 from shared.ingest.types import Decoded, EventFormat, IncomingEvent, Salvager
+from shared.ingest.values import EventError
 from shared.store.bounds import bound_record, part_problem
 from shared.store.records import DeadLetter
 

@@ -7,8 +7,8 @@ Stored parts are masked (`redact_bytes` keeps them parseable), like every other 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Sequence
 
 from sqlalchemy import Connection
 
@@ -17,8 +17,8 @@ from shared.ingest.redaction import redact_bytes
 from shared.ingest.types import BatchReport, ClaimResolving, Joined, Part, PartAssembler, PartKey
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
-from shared.store.times import naive_utc
 from shared.store.sql import SqlStore
+from shared.store.times import naive_utc
 from shared.store.writes import CallWrites
 
 logger = logging.getLogger(__name__)

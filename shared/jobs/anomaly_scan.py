@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection, case, func, select
 
-from shared.app.settings import Settings
-from shared.jobs.context import JobContext
-from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, raised_between, sender_for
 from shared.alerts.anomalies import (
     DAY,
     HOUR,
@@ -29,9 +26,12 @@ from shared.alerts.anomalies import (
     find_newcomers,
     find_spikes,
 )
+from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, raised_between, sender_for
+from shared.app.settings import Settings
+from shared.jobs.context import JobContext
 from shared.jobs.quota_check import scope_label
-from shared.store.times import aware_utc, hour_of, iso_utc, naive_utc
 from shared.store.schema import calls, usage_hourly
+from shared.store.times import aware_utc, hour_of, iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ SCOPE_COLUMNS = {"subscription": "subscription_id", "user": "user_id", "app": "a
 
 def run_anomaly_scan(context: JobContext, now: datetime | None = None) -> dict[str, Any]:
     settings, store = context.settings, context.store
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     limits = AnomalyLimits.from_settings(settings)
     end = hour_of(now)
     start = end - LOOKBACK

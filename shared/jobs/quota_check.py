@@ -10,21 +10,21 @@ quota jumping from 40 % to 120 % sends one mail, not three.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select
 
+from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
+from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
-from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
 from shared.jobs.digest import raise_daily_digest
-from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
-from shared.store.times import iso_utc, naive_utc
+from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
 from shared.store.schema import calls
 from shared.store.schema_alerts import quota_crossings
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ _NAME_COLUMNS = {"subscription": "subscription_name", "user": "user_name"}
 def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[str, Any]:
     """One check: sync the quota file, raise alerts for new crossings, send what waits in the outbox."""
     settings, store = context.settings, context.store
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if settings.quotas_file is not None:
         with store.write() as conn:
             sync_quota_file(conn, settings.quotas_file)

@@ -9,21 +9,22 @@ checks up to LEDGER_BODY_WAIT_SECONDS) is not reported as loss. Each short hour 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection, func, select
 
-from shared.app.settings import Settings
-from shared.jobs.context import JobContext
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, sender_for
+from shared.app.settings import Settings
 from shared.ingest.operations import (
     CANONICAL_BY_OPERATION_ID as LLM_OPERATION_IDS,
 )  # the operation ids the ledger knows are the LLM ones
-from shared.store.times import aware_utc, hour_of, naive_utc
+from shared.jobs.context import JobContext
 from shared.store.schema import usage_hourly
+from shared.store.times import aware_utc, hour_of, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Gap:
 
 def _hour(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return hour_of(aware_utc(moment).astimezone(timezone.utc))
+    return hour_of(aware_utc(moment).astimezone(UTC))
 
 
 def compare(apim_rows: Iterable[Mapping[str, Any]], ledger: Mapping[datetime, int]) -> list[Gap]:
@@ -112,7 +113,7 @@ def run_reconcile(
     if not settings.log_analytics_workspace_id and query is None:
         logger.info("reconcile skipped: LEDGER_LOG_ANALYTICS_WORKSPACE_ID is empty")
         return {"skipped": True}
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     end = hour_of(now) - SETTLE
     start = end - WINDOW
     if query is None:

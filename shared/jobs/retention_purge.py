@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
 from shared.reports.erasure import purge_payloads
-from shared.store.times import naive_utc
 from shared.store.schema import call_payloads, dead_letters
+from shared.store.times import naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def purge_expired(
     batch: int = BATCH,
     lock_wait: float = 5.0,
 ) -> Purged:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     purged = Purged()
     if text_days > 0:
         cutoff = naive_utc(now - timedelta(days=text_days))

@@ -10,14 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, or_, select
 
-from shared.store.times import iso_utc, naive_utc, stored_time
 from shared.store.schema_privacy import access_log
+from shared.store.times import iso_utc, naive_utc, stored_time
 
 _MAX_TEXT = {column.name: column.type.length for column in access_log.columns if getattr(column.type, "length", None)}
 
@@ -32,7 +32,7 @@ class Access:
 
 
 def record_access(conn: Connection, access: Access, *, now: datetime | None = None) -> None:
-    moment = naive_utc(now or datetime.now(timezone.utc))
+    moment = naive_utc(now or datetime.now(UTC))
     detail = None if access.detail is None else orjson.dumps(access.detail).decode()
     values = {
         "actor": access.actor,

@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
-from shared.store.records import CallRecord
-from shared.store.times import iso_utc, naive_utc, stored_time
-from shared.store.schema import call_payloads, calls
-from shared.store.writes import load_calls
 from shared.reports.usage import KEY_COLUMNS
+from shared.store.records import CallRecord
+from shared.store.schema import call_payloads, calls
+from shared.store.times import iso_utc, naive_utc, stored_time
+from shared.store.writes import load_calls
 
 LIST_FIELDS = {  # contract field -> calls column, in the contract's order
     "requestId": "call_id",
@@ -65,7 +65,7 @@ class Cursor:
         return base64.urlsafe_b64encode(orjson.dumps(doc)).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> "Cursor":
+    def decode(cls, text: str) -> Cursor:
         """The cursor `encode` wrote; anything else (garbage, other JSON, times past the calendar in UTC, an
         id no call can have) raises BadCursor before it comes near a query."""
         try:

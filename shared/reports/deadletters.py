@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from shared.store.bounds import bound_record, fit
 from shared.ingest.batch import Ingestor
-from shared.ingest.types import IncomingEvent
 from shared.ingest.redaction import redact_text
-from shared.store.times import iso_utc, naive_utc
+from shared.ingest.types import IncomingEvent
+from shared.store.bounds import bound_record, fit
 from shared.store.schema import dead_letters
 from shared.store.sql import SqlStore
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> Re
     else:  # the current parser reads it and finds nothing for the ledger in it
         outcome, status, reason = "ignored", "resolved", letter["reason"]
     call_id = call_ids[0] if call_ids else letter["call_id"]
-    now = naive_utc(datetime.now(timezone.utc))
+    now = naive_utc(datetime.now(UTC))
     with store.write() as conn:
         conn.execute(
             update(dead_letters)

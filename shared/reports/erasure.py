@@ -14,8 +14,8 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Connection, or_, select, update
 
-from shared.store.times import naive_utc
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
+from shared.store.times import naive_utc
 
 TEXT_COLUMNS = (
     "request_params",
@@ -47,7 +47,7 @@ def purge_payloads(conn: Connection, call_ids: list[str], now: datetime) -> int:
         purged += conn.execute(
             update(call_payloads)
             .where(call_payloads.c.call_id.in_(chunk), call_payloads.c.purged_at.is_(None))
-            .values({name: None for name in TEXT_COLUMNS} | {"purged_at": naive_utc(now)})
+            .values(dict.fromkeys(TEXT_COLUMNS) | {"purged_at": naive_utc(now)})
         ).rowcount
     return purged
 

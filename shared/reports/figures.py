@@ -7,8 +7,9 @@ set of finishing steps (`Finish`), which SQL and Python each implement once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Float, case, cast, func, literal, null
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from shared.store.times import aware_utc
-from shared.store.schema import call_payloads, calls
 from shared.reports.usage import UsageQuery, query_usage
+from shared.store.schema import call_payloads, calls
+from shared.store.times import aware_utc
 
 
 def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -12,28 +12,15 @@ merges the pieces, finishes the figures and orders the rows, because every Pytho
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import starmap
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, Select, Subquery, Table, and_, func, select, union_all
 
-from shared.store.expressions import day_of
-from shared.store.measures import MEASURE_NAMES, sums_over_calls
-from shared.store.rollups import first_period
-from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
-from shared.store.schema import (
-    DAY_TO_HOUR,
-    MONTH_TO_DATE,
-    ROLLUP_CUTS,
-    calls,
-    usage_daily,
-    usage_daily_cuts,
-    usage_hourly,
-    usage_hourly_cuts,
-)
 from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, totals_of_rows
 from shared.reports.usage_query import (
     FILTER_KEYS,
@@ -45,6 +32,20 @@ from shared.reports.usage_query import (
     key_conditions,
 )
 from shared.reports.usage_spans import CumulativeSpan, cumulative_query, cumulative_spans, periods_with_rows, span_parts
+from shared.store.expressions import day_of
+from shared.store.measures import MEASURE_NAMES, sums_over_calls
+from shared.store.rollups import first_period
+from shared.store.schema import (
+    DAY_TO_HOUR,
+    MONTH_TO_DATE,
+    ROLLUP_CUTS,
+    calls,
+    usage_daily,
+    usage_daily_cuts,
+    usage_hourly,
+    usage_hourly_cuts,
+)
+from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
 
 __all__ = [  # the query vocabulary is re-exported: callers import it from here
     "FIGURES",

@@ -6,16 +6,16 @@ bucket before `first`. `span_parts` merges several spans by key lookups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from sqlalchemy import Connection, and_, exists, func, select
 
-from shared.store.times import naive_utc, stored_time
-from shared.store.schema import Cumulative
-from shared.store.measures import MEASURE_NAMES as SUMS
 from shared.reports.usage_query import KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
+from shared.store.measures import MEASURE_NAMES as SUMS
+from shared.store.schema import Cumulative
+from shared.store.times import naive_utc, stored_time
 
 
 @dataclass(frozen=True)

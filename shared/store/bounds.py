@@ -22,15 +22,15 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Unicode
 
-from shared.store.records import CallRecord
 from shared.store.measures import MEASURE_NAMES
+from shared.store.records import CallRecord
 from shared.store.schema import PAYLOAD_KEYS, call_payloads, calls, pending_parts, usage_hourly
 from shared.store.times import aware_utc
 
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_TOKENS = 10**9
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens")
 MAX_STATUS = 999  # HTTP statuses are three digits; 0 is "no response"
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # before Azure existed: a broken clock or a forged time
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before Azure existed: a broken clock or a forged time
 FUTURE_SLACK = timedelta(days=1)  # gateway clocks run ahead a little, never a day
 MAX_DURATION_MS = 86_400_000.0  # no gateway holds a call open for a day; longer is a unit or parsing error
 MAX_COST_USD = 1e7  # MAX_TOKENS at the dearest list price (about $600 per million tokens) is $6 x 10^5
@@ -75,7 +75,7 @@ class TextLimit:
         return head + tag
 
 
-@lru_cache(maxsize=None)  # a handful of tables
+@cache  # a handful of tables
 def text_limits(table: Table) -> dict[str, TextLimit]:
     return {
         column.name: TextLimit(column.type.length, isinstance(column.type, Unicode))
@@ -98,11 +98,11 @@ _PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in P
 
 def check_plausible_bounds_fit_the_schema() -> None:
     """The plausible bounds must fit the columns (a narrower column would bring the overflow back)."""
-    too_wide = [name for name in TOKEN_FIELDS if MAX_TOKENS > integer_max(calls.c[name])]
+    too_wide = [name for name in TOKEN_FIELDS if integer_max(calls.c[name]) < MAX_TOKENS]
     too_wide += [
-        name for name in TOKEN_FIELDS if name in MEASURE_NAMES and MAX_TOKENS > integer_max(usage_hourly.c[name])
+        name for name in TOKEN_FIELDS if name in MEASURE_NAMES and integer_max(usage_hourly.c[name]) < MAX_TOKENS
     ]
-    if MAX_STATUS > integer_max(calls.c.status):
+    if integer_max(calls.c.status) < MAX_STATUS:
         too_wide.append("status")
     if too_wide:
         raise RuntimeError(f"bounds wider than their columns: {', '.join(too_wide)}")

@@ -11,8 +11,8 @@ import sys
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from shared.store.schema import metadata
 from shared.store import schema_extensions  # noqa: F401  (tables other modules add to the same metadata)
+from shared.store.schema import metadata
 
 HEADER = """-- aoai-ledger schema for Azure SQL Database, generated from shared/store/schema.py (make schema).
 -- Idempotent: each table is created only when it does not exist yet.

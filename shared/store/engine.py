@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -170,7 +171,7 @@ class KustoExport:
         self.sink = sink
         self.store_text = store_text
 
-    def open(self, ingested_at: datetime) -> "KustoBatch":
+    def open(self, ingested_at: datetime) -> KustoBatch:
         return KustoBatch(self, ingested_at)
 
 

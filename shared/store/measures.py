@@ -7,8 +7,8 @@ The report figures (averages, unpriced requests, ...) derive from these sums: se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import BigInteger, Column, Float, Table, case, func
 from sqlalchemy.sql.elements import ColumnElement

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import add
-from datetime import datetime, timedelta
-from typing import Iterable
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.store.measures import MEASURE_NAMES, call_figures
 from shared.store.records import CallRecord
-from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 from shared.store.schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
@@ -30,6 +29,7 @@ from shared.store.schema import (
     usage_hourly,
     usage_hourly_cuts,
 )
+from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 
 RollupKey = tuple
 Deltas = dict[RollupKey, list[float]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, String, Table, Unicode
 
-from shared.store.schema import ID, NAME, UTC_TIME, metadata
+from shared.store.schema import NAME, UTC_TIME, metadata
 
 access_log = Table(
     "access_log",

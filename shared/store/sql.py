@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError
@@ -45,9 +45,7 @@ class SqlStore:
             _sqlite_explicit_transactions(engine)
 
     @classmethod
-    def from_url(
-        cls, url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True
-    ) -> "SqlStore":
+    def from_url(cls, url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True) -> SqlStore:
         return cls(create_store_engine(url, token_provider=token_provider, create_schema=create_schema))
 
     @contextmanager

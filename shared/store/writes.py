@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
 
 from shared.store.bounds import fit
+from shared.store.errors import is_data_error, store_message
 from shared.store.records import CallRecord, DeadLetter
 from shared.store.rollups import RollupDeltas
-from shared.store.errors import is_data_error, store_message
 from shared.store.rows import call_row, has_payload, payload_row, record_from_rows
-from shared.store.times import sqlite_value
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
+from shared.store.times import sqlite_value
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class CallWrites:
     duplicates: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # call id -> the database's reason (nothing written)
 
-    def add(self, other: "CallWrites") -> None:
+    def add(self, other: CallWrites) -> None:
         self.recorded.extend(other.recorded)
         self.merged.extend(other.merged)
         self.duplicates.extend(other.duplicates)

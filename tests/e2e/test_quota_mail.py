@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def test_quota_check_twice_on_the_local_host_mails_the_recipients_once(tmp_path)
                         break
                 except OSError:
                     time.sleep(0.1)
-            moment = datetime.now(timezone.utc) - timedelta(seconds=30)
+            moment = datetime.now(UTC) - timedelta(seconds=30)
             for i in range(3):  # 3 x 3,000 tokens = 9,000
                 event = capture_event(
                     time=(moment + timedelta(seconds=i)).isoformat(),

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import email
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 
-from shared.jobs.anomaly_scan import run_anomaly_scan
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from shared.ingest.types import IncomingEvent
+from shared.jobs.anomaly_scan import run_anomaly_scan
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 
-NOW = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 SPIKE_HOUR = NOW.replace(minute=0) - timedelta(hours=3)
 
 

@@ -6,19 +6,20 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.api.handler import ROUTES, handle
-from shared.reports.audit import AuditQuery, list_calls
 from shared.api.http import ApiRequest
 from shared.ingest.types import IncomingEvent
+from shared.reports.audit import AuditQuery, list_calls
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 HUGE = st.integers(-(2**80), 2**80)
 
 

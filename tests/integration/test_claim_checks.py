@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from shared.ingest.claims import ClaimCheck
 from shared.ingest.types import IncomingEvent
-from shared.store.schema import call_payloads, calls, pending_parts
 from shared.jobs.pending_sweep import sweep_pending
+from shared.store.schema import call_payloads, calls, pending_parts
 from tests.azurite import put_blob
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context

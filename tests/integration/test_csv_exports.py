@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from shared.api.csv_export import FORMULA_STARTS
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
-from shared.api.csv_export import FORMULA_STARTS
 from shared.ingest.types import IncomingEvent
 from tests.builders import capture_event, encode
 
@@ -31,7 +31,7 @@ def _csv(context, name: str, query: dict[str, str]) -> list[list[str]]:
 
 
 def test_usage_and_timeseries_csv_neutralise_formula_cells_and_keep_numbers(context):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     event = capture_event(
         call_id="formula-1",
         time=(now - timedelta(hours=1)).isoformat(),

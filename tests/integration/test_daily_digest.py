@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from shared.jobs.digest import digest_day
-from shared.ingest.types import IncomingEvent
-from shared.jobs.quota_check import run_quota_check
 from shared.app.settings import load_settings
+from shared.ingest.types import IncomingEvent
+from shared.jobs.digest import digest_day
+from shared.jobs.quota_check import run_quota_check
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 from tests.smtp_server import smtp_server
 
 
 def test_daily_digest_mails_yesterdays_totals_to_the_admins_once(store):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     yesterday_noon = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     events = [
         IncomingEvent(body=encode(capture_event(time=(yesterday_noon + timedelta(minutes=i)).isoformat())))
@@ -57,6 +57,6 @@ def test_digest_is_off_unless_asked_for(store):
 
 def test_digest_day_is_a_calendar_day_of_the_configured_time_zone():
     settings = load_settings({"LEDGER_TIMEZONE": "Europe/Paris"})
-    start, end = digest_day(datetime(2026, 10, 26, 6, 0, tzinfo=timezone.utc), settings)  # the day after DST ends
+    start, end = digest_day(datetime(2026, 10, 26, 6, 0, tzinfo=UTC), settings)  # the day after DST ends
     assert start.isoformat() == "2026-10-25T00:00:00+02:00" and end.isoformat() == "2026-10-26T00:00:00+01:00"
-    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(hours=25)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=25)

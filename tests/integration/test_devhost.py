@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -71,7 +71,7 @@ def served(tmp_path):
 
 
 def test_serve_answers_the_usage_api_and_ingests_through_the_admin_endpoint(served):
-    event = capture_event(call_id="admin-1", time=datetime.now(timezone.utc).isoformat())
+    event = capture_event(call_id="admin-1", time=datetime.now(UTC).isoformat())
     status, _ = http_call(
         f"{served}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST"
     )
@@ -164,7 +164,7 @@ def test_a_malformed_request_gets_its_4xx_problem_and_the_host_keeps_serving(ser
     ],
 )
 def test_dev_mode_answers_only_requests_addressed_to_the_local_host(served, host, status):
-    event = encode(capture_event(call_id=f"rebound-{status}-{len(host)}", time=datetime.now(timezone.utc).isoformat()))
+    event = encode(capture_event(call_id=f"rebound-{status}-{len(host)}", time=datetime.now(UTC).isoformat()))
     admin = json.dumps({"input": event.decode()}).encode()
     for request in (
         b"GET /api/usage HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode(),

@@ -136,7 +136,7 @@ def test_route_manifest_matches_the_registered_routes():
     from shared.api.handler import ROUTES
     from shared.api.manifest import ROUTE_TABLE
 
-    assert ROUTE_TABLE == {route.name: (route.method, route.path) for route in ROUTES.values()}
+    assert {route.name: (route.method, route.path) for route in ROUTES.values()} == ROUTE_TABLE
 
 
 def test_importing_function_app_defers_the_store_and_api_to_the_first_invocation():

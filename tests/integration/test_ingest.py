@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 from sqlalchemy import func, select
 
 from shared.ingest.types import IncomingEvent
-from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.reports.usage import UsageQuery, query_usage
+from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 
@@ -109,9 +109,7 @@ def test_unknown_model_is_recorded_with_cost_null_not_zero(context):
     context.ingestor.ingest_batch(_events(event))
     with context.store.read() as conn:
         assert conn.execute(select(calls.c.cost_usd)).scalar_one() is None
-        result = query_usage(
-            conn, UsageQuery(datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc))
-        )
+        result = query_usage(conn, UsageQuery(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)))
     assert result.totals["costUsd"] is None and result.totals["unpricedRequests"] == 1
 
 
@@ -199,8 +197,8 @@ def test_rollups_match_a_raw_scan_for_any_range(context):
                     )
                 )
     context.ingestor.ingest_batch(_events(*docs))
-    start = datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc)
-    end = datetime(2026, 11, 3, 13, 20, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    end = datetime(2026, 11, 3, 13, 20, tzinfo=UTC)
     with context.store.read() as conn:
         fast = query_usage(conn, UsageQuery(start, end, ("user", "ip")))
         slow = _raw_scan(conn, start, end)

@@ -11,9 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.api.auth import accepted_issuers
 from shared.api.handler import ROUTES, handle
 from shared.api.http import ApiRequest
-from shared.api.auth import accepted_issuers
 from tests.conftest import make_context
 
 TENANT = "11111111-2222-3333-4444-555555555555"

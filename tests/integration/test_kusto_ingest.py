@@ -13,7 +13,7 @@ import base64
 import gzip
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
@@ -98,7 +98,7 @@ class Staging:
         suffix = uuid.uuid4().hex[:12]
         self.container = BlobServiceClient.from_connection_string(conn_str).create_container(f"ingest-{suffix}")
         self.queue = QueueServiceClient.from_connection_string(conn_str).create_queue(f"ready-{suffix}")
-        expiry = datetime.now(timezone.utc) + timedelta(hours=2)
+        expiry = datetime.now(UTC) + timedelta(hours=2)
         container_sas = generate_container_sas(
             ACCOUNT,
             self.container.container_name,
@@ -172,7 +172,7 @@ def test_with_a_token_credential_every_management_command_carries_its_bearer_tok
             from azure.core.credentials import AccessToken
 
             self.scopes.extend(scopes)
-            return AccessToken("token-of-the-managed-identity", int(datetime.now(timezone.utc).timestamp()) + 3600)
+            return AccessToken("token-of-the-managed-identity", int(datetime.now(UTC).timestamp()) + 3600)
 
         def close(self) -> None:
             pass

@@ -6,14 +6,15 @@ import tempfile
 from pathlib import Path
 
 import orjson
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from shared.ingest.types import IncomingEvent
 from shared.ingest.payloads.request import messages_text
+from shared.ingest.types import IncomingEvent
+from shared.jobs.pending_sweep import sweep_pending
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.store.sql import SqlStore
-from shared.jobs.pending_sweep import sweep_pending
 from tests.builders import CHAT_REQUEST, capture_event
 from tests.conftest import make_context
 from tests.monitor_builders import gateway_record, llm_records

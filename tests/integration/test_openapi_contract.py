@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ EXAMPLES_PER_OPERATION = 60
 
 def _seed(url: str) -> None:
     store = SqlStore.from_url(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     events = [
         encode(
             capture_event(

@@ -6,17 +6,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from shared.store.bounds import CALL_TEXT
 from shared.ingest.types import IncomingEvent
+from shared.reports.usage import UsageQuery, query_usage
+from shared.store.bounds import CALL_TEXT
 from shared.store.schema import calls, dead_letters, pending_parts
 from shared.store.sql import SqlStore
-from shared.reports.usage import UsageQuery, query_usage
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 from tests.integration.conftest import REFUSED_MODEL, refuse_model
@@ -24,7 +25,7 @@ from tests.integration.test_devhost import devhost_env, run_devhost
 from tests.integration.test_ingest import LEGACY_REQUEST, LEGACY_RESPONSE
 
 BEYOND_64_BITS = 2**70
-NOVEMBER = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOVEMBER = datetime(2026, 11, 1, tzinfo=UTC)
 _ids = itertools.count()
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from shared.alerts.delivery import deliver_pending, sender_for
+from shared.alerts.quotas import Quota, put_quota
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from shared.ingest.types import IncomingEvent
 from shared.jobs.quota_check import run_quota_check
-from shared.alerts.quotas import Quota, put_quota
 from shared.store.schema_alerts import alerts
 from shared.store.sql import SqlStore
 from tests.builders import capture_event, chat_response, encode
@@ -21,7 +21,7 @@ from tests.conftest import make_context
 from tests.net import free_port
 from tests.smtp_server import smtp_server
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _smtp_settings(port: int, **extra: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ identical, a second run purges nothing, and request detail says `textPurged`."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from tests.builders import capture_event
 from tests.conftest import make_context
 from tests.integration.test_usage_api import call, ingest
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def test_old_text_goes_numbers_and_reports_stay_with_ingest_running(any_store):

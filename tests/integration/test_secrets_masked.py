@@ -16,14 +16,14 @@ import orjson
 import pytest
 from sqlalchemy import LargeBinary, String, func, select
 
-from shared.reports.deadletters import retry_dead_letter
-from shared.ingest.formats.registry import LegacySampleFormat, default_assemblers, default_formats
-from shared.ingest.formats.monitor import MonitorFormat
-from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.batch import Ingestor
-from shared.ingest.types import IncomingEvent
-from shared.store.kusto_sink import KustoExport
+from shared.ingest.formats.monitor import MonitorFormat
+from shared.ingest.formats.registry import LegacySampleFormat, default_assemblers, default_formats
+from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.redaction import MASK
+from shared.ingest.types import IncomingEvent
+from shared.reports.deadletters import retry_dead_letter
+from shared.store.kusto_sink import KustoExport
 from shared.store.schema import call_payloads, calls, dead_letters, metadata, pending_parts
 from tests.builders import CHAT_REQUEST, capture_event, chat_response, encode
 from tests.conftest import make_context

@@ -43,11 +43,10 @@ def _row(call_id: str = "call-1", **values) -> dict:
 
 
 def _error_writing(store: SqlStore, *rows: dict, setup: str | None = None) -> BaseException:
-    with pytest.raises(Exception) as caught:
-        with store.write() as conn:
-            if setup:
-                conn.exec_driver_sql(setup)
-            bulk_insert(conn, calls, list(rows))
+    with pytest.raises(Exception) as caught, store.write() as conn:
+        if setup:
+            conn.exec_driver_sql(setup)
+        bulk_insert(conn, calls, list(rows))
     return caught.value
 
 

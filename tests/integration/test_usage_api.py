@@ -8,22 +8,22 @@ import io
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from sqlalchemy import func, select
 
+from shared.api.auth import ALL_ROLES, USAGE_READ, Caller
 from shared.api.handler import ROUTES, handle
 from shared.api.http import ApiRequest
-from shared.api.auth import ALL_ROLES, USAGE_READ, Caller
 from shared.ingest.batch import Ingestor
 from shared.ingest.types import IncomingEvent
 from shared.store.schema import calls, dead_letters
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 CONTRACT_LIST_FIELDS = [
     "requestId",
     "time",

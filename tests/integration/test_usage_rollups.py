@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from shared.ingest.calls import record_calls
+from shared.reports.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
 from shared.store.records import CallRecord
-from shared.store.times import aware_utc
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
 from shared.store.sql import SqlStore
-from shared.reports.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
+from shared.store.times import aware_utc
 
-BASE = datetime(2026, 10, 30, tzinfo=timezone.utc)  # the span crosses a month: cumulative cuts restart
+BASE = datetime(2026, 10, 30, tzinfo=UTC)  # the span crosses a month: cumulative cuts restart
 SPAN_MINUTES = 3 * 24 * 60
 VALUES = {
     "user_id": ["u1", "u2", "u3", None],
@@ -255,8 +255,8 @@ def test_report_expressions_compile_for_each_engine():
     from sqlalchemy import literal_column
     from sqlalchemy.dialects import mssql, postgresql, sqlite
 
-    from shared.store.expressions import day_of, round_half_up, rounded
     from shared.reports.usage import _piece_query
+    from shared.store.expressions import day_of, round_half_up, rounded
 
     piece = _piece_query(
         "hourly", BASE, BASE + timedelta(hours=5), UsageQuery(BASE, BASE + timedelta(days=1), ("day", "user"))
@@ -307,7 +307,7 @@ def test_grouping_by_fewer_keys_than_the_cut_adds_the_cuts_rows_up():
     """`groupBy=user` over whole days from the first of a month is one read of the (user, model) sums: a user
     with two models must still come back as one row."""
     store = SqlStore.from_url("sqlite://")
-    november = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    november = datetime(2026, 11, 1, tzinfo=UTC)
     try:
         with store.write() as conn:
             record_calls(

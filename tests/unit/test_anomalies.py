@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from shared.alerts.anomalies import (
     AnomalyLimits,
@@ -14,7 +14,7 @@ from shared.alerts.anomalies import (
 )
 
 HOUR = timedelta(hours=1)
-NOON = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
 LIMITS = AnomalyLimits()
 
 

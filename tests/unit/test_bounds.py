@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -23,7 +23,7 @@ from shared.store.bounds import (
 from shared.store.records import CallRecord
 from shared.store.schema import ROLLUP_DIMENSIONS, calls, dead_letters, usage_daily_cuts, usage_hourly
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def _record(**values) -> CallRecord:
@@ -114,8 +114,8 @@ def test_an_unreadable_duration_becomes_unknown_and_flagged(duration):
     [
         ({"call_id": "x" * 65}, "longer than the 64"),
         ({"call_id": "id\x00"}, "no store accepts"),
-        ({"time": datetime(9999, 12, 31, tzinfo=timezone.utc)}, "outside the window"),
-        ({"time": datetime(1999, 12, 31, tzinfo=timezone.utc)}, "outside the window"),
+        ({"time": datetime(9999, 12, 31, tzinfo=UTC)}, "outside the window"),
+        ({"time": datetime(1999, 12, 31, tzinfo=UTC)}, "outside the window"),
         ({"time": NOW + timedelta(days=1, minutes=1)}, "outside the window"),
         ({"status": 1000}, "not an HTTP status"),
         ({"status": -1}, "not an HTTP status"),

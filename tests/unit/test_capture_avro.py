@@ -8,7 +8,8 @@ from pathlib import Path
 
 import fastavro
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devhost.capture_avro import CAPTURE_SCHEMA, read_capture_avro, write_capture_avro
 

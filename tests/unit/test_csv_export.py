@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.api.csv_export import FORMULA_STARTS, csv_text, spreadsheet_safe
 

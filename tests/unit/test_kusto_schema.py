@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -34,7 +34,7 @@ SQL_FIELDS = [c.name for c in calls.columns if c.name in {f.name for f in datacl
 def _record(**overrides) -> CallRecord:
     values = dict(
         call_id="call-1",
-        time=datetime(2026, 11, 27, 9, 0, 0, 123000, tzinfo=timezone.utc),
+        time=datetime(2026, 11, 27, 9, 0, 0, 123000, tzinfo=UTC),
         source="capture/v1",
         operation="chat.completions",
         model="gpt-4o",
@@ -97,7 +97,7 @@ def test_text_columns_only_when_text_is_kept():
 
 
 def test_rows_are_json_lines_in_the_mapping_shape():
-    ingested = datetime(2026, 11, 27, 9, 5, tzinfo=timezone.utc)
+    ingested = datetime(2026, 11, 27, 9, 5, tzinfo=UTC)
     lines = kusto_rows([_record(), _record(call_id="call-2", cost_usd=None)], ingested_at=ingested).splitlines()
     first, second = (orjson.loads(line) for line in lines)
     assert list(first) == [m["column"] for m in json_mapping(True)]
@@ -115,9 +115,7 @@ def test_rows_are_json_lines_in_the_mapping_shape():
 
 
 def test_rows_carry_no_text_when_text_is_not_kept():
-    row = orjson.loads(
-        kusto_rows([_record()], ingested_at=datetime(2026, 11, 27, tzinfo=timezone.utc), store_text=False)
-    )
+    row = orjson.loads(kusto_rows([_record()], ingested_at=datetime(2026, 11, 27, tzinfo=UTC), store_text=False))
     assert "promptText" not in row and "completionText" not in row and row["promptTokens"] == 31
 
 

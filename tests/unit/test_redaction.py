@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.store.records import CallRecord, DeadLetter
 from shared.ingest.redaction import (
     KINDS,
     MASK,
@@ -24,6 +23,7 @@ from shared.ingest.redaction import (
     redact_record,
     redact_text,
 )
+from shared.store.records import CallRecord, DeadLetter
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJvaWQiOiIxMjM0NTY3ODkwIiwidXBuIjoiYW5hQGNvbnRvc28uY29tIn0.c2lnbmF0dXJlLXBhcnQ"
 HEX_KEY = "0123456789abcdef0123456789ABCDEF"
@@ -302,9 +302,9 @@ def test_log_records_lose_secrets_in_message_arguments_and_tracebacks(
     assert logging.getLogRecordFactory() is wrapper
     logger = logging.getLogger("shared.test_redaction")
     with caplog.at_level(logging.INFO, logger="shared"):
-        logger.info("fetching %s failed", f"https://a.blob.core.windows.net/c/b?sig=AbC%2Bdef123%3D")
+        logger.info("fetching %s failed", "https://a.blob.core.windows.net/c/b?sig=AbC%2Bdef123%3D")
         try:
-            raise ValueError(f"bad api-key: Zx9kQ2mV7pL4rT8w")
+            raise ValueError("bad api-key: Zx9kQ2mV7pL4rT8w")
         except ValueError:
             logger.exception("decoding failed for %s", OPENAI_KEY)
     formatted = "\n".join(logging.Formatter().format(record) for record in caplog.records)

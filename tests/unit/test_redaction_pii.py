@@ -3,7 +3,7 @@ stays, caller fields survive, and the labelled set of tests/pii_corpus.py keeps 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -105,7 +105,7 @@ def test_raw_events_keep_their_caller_fields_and_stay_json(pii):
 def test_a_record_counts_its_redactions_and_keeps_numbers_and_caller_fields(pii):
     record = CallRecord(
         call_id="c1",
-        time=datetime(2026, 11, 27, tzinfo=timezone.utc),
+        time=datetime(2026, 11, 27, tzinfo=UTC),
         source="capture/v1",
         operation="chat.completions",
         ip="203.0.113.7",

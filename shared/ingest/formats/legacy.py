@@ -8,15 +8,16 @@ derive model, text and tokens the same way.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
+from shared.ingest.formats.capture import apply_usage
 from shared.ingest.operations import canonical_operation
 from shared.ingest.payloads import parse_payloads
-from shared.store.records import CallRecord, TokenUsage
-from shared.ingest.formats.capture import apply_usage
 from shared.ingest.values import EventError, any_as_str, as_int, parse_time
+from shared.store.records import CallRecord, TokenUsage
 
 KIND = "legacy"
 SOURCE = "legacy-sample"

@@ -32,17 +32,18 @@ never added). After the window the sweep records whatever is there (`force`) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
-from shared.ingest.types import Decoded, Part, PricedRecord
+from shared.ingest import tokens
 from shared.ingest.operations import canonical_operation, deployment_from_path
 from shared.ingest.payloads.request import messages_text
-from shared.store.records import CallRecord, DeadLetter, TokenUsage
-from shared.ingest import tokens
+from shared.ingest.types import Decoded, Part, PricedRecord
 from shared.ingest.values import any_as_str, as_float, as_int, parse_time
+from shared.store.records import CallRecord, DeadLetter, TokenUsage
 
 KIND = "monitor"
 SOURCE = "azure-monitor"

@@ -7,14 +7,14 @@ A new format is a class with `matches`/`decode` (and an assembler when its calls
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
-from shared.ingest.types import Decoded, EventFormat, Part, PartAssembler, PricedRecord
 from shared.ingest import claims
 from shared.ingest.formats import capture, legacy, monitor
-
+from shared.ingest.types import Decoded, EventFormat, Part, PartAssembler, PricedRecord
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from shared.ingest.types import PricedRecord
 from shared.ingest.formats import capture
+from shared.ingest.types import PricedRecord
 from shared.ingest.values import EventError
 
 # A complete string, an unterminated string running to the end (the cut), a run of opening or of closing

@@ -16,7 +16,7 @@ _SEVERITY = {"safe": 0, "low": 1, "medium": 2, "high": 3}
 class FilterCollector:
     """Accumulates annotations of one call; `result()` gives the record value or None when there were none."""
 
-    __slots__ = ("prompt", "completion", "filtered")
+    __slots__ = ("completion", "filtered", "prompt")
 
     def __init__(self) -> None:
         self.prompt: dict[int, dict[str, Any]] = {}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.sse import iter_json_events
-from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.usage import usage_from
 from shared.ingest.values import as_dict, as_str
 

@@ -20,7 +20,7 @@ from shared.ingest.values import as_str
 class _Choice:
     """What arrived for one choice index."""
 
-    __slots__ = ("parts", "refusal", "finish", "tools")
+    __slots__ = ("finish", "parts", "refusal", "tools")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
