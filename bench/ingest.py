@@ -63,11 +63,7 @@ def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
     for offset in range(0, count, batch_size):
         target.execute("BEGIN")
         for name, (_, rows) in tables.items():
-            chunk = (
-                rows[offset : offset + batch_size]
-                if name == "calls"
-                else [r for r in rows[offset : offset + batch_size]]
-            )
+            chunk = rows[offset : offset + batch_size] if name == "calls" else list(rows[offset : offset + batch_size])
             if chunk:
                 target.executemany(f"INSERT INTO {name} VALUES ({','.join('?' * len(chunk[0]))})", chunk)
         target.execute("COMMIT")

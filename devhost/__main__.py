@@ -99,7 +99,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _send(args: argparse.Namespace) -> int:
     from devhost.send import azure_producer, send_files
 
-    namespace = args.namespace or os.environ.get("EVENTHUB__fullyQualifiedNamespace", "")
+    namespace = args.namespace or os.environ.get("EVENTHUB__fullyQualifiedNamespace", "")  # noqa: SIM112 - the Functions host's spelling
     hub = args.hub or os.environ.get("EVENTHUB_NAME", "aoai-capture")
     if not (namespace or args.connection_string):
         raise CliError("send needs --namespace (or EVENTHUB__fullyQualifiedNamespace) or --connection-string")

@@ -62,7 +62,7 @@ def _lines(path: Path, on_problem: ProblemReporter) -> Iterator[bytes]:
     number = 0
     try:
         with open(path, "rb") as handle:
-            for number, line in enumerate(handle, 1):
+            for number, line in enumerate(handle, 1):  # noqa: B007 - the except clause below reports it
                 stripped = line.rstrip(b"\r\n")
                 if stripped.strip():
                     yield stripped

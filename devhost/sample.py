@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import random
 import sys
 import uuid
@@ -125,7 +126,7 @@ def _moment(rng: random.Random, date: datetime) -> datetime:
 
 
 def _event(rng: random.Random, moment: datetime, person: dict[str, Any], spiking: bool) -> dict[str, Any]:
-    deployment = "chat-prod" if spiking else rng.choices(*zip(*person["deployments"].items()))[0]
+    deployment = "chat-prod" if spiking else rng.choices(*zip(*person["deployments"].items(), strict=True))[0]
     backend_id, backend_url, region, _ = rng.choices(BACKENDS, [b[3] for b in BACKENDS])[0]
     call = _embedding(rng, deployment) if deployment == "embed" else _chat(rng, deployment, person, spiking)
     request_body, status, content_type, response_body, headers, backend_ms = call
@@ -446,15 +447,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def write_sample(args: argparse.Namespace) -> int:
     """Write the sample the parsed options describe; OSError when --out cannot be written."""
     events = generate_sample_events(args.start, args.days, args.calls_per_day, args.seed)
-    out = open(args.out, "wb") if args.out else sys.stdout.buffer
     count = 0
-    try:
+    with open(args.out, "wb") if args.out else contextlib.nullcontext(sys.stdout.buffer) as out:
         for body in events:
             out.write(body + b"\n")
             count += 1
-    finally:
-        if args.out:
-            out.close()
     print(f"wrote {count:,} events" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
     return 0
 

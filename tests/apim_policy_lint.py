@@ -316,7 +316,7 @@ def _with_parents(root: ET.Element) -> list[tuple[ET.Element, list[ET.Element]]]
     while stack:
         element, parents = stack.pop()
         out.append((element, parents))
-        stack.extend((child, parents + [element]) for child in reversed(list(element)))
+        stack.extend((child, [*parents, element]) for child in reversed(list(element)))
     return out
 
 

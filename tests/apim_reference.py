@@ -107,7 +107,7 @@ OBJECT_MEMBERS = frozenset({"ToString", "Equals", "GetHashCode"})
 
 # The `context` variable and the gateway's own types, from the same page's "Context variable" table:
 # type -> member -> the member's type (None: not modelled, so what follows it is not checked).
-S, I, B, DT, TS = "System.String", "System.Int32", "System.Boolean", "System.DateTime", "System.TimeSpan"
+S, I, B, DT, TS = "System.String", "System.Int32", "System.Boolean", "System.DateTime", "System.TimeSpan"  # noqa: E741 - one letter each, so the table reads like the docs'
 X509 = "System.Security.Cryptography.X509Certificates.X509Certificate2"
 DICT = "IReadOnlyDictionary"  # documented GetValueOrDefault(name, default) -> string; all IReadOnlyDictionary members
 CONTEXT_TYPES: dict[str, dict[str, str | None]] = {

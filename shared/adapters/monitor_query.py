@@ -30,4 +30,4 @@ def query_gateway_hourly(
     if response.status != LogsQueryStatus.SUCCESS:
         raise RuntimeError(f"Log Analytics query incomplete: {getattr(response, 'partial_error', None)}")
     table = response.tables[0]
-    return [dict(zip(table.columns, row)) for row in table.rows]
+    return [dict(zip(table.columns, row, strict=True)) for row in table.rows]

@@ -2,7 +2,7 @@
 
 - Token spike: an hour's tokens for a subscription, user or app above BOTH robust baselines, the same hour on
   the previous 7 days (daily rhythm, weekends included: the median ignores them) and the previous 6 hours
-  (the current level, so a team that grew last week stops alerting) — each `median + factor × spread`, where
+  (the current level, so a team that grew last week stops alerting) — each `median + factor * spread`, where
   spread is the MAD, floored at a tenth of the median so a perfectly steady series does not alert on +1 %.
   Below `min_tokens` an hour never alerts: doubling 300 tokens is not news.
 - Error burst: failed calls (status 0 or >= 400, 429s included) at or above `error_rate` of an hour's calls,

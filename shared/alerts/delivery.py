@@ -240,7 +240,7 @@ def _deliver_mail(store: Any, sender: EmailSender | None, settings: Settings, no
             continue  # another instance holds it
         try:
             sender.send(compose(row, settings))
-        except Exception as exc:  # any relay failure: keep the row for the next check
+        except Exception as exc:  # noqa: BLE001 - any relay failure: keep the row for the next check
             logger.warning("alert %s: send attempt %d failed: %s", alert_id, row["attempts"], exc)
             _finish(store, alert_id, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:1024])
             report.failed.append(alert_id)

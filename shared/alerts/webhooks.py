@@ -78,7 +78,7 @@ def deliver_webhooks(
 
         try:
             poster.post(url, chat_payload(kind, row))
-        except Exception as exc:  # any receiver failure: keep the row for the next check
+        except Exception as exc:  # noqa: BLE001 - any receiver failure: keep the row for the next check
             logger.warning("alert %s: post to %s failed: %s", alert_id, channel, exc)
             _finish(store, key, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:1024])
             report.failed.append(alert_id)

@@ -97,7 +97,7 @@ def own_rows_only(caller: Caller | None) -> str | None:
 def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
     try:
         context.store.ping()
-    except Exception as exc:  # the probe must say why it fails, not crash
+    except Exception as exc:  # noqa: BLE001 - the probe must say why it fails, not crash
         logger.warning("health: the store does not answer: %s", exc)
         return store_unavailable("health", exc)
     return json_response({"status": "healthy", "store": "reachable"})

@@ -58,7 +58,7 @@ class ClaimCheck:
                 self.attempts += 1
                 try:
                     body = self.store.fetch(ref)
-                except Exception as exc:  # an unreachable store costs time, never the event
+                except Exception as exc:  # noqa: BLE001 - an unreachable store costs time, never the event
                     logger.warning("claim check: fetching %s failed (%s: %s); will retry", ref, type(exc).__name__, exc)
                     body = None
                 if body is not None:

@@ -282,7 +282,7 @@ def _linear_rates(model_price: gp_types.ModelPrice) -> tuple[tuple[int, int, int
     exponent = min(int(d.as_tuple().exponent) for d in (*decimal_rates, fixed))
     scale = 10 ** max(0, -exponent)
     rates = tuple(int(d * scale) for d in decimal_rates)
-    if any(Decimal(r) != d * scale for r, d in zip(rates, decimal_rates)):
+    if any(Decimal(r) != d * scale for r, d in zip(rates, decimal_rates, strict=True)):
         return None, 0, 1
     probe = {
         "input_tokens": 123_457,
@@ -291,7 +291,7 @@ def _linear_rates(model_price: gp_types.ModelPrice) -> tuple[tuple[int, int, int
         "output_reasoning_tokens": 1_234,
     }
     expected = price(**probe) * scale
-    got = sum(r * probe[k] for r, k in zip(rates, _RATE_KEYS)) + int(fixed * scale)
+    got = sum(r * probe[k] for r, k in zip(rates, _RATE_KEYS, strict=True)) + int(fixed * scale)
     if Decimal(got) != expected:
         return None, 0, 1  # not linear in the way we assumed: keep genai-prices' own arithmetic
     return (rates[0], rates[1], rates[2], rates[3]), int(fixed * scale), scale
@@ -310,7 +310,7 @@ def load_overrides(path: Path) -> tuple[PriceOverride, ...]:
     if not isinstance(data, dict) or not isinstance(data.get("prices"), list):
         raise ValueError(f'price file {path}: expected an object {{"prices": [...]}}')
     entries = [_parse_entry(path, index, raw) for index, raw in enumerate(data["prices"])]
-    order = sorted(range(len(entries)), key=lambda i: tuple(not s for s in entries[i].specificity()) + (i,))
+    order = sorted(range(len(entries)), key=lambda i: (*tuple(not s for s in entries[i].specificity()), i))
     return tuple(entries[i] for i in order)
 
 

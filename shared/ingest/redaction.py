@@ -243,7 +243,7 @@ def _hex_keys(text: str) -> list[tuple[str, int, int]]:
 
 
 HEX_KEY_KIND = "hex-key"
-KINDS = tuple(rule.name for rule in _RULES) + (HEX_KEY_KIND,)
+KINDS = (*tuple(rule.name for rule in _RULES), HEX_KEY_KIND)
 
 # -- modes and personal data ---------------------------------------------------------------------------
 
@@ -598,7 +598,7 @@ def redact_log_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask the record's message (formatted with its arguments) and its exception text, in place."""
     try:
         message = record.getMessage()
-    except Exception:  # a bad format string: logging reports it itself when a handler formats the record
+    except Exception:  # noqa: BLE001 - a bad format string (of any kind): logging reports it itself when a handler formats the record
         return record
     masked = redact_secrets(message)
     if masked is not message:

@@ -47,7 +47,7 @@ _O200K_PREFIXES = (
     "gpt-oss",
 )
 _CL100K_PREFIXES = ("gpt-35", "gpt-3.5", "gpt-4", "text-embedding-", "davinci-002", "babbage-002")
-_LONG_RUN_RE = re.compile(r"\S{%d,}|\s{%d,}" % (LONG_RUN, LONG_RUN))
+_LONG_RUN_RE = re.compile(rf"\S{{{LONG_RUN},}}|\s{{{LONG_RUN},}}")
 
 
 class _Encoder(Protocol):
@@ -59,7 +59,7 @@ def encoding_name_for_model(model: str | None) -> str:
     if not isinstance(model, str):
         return O200K
     name = model.strip().lower()
-    if name.startswith("azure/") or name.startswith("openai/"):
+    if name.startswith(("azure/", "openai/")):
         name = name.split("/", 1)[1]
     if name.startswith(_O200K_PREFIXES):  # checked first: "gpt-4o" and "gpt-4.1" also start with "gpt-4"
         return O200K

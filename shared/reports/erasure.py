@@ -82,7 +82,7 @@ def _erase_raw(conn: Connection, table, key_columns, raw_column, user: str) -> i
         if stripped is not None:
             conn.execute(
                 update(table)
-                .where(*[c == v for c, v in zip(key_columns, row[:-1])])
+                .where(*[c == v for c, v in zip(key_columns, row[:-1], strict=True)])
                 .values({raw_column.name: stripped})
             )
             erased += 1

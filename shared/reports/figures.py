@@ -120,5 +120,5 @@ _POSITIONS = _positions()
 
 def totals_of_rows(rows: Sequence[Sequence[Any]], width: int) -> dict[str, Any]:
     """The totals row of a report from its rows (`width` key columns first): each sum added up, then the figures."""
-    columns = list(zip(*rows)) if rows else [()] * (width + len(FIGURES) + len(HIDDEN_SUMS))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (width + len(FIGURES) + len(HIDDEN_SUMS))
     return figures_of({m: sum(filter(None, columns[width + i])) for m, i in _POSITIONS.items()})  # NULL: no such calls

@@ -65,7 +65,9 @@ def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
     numeric = [all(isinstance(row.get(c), (int, float)) or row.get(c) is None for row in rows) for c in columns]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    out = ["  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(columns, widths, numeric))]
+    out = ["  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(columns, widths, numeric, strict=True))]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(r, widths, numeric)) for r in cells]
+    out += [
+        "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(r, widths, numeric, strict=True)) for r in cells
+    ]
     return "\n".join(out)

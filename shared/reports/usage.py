@@ -208,7 +208,7 @@ def _row_builder(names: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
     if not all(name.isidentifier() for name in names):
         raise ValueError(f"not a column name: {names!r}")
     values = [f"v{i}" for i in range(len(names))]
-    source = f"def build({', '.join(values)}, *hidden):\n    return {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values))}}}\n"
+    source = f"def build({', '.join(values)}, *hidden):\n    return {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values, strict=True))}}}\n"
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - generated from the fixed names above, like collections.namedtuple
     return namespace["build"]

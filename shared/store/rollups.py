@@ -68,7 +68,7 @@ class RollupDeltas:
         _add(self.hourly[(hour, *dims)], figures)
         _add(self.daily[(day, *dims)], figures)
         for cut, kept in _CUT_MASKS:
-            masked = tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))
+            masked = tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS, strict=True))
             _add(self.hourly_cuts[(cut, hour, *masked)], figures)
             _add(self.daily_cuts[(cut, day, *masked)], figures)
 
@@ -108,10 +108,10 @@ def _rows(table: Table, leading: tuple[str, ...], deltas: Deltas) -> list[dict]:
         if not any(sums):
             continue
         dims = key[width:]
-        row = dict(zip(leading, key))
+        row = dict(zip(leading, key[:width], strict=True))
         row.update((dim, dims[i]) for i, dim in stored)
         row["dims_key"] = dims_key(dims)
-        row.update(zip(MEASURE_NAMES, sums))
+        row.update(zip(MEASURE_NAMES, sums, strict=True))
         rows.append(row)
     return rows
 

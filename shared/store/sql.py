@@ -55,12 +55,15 @@ class SqlStore:
         A lock not granted within `lock_wait` seconds raises StoreBusy (the transaction is rolled back), on
         every engine: the HTTP API gives its writes a short budget and answers 503 with Retry-After.
         """
-        with self.engine.connect() as conn:
-            with _busy_as(StoreBusy, lock_wait), _lock_budget(conn, self.dialect, lock_wait):
-                with conn.execution_options(sqlite_immediate=True).begin():
-                    if self.dialect == "postgresql":  # for this transaction only
-                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait * 1000)}")
-                    yield conn
+        with (
+            self.engine.connect() as conn,
+            _busy_as(StoreBusy, lock_wait),
+            _lock_budget(conn, self.dialect, lock_wait),
+            conn.execution_options(sqlite_immediate=True).begin(),
+        ):
+            if self.dialect == "postgresql":  # for this transaction only
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait * 1000)}")
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

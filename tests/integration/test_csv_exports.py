@@ -52,4 +52,4 @@ def test_usage_and_timeseries_csv_neutralise_formula_cells_and_keep_numbers(cont
     assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
     assert {"'" + value for value in HOSTILE.values()} <= set(cells)
     header, row = tables[0]
-    assert dict(zip(header, row))["totalTokens"] == "73"  # figures stay numbers
+    assert dict(zip(header, row, strict=True))["totalTokens"] == "73"  # figures stay numbers

@@ -15,9 +15,11 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import orjson
 import pytest
+from azure.kusto.data.exceptions import KustoServiceError  # what the SDK raises when ADX answers 5xx
 from sqlalchemy import func, select
 
 from shared.adapters.kusto import QueuedKustoSink
@@ -166,7 +168,7 @@ def test_the_sdk_uploads_the_rows_and_queues_them_with_the_tag_and_mapping(adx, 
 
 def test_with_a_token_credential_every_management_command_carries_its_bearer_token(adx, staging):
     class FakeCredential:  # stands in for DefaultAzureCredential (managed identity) at the Azure boundary
-        scopes: list[str] = []
+        scopes: ClassVar[list[str]] = []  # shared: the test reads what any instance was asked for
 
         def get_token(self, *scopes, **kwargs):
             from azure.core.credentials import AccessToken
@@ -192,7 +194,7 @@ def test_a_batch_sends_its_recorded_calls_once_and_a_redelivery_sends_nothing(st
         capture_event(call_id="k-1", response=chat_response(prompt=31, completion=42)),
         capture_event(call_id="k-2", response=chat_response(prompt=5, completion=7)),
     )
-    report = context.ingestor.ingest_batch(events + [IncomingEvent(body=b"not json")])
+    report = context.ingestor.ingest_batch([*events, IncomingEvent(body=b"not json")])
     assert (report.recorded, report.dead_lettered) == (2, 1)
     (message,) = staging.messages()
     assert orjson.loads(message["AdditionalProperties"]["tags"]) == [f"ingest-by:{batch_tag(['k-1', 'k-2'])}"]
@@ -219,7 +221,7 @@ def test_when_adx_cannot_be_reached_the_batch_rolls_back_and_the_retry_sends_it(
     context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger")
     events = _events(capture_event(call_id="r-1"), capture_event(call_id="r-2"))
     adx.failing = True
-    with pytest.raises(Exception):
+    with pytest.raises(KustoServiceError):
         context.ingestor.ingest_batch(events)
     assert _calls(store) == 0 and staging.messages() == []  # nothing half-done: the host will retry
     adx.failing = False
@@ -251,9 +253,10 @@ def test_a_merged_call_is_sent_again_as_the_store_now_has_it_with_a_later_ingest
         call_id="m-1", request=dict(CHAT_REQUEST, stream=True), response=stream, content_type="text/event-stream"
     )
     context.ingestor.ingest_batch(_events(event))
-    records = [gateway_record("m-1")] + llm_records(
-        "m-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3
-    )
+    records = [
+        gateway_record("m-1"),
+        *llm_records("m-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3),
+    ]
     report = context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": records}))])
     assert report.calls_merged == 1
     first, second = sorted(staging.messages(), key=lambda m: m["SourceMessageCreationTime"])

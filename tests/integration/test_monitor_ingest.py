@@ -93,9 +93,10 @@ def test_other_categories_are_ignored_and_unreadable_records_dead_lettered_with_
 
 def test_a_late_response_piece_completes_the_recorded_call_without_counting_it_twice(store):
     context = make_context(store)
-    records = [gateway_record("late-1")] + llm_records(
-        "late-1", MESSAGES, LONG_COMPLETION, prompt_tokens=31, completion_tokens=9000
-    )
+    records = [
+        gateway_record("late-1"),
+        *llm_records("late-1", MESSAGES, LONG_COMPLETION, prompt_tokens=31, completion_tokens=9000),
+    ]
     *early, last = records
     context.ingestor.ingest_batch(_batch(*early[:-1]))  # gateway, header, request: complete as far as can be told
     row, payload, rollup = _call(store, "late-1")
@@ -121,7 +122,7 @@ def test_the_sweep_records_an_incomplete_call_after_the_join_window(store):
     context.ingestor.ingest_batch(_batch(header))  # no gateway record: waits
     assert _call(store, "lonely-1")[0] is None
     assert sweep_pending(context) == {"recorded": 1, "merged": 0}
-    row, _, rollup = _call(store, "lonely-1")
+    row, _, _rollup = _call(store, "lonely-1")
     assert (row["total_tokens"], row["status"], row["ip"]) == (34, 200, None)
 
 
@@ -158,9 +159,10 @@ def test_capture_and_llm_log_of_the_same_call_merge_into_one(store):
     context.ingestor.ingest_batch([IncomingEvent(orjson.dumps(event))])
     row, _, _ = _call(store, "both-1")
     assert row["tokens_estimated"] is True
-    records = [gateway_record("both-1")] + llm_records(
-        "both-1", MESSAGES, "Short answer.", prompt_tokens=31, completion_tokens=3
-    )
+    records = [
+        gateway_record("both-1"),
+        *llm_records("both-1", MESSAGES, "Short answer.", prompt_tokens=31, completion_tokens=3),
+    ]
     context.ingestor.ingest_batch(_batch(*records))
     row, payload, rollup = _call(store, "both-1")
     assert (row["prompt_tokens"], row["completion_tokens"], row["tokens_estimated"]) == (31, 3, False)
@@ -180,12 +182,13 @@ def _expected():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_order_and_any_batch_boundaries_give_the_same_call_counted_once(data):
-    records = [gateway_record("prop-1")] + llm_records(
-        "prop-1", LONG_MESSAGES, LONG_COMPLETION, prompt_tokens=3100, completion_tokens=9000
-    )
+    records = [
+        gateway_record("prop-1"),
+        *llm_records("prop-1", LONG_MESSAGES, LONG_COMPLETION, prompt_tokens=3100, completion_tokens=9000),
+    ]
     order = data.draw(st.permutations(records))
     cuts = sorted(data.draw(st.sets(st.integers(1, len(order) - 1), max_size=len(order) - 1)))
-    batches = [order[a:b] for a, b in zip([0, *cuts], [*cuts, len(order)])]
+    batches = [order[a:b] for a, b in zip([0, *cuts], [*cuts, len(order)], strict=True)]
     redeliver = data.draw(st.booleans())
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore.from_url(f"sqlite:///{tmp}/ledger.db")

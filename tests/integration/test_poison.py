@@ -85,7 +85,7 @@ def _batch(
     """Events, what should become of each ("cut": recorded and flagged; "any": recorded, flagged or not), and
     the call id each carries."""
     events, expected, call_ids = [], [], []
-    for kind, hour in zip(kinds, hours):
+    for kind, hour in zip(kinds, hours, strict=False):  # at least an hour per kind; the rest go unused
         if kind == REPEAT and events:
             events.append(IncomingEvent(events[-1].body, source=f"test:{len(events)}"))
             expected.append("dead" if expected[-1] == "dead" else "duplicate")
@@ -126,7 +126,7 @@ def _check_accounted(store: SqlStore, report, events, expected, call_ids) -> Non
         rows = conn.execute(select(calls).where(calls.c.call_id.in_(set(call_ids)))).mappings().all()
         stored = {row["call_id"]: row["truncated"] for row in rows}
         letters = dict(conn.execute(select(dead_letters.c.raw_sha256, dead_letters.c.reason)).all())
-    for event, outcome, call_id in zip(events, expected, call_ids):
+    for event, outcome, call_id in zip(events, expected, call_ids, strict=True):
         if outcome == "dead":
             assert call_id not in stored
             reason = letters[hashlib.sha256(event.body).hexdigest()]
@@ -140,7 +140,7 @@ def _check_accounted(store: SqlStore, report, events, expected, call_ids) -> Non
     for row in rows:  # what was stored fits every store (SQLite keeps anything; PostgreSQL would have refused)
         for name, limit in CALL_TEXT.items():
             assert row[name] is None or ("\x00" not in row[name] and limit.size(row[name]) <= limit.length), name
-    assert len(stored) == len({c for c, e in zip(call_ids, expected) if e != "dead"})  # each recorded once
+    assert len(stored) == len({c for c, e in zip(call_ids, expected, strict=True) if e != "dead"})  # each recorded once
 
 
 def test_any_batch_with_any_poison_records_the_good_events_once_and_the_reports_match_the_calls(any_store):

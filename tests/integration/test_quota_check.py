@@ -89,7 +89,7 @@ def run_checks_concurrently(contexts) -> list[dict]:
         try:
             barrier.wait()
             reports.append(run_quota_check(ctx))
-        except Exception as exc:  # surfaced by the assertion below
+        except Exception as exc:  # noqa: BLE001 - any failure, surfaced by the assertion below
             errors.append(exc)
 
     threads = [threading.Thread(target=check, args=(ctx,)) for ctx in contexts]

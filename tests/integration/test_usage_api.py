@@ -219,7 +219,7 @@ def test_usage_and_timeseries_csv_parse_back_to_the_json_figures(api):
         assert response.status == 200 and response.content_type.startswith("text/csv")
         parsed = list(csv.DictReader(io.StringIO(response.body.decode())))
         assert len(parsed) == len(rows) > 0
-        for row, back in zip(rows, parsed):
+        for row, back in zip(rows, parsed, strict=True):
             for key, value in row.items():
                 assert back[key] == ("" if value is None else str(value)), (name, key)
 

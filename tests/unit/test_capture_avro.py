@@ -3,6 +3,7 @@ file gives all that can be read of it with a line per loss."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_a_file_cut_anywhere_in_its_blocks_yields_what_precedes_the_cut_and_one_
         read, problems = _read(tmp_path, data[:cut])
         assert read == bodies[: len(read)]  # in order, nothing made up
         assert len(read) >= sum(
-            records for (start, records), (following, _) in zip(blocks, blocks[1:]) if following <= cut
+            records for (start, records), (following, _) in itertools.pairwise(blocks) if following <= cut
         )
         assert len(problems) == 1 and f"cut at byte {cut:,}" in problems[0], problems
 

@@ -36,10 +36,10 @@ def test_cells_that_start_a_formula_get_a_leading_quote_and_numbers_do_not():
 @given(st.lists(st.text(), min_size=1, max_size=5))
 def test_no_cell_of_any_csv_begins_a_formula_and_every_value_reads_back(values):
     columns = [f"c{i}" for i in range(len(values))]
-    text = csv_text(columns, [dict(zip(columns, values))])
+    text = csv_text(columns, [dict(zip(columns, values, strict=True))])
     header, row = list(csv.reader(io.StringIO(text, newline="")))
     assert header == columns
-    for cell, value in zip(row, values):
+    for cell, value in zip(row, values, strict=True):
         assert not cell.startswith(FORMULA_STARTS) or _a_number(cell), cell
         assert cell == value or cell == "'" + value
 

@@ -76,7 +76,7 @@ def test_every_sql_calls_field_of_the_record_is_a_kusto_column_and_mapped():
     for store_text in (True, False):
         names = {c.field for c in columns(store_text)}
         mapped = {m["column"] for m in json_mapping(store_text)}
-        for field in SQL_FIELDS + ["ingested_at"]:
+        for field in [*SQL_FIELDS, "ingested_at"]:
             assert field in names, field
             assert camel(field) in mapped, field
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +33,7 @@ USAGE = {
 def split(text: str, cuts: list[int]) -> list[str]:
     """`text` cut at the given positions (any order, repeats allowed: empty deltas are legal too)."""
     points = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
-    pieces = [text[a:b] for a, b in zip(points, points[1:])]
+    pieces = [text[a:b] for a, b in itertools.pairwise(points)]
     return pieces or [""]
 
 
@@ -185,7 +187,7 @@ json_values = st.recursive(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    operation=st.sampled_from(OPERATIONS + ("", "ChatCompletions_Create")),
+    operation=st.sampled_from((*OPERATIONS, "", "ChatCompletions_Create")),
     request=json_values,
     response=json_values,
     as_stream=st.booleans(),

@@ -47,7 +47,7 @@ def test_azure_model_names_resolve_to_a_list_price(model: str) -> None:
     assert PriceBook().cost_usd(model, usage(1000, 100)) is not None
 
 
-@pytest.mark.parametrize("model", AZURE_NAMES + ["gpt-4", "o1", "gpt-4.1-nano"])
+@pytest.mark.parametrize("model", [*AZURE_NAMES, "gpt-4", "o1", "gpt-4.1-nano"])
 @pytest.mark.parametrize(
     "counts",
     [
@@ -197,7 +197,7 @@ def test_malformed_override_file_names_file_entry_and_problem(tmp_path: Path, en
 def test_override_file_that_is_not_json_raises_value_error(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ValueError, match="prices.json: cannot read it as JSON"):
+    with pytest.raises(ValueError, match=r"prices\.json: cannot read it as JSON"):
         PriceBook(path)
 
 

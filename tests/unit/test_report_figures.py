@@ -30,7 +30,7 @@ def test_the_database_and_python_finish_the_same_sums_to_the_same_figures(sums):
     )
     with _ENGINE.connect() as conn:
         row = conn.execute(select(*columns)).one()
-    in_sql = dict(zip(FIGURE_NAMES, row))
+    in_sql = dict(zip(FIGURE_NAMES, row[: len(FIGURE_NAMES)], strict=True))  # the hidden sums follow
     assert in_sql == figures_of(sums)
 
 

@@ -30,7 +30,7 @@ def _cut(event) -> bytes:
 
 
 def test_a_cut_request_body_keeps_identity_and_caller_and_estimates_the_prompt():
-    record, usage = CaptureSalvager().salvage(
+    record, _usage = CaptureSalvager().salvage(
         _cut(capture_event(call_id="cut-1", request=BIG_REQUEST)), "not valid JSON"
     )
     assert (record.call_id, record.user_id, record.ip, record.subscription_id) == (

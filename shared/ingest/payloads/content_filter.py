@@ -67,10 +67,7 @@ def is_filtered(results: Any) -> bool:
     """True when any category of one annotation says `filtered: true`."""
     if not isinstance(results, dict):
         return False
-    for verdict in results.values():
-        if isinstance(verdict, dict) and verdict.get("filtered") is True:
-            return True
-    return False
+    return any(isinstance(verdict, dict) and verdict.get("filtered") is True for verdict in results.values())
 
 
 def _worse(old: Any, new: Any) -> Any:
