@@ -28,7 +28,7 @@ def _ingest(name: str, events: list[func.EventHubEvent]) -> None:
 
 
 # max_retry_count -1: retry until the store answers again; a batch must never be checkpointed past.
-_RETRY_FOREVER = dict(
+_retry_forever = bp.retry(
     strategy="exponential_backoff", max_retry_count="-1", minimum_interval="00:00:05", maximum_interval="00:05:00"
 )
 
@@ -42,7 +42,7 @@ _RETRY_FOREVER = dict(
     cardinality="many",
     data_type="binary",
 )
-@bp.retry(**_RETRY_FOREVER)
+@_retry_forever
 def ingest(events: list[func.EventHubEvent]) -> None:
     _ingest("ingest", events)
 
@@ -56,6 +56,6 @@ def ingest(events: list[func.EventHubEvent]) -> None:
     cardinality="many",
     data_type="binary",
 )
-@bp.retry(**_RETRY_FOREVER)
+@_retry_forever
 def ingest_monitor(events: list[func.EventHubEvent]) -> None:
     _ingest("ingest_monitor", events)

@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.local_host.stop()  # type: ignore[attr-defined]
+        server.local_host.stop()
         server.server_close()
     return 0
 
@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     from devhost.sample import add_arguments as sample_arguments
     from devhost.sample import positive_int
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--debug",
         action="store_true",

@@ -66,7 +66,7 @@ def read_capture_avro(path: Path, on_problem: ProblemReporter = logger.warning) 
         head = io.BytesIO(view[:_MAX_HEADER])
         try:
             header = fastavro.schemaless_reader(head, HEADER_SCHEMA)
-            if header["magic"] != MAGIC:
+            if not isinstance(header, dict) or header["magic"] != MAGIC:
                 raise ValueError("no Avro magic bytes")
             schema = fastavro.parse_schema(json.loads(header["meta"]["avro.schema"]))
             codec = header["meta"].get("avro.codec", b"null").decode()

@@ -239,7 +239,7 @@ def _chat(rng: random.Random, deployment: str, person: dict[str, Any], spiking: 
     request_body = _json(request)
     failure = _failure(rng, deployment)
     if failure:
-        return (request_body, *failure[1:])  # type: ignore[return-value]
+        return (request_body, *failure[1:])
     if blocked:
         jailbreak = prompt.startswith("Ignore")
         return request_body, 400, "application/json", _prompt_blocked(jailbreak), {}, rng.randint(80, 300)
@@ -405,7 +405,7 @@ def _embedding(rng: random.Random, deployment: str) -> Call:
     request_body = _json({"input": texts, "encoding_format": "base64", "dimensions": 256})
     failure = _failure(rng, deployment)
     if failure:
-        return (request_body, *failure[1:])  # type: ignore[return-value]
+        return (request_body, *failure[1:])
     prompt_tokens = sum(_tokens(t) for t in texts)
     data = [
         {"object": "embedding", "index": i, "embedding": base64.b64encode(rng.randbytes(1024)).decode()}

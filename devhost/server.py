@@ -173,7 +173,8 @@ def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[Base
             host_header = self.headers.get("Host")
             if host_header is None and self.request_version != "HTTP/1.0":
                 raise _Refused(400, "an HTTP/1.1 request needs a Host header")
-            port = self.server.server_address[1]
+            address = self.server.server_address  # (host, port): a TCP server
+            port = address[1] if isinstance(address, tuple) else None
             if host.dev_mode and not addresses_loopback(host_header or "", port):
                 raise _Refused(
                     403,
@@ -259,12 +260,19 @@ def serve(
     timers: bool,
     dev_mode: bool = False,
     access_log: TextIO | None = None,
-) -> ThreadingHTTPServer:
+) -> LocalServer:
     """A started server (not yet serving); `access_log` gets one line per answer."""
     local = LocalHost(functions, dev_mode=dev_mode)
-    server = ThreadingHTTPServer((host, port), make_handler(local, access_log))
+    server = LocalServer((host, port), make_handler(local, access_log), local)
     server.daemon_threads = True
     if timers:
         local.start_timers()
-    server.local_host = local  # type: ignore[attr-defined]
     return server
+
+
+class LocalServer(ThreadingHTTPServer):
+    """The HTTP server, holding the host of the functions it serves (whose timers stop with it)."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], local_host: LocalHost) -> None:
+        super().__init__(address, handler)
+        self.local_host = local_host

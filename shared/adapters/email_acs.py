@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the SDK loads on the first mail, not at start-up
+    from azure.communication.email import EmailClient
 
 
 class AcsSender:
     def __init__(self, endpoint: str, sender: str, *, client_id: str | None = None) -> None:
         self.endpoint, self.sender, self.client_id = endpoint, sender, client_id
-        self._client = None
+        self._client: EmailClient | None = None
 
-    def _email_client(self):
+    def _email_client(self) -> EmailClient:
         if self._client is None:
             from azure.communication.email import EmailClient
             from azure.identity import DefaultAzureCredential

@@ -31,8 +31,9 @@ RETRYABLE = ("pending", "failed")
 
 
 class EmailSender(Protocol):
-    def send(self, message: EmailMessage) -> None:
-        """Hand the message to the relay; raise unless it was accepted."""
+    def send(self, message: EmailMessage) -> object:
+        """Hand the message to the relay; raise unless it was accepted. What it returns is not used (the outbox
+        returns the file's path)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, delete, select, update
 
 from shared.reports.usage import UsageQuery, query_usage
+from shared.store.bounds import text_limits
 from shared.store.schema_alerts import quotas
 from shared.store.times import iso_utc, naive_utc
 
@@ -30,8 +31,8 @@ DEFAULT_THRESHOLDS = (50, 80, 100)
 _FIELDS = {"scopeType", "scopeId", "period", "limitTokens", "limitCostUsd", "thresholds", "notify"}
 MAX_LIMIT_TOKENS = 2**63 - 1  # limit_tokens is a BIGINT
 MAX_LIMIT_COST_USD = 1e15  # finite (a JSON file may say Infinity) and far beyond any budget
-_SCOPE_ID_COLUMN = quotas.c.scope_id.type.length  # NVARCHAR on Azure SQL: counted in UTF-16 units
-_NOTIFY_COLUMN = quotas.c.notify.type.length
+_SCOPE_ID_COLUMN = text_limits(quotas)["scope_id"].length  # NVARCHAR on Azure SQL: counted in UTF-16 units
+_NOTIFY_COLUMN = text_limits(quotas)["notify"].length
 
 
 class QuotaError(ValueError):

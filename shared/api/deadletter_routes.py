@@ -54,7 +54,7 @@ def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, val
 
 
 def _retry(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    outcome = retry_dead_letter(context.store, context.ingestor, values["id"])  # type: ignore[attr-defined]
+    outcome = retry_dead_letter(context.store, context.ingestor, values["id"])
     if outcome is None:
         raise ApiError(404, "Not Found", f"no dead letter with id {values['id']}")
     return json_response(outcome.as_json())

@@ -33,7 +33,7 @@ SCOPE_PARAMS = (
         required=True,
     ),
 )
-QUOTA_BODY = {
+QUOTA_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {
         "period": {"type": "string", "enum": list(PERIODS)},

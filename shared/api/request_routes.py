@@ -19,7 +19,7 @@ PAGE_PARAMS = (
 REQUESTS_PARAMS = (*RANGE_PARAMS, *FILTER_PARAMS, *PAGE_PARAMS)
 
 _NULLABLE = {"type": ["string", "null"]}
-LIST_ITEM_SCHEMA = {
+LIST_ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "requestId": {"type": "string"},

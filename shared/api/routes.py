@@ -10,13 +10,17 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from shared.api.auth import Authenticator, AuthError, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response, problem
 from shared.api.params import Param, parse_params
 from shared.store.errors import store_message
-from shared.store.sql import StoreBusy
+from shared.store.sql import SqlStore, StoreBusy
+
+if TYPE_CHECKING:  # the API's package stays cheap to import: the ingest use case loads only when a route needs it
+    from shared.app.settings import Settings
+    from shared.ingest.batch import Ingestor
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +28,17 @@ logger = logging.getLogger(__name__)
 class ApiContext(Protocol):
     """What handlers may use; `shared.app.wiring.AppContext` is the production one."""
 
-    authenticator: Authenticator
+    @property
+    def authenticator(self) -> Authenticator: ...
 
     @property
-    def store(self) -> Any: ...
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> SqlStore: ...
+
+    @property
+    def ingestor(self) -> Ingestor: ...
 
 
 Handler = Callable[[ApiContext, ApiRequest, Caller | None, dict[str, Any]], ApiResponse]
@@ -109,12 +120,23 @@ def store_unavailable(name: str, error: BaseException) -> ApiResponse:
 
 
 class _NoStore:
-    """The context of a route that uses no store, while the real one cannot be built."""
-
-    authenticator = None  # such routes are anonymous
+    """The context of a route that uses no store, while the real one cannot be built: such routes are anonymous
+    and use nothing of it."""
 
     @property
-    def store(self) -> Any:
+    def authenticator(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def settings(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def store(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def ingestor(self) -> NoReturn:
         raise RuntimeError("this route declared uses_store=False")
 
 

@@ -14,7 +14,7 @@ idempotent, never counts twice).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
@@ -85,7 +85,8 @@ class Ingestor:
         with self.store.write() as conn:
             for start in range(0, len(events), self.slice_size):
                 for index in range(start, min(start + self.slice_size, len(events))):
-                    run.collect(index, early.pop(index, None) or self.decode_event(events[index]))
+                    decoded = early.pop(index, None)
+                    run.collect(index, decoded or self.decode_event(events[index]))
                 # Earlier slices are in the same transaction, so a repeat across slices is found as a duplicate.
                 run.flush(conn)
             run.finish(conn)
@@ -104,7 +105,7 @@ class Ingestor:
             observer(report)
         return report
 
-    def sweep_stale(self, windows: dict[str, float]) -> BatchReport:
+    def sweep_stale(self, windows: Mapping[str, float]) -> BatchReport:
         """Timer `pending_sweep`: record the calls whose parts waited past their join window (seconds, by kind)."""
         return self.parts.sweep_stale(windows)
 

@@ -122,7 +122,7 @@ class PartJoiner:
         )
         return report
 
-    def sweep_stale(self, windows: dict[str, float]) -> BatchReport:
+    def sweep_stale(self, windows: Mapping[str, float]) -> BatchReport:
         """Sweep every kind of part whose join window (seconds, by kind) has passed."""
         now = self.clock()
         report = BatchReport()

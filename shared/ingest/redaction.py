@@ -57,7 +57,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
@@ -412,6 +412,10 @@ def find_secrets(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
+@overload
+def redact_text(text: str, counts: dict[str, int] | None = None, *, mode: str | None = None) -> str: ...
+@overload
+def redact_text(text: None, counts: dict[str, int] | None = None, *, mode: str | None = None) -> None: ...
 def redact_text(text: str | None, counts: dict[str, int] | None = None, *, mode: str | None = None) -> str | None:
     """`text` masked as `mode` (default: the process's `LEDGER_REDACT`) says, the same object when nothing is
     found; None stays None. Each redaction is added to `counts` by kind when given."""
@@ -505,7 +509,7 @@ def redact_json(value: Any, counts: dict[str, int] | None = None, *, mode: str |
     if value is None:
         return None
     try:
-        text = _json_text(value)
+        text = _json_dump(value)
     except TypeError:  # not JSON-serialisable as it is (an integer past 64 bits, ...): string by string
         return _redact_strings(value, counts, mode)
     found: dict[str, int] = {}
@@ -583,7 +587,11 @@ _FIELD_BREAK = "\n\x00\n"  # whitespace ends every value and a NUL every label, 
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return None if value is None else _json_dump(value)
+
+
+def _json_dump(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def redact_dead_letter(letter: DeadLetter) -> DeadLetter:
@@ -622,11 +630,15 @@ def install_log_redaction() -> None:
     """
     with _install_lock:
         current = logging.getLogRecordFactory()
-        if getattr(current, "redacts_secrets", False):
-            return
+        if not isinstance(current, _RedactingRecordFactory):
+            logging.setLogRecordFactory(_RedactingRecordFactory(current))
 
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            return redact_log_record(current(*args, **kwargs))
 
-        factory.redacts_secrets = True  # type: ignore[attr-defined]
-        logging.setLogRecordFactory(factory)
+class _RedactingRecordFactory:
+    """The log record factory in place, with each record it makes masked."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_log_record(self.inner(*args, **kwargs))

@@ -124,7 +124,7 @@ def _fold_nested(conn: Connection, spikes: list[Anomaly]) -> list[Anomaly]:
     """A user's spike that makes at least half of its subscription's (or app's) excess is reported once, as the
     user's, naming the subscription and app it lifted: one event, one mail."""
     users = [s for s in spikes if s.scope_type == "user"]
-    shares: dict[tuple[str, str, datetime], list[Anomaly]] = defaultdict(list)
+    shares: dict[tuple[str, str, datetime], list[tuple[Anomaly, float]]] = defaultdict(list)
     for user in users:
         for subscription, app, total in conn.execute(
             select(calls.c.subscription_id, calls.c.app_id, func.sum(calls.c.total_tokens))
@@ -214,9 +214,9 @@ def anomaly_alert(
     hour, f = anomaly.hour, anomaly.facts
     when = f"{hour:%Y-%m-%d %H:00} UTC"
     base = settings.public_url + "/api"
-    scope_filter = {anomaly.scope_type: anomaly.scope_id}
+    scope_filter: dict[str, Any] = {anomaly.scope_type: anomaly.scope_id}
     window = {"from": iso_utc(hour), "to": iso_utc(hour + HOUR)}
-    facts = [["Scope", scope], ["Hour", when]]
+    facts: list[list[Any]] = [["Scope", scope], ["Hour", when]]  # shown with str()
     if anomaly.kind == "spike":
         subject = f"Token spike: {scope} used {anomaly.value:,.0f} tokens in the hour from {when}"
         summary = (

@@ -16,10 +16,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, or_, select
 
+from shared.store.bounds import text_limits
 from shared.store.schema_privacy import access_log
 from shared.store.times import iso_utc, naive_utc, stored_time
 
-_MAX_TEXT = {column.name: column.type.length for column in access_log.columns if getattr(column.type, "length", None)}
+_MAX_TEXT = {name: limit.length for name, limit in text_limits(access_log).items()}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from shared.reports.usage import KEY_COLUMNS
+from shared.store.bounds import text_limits
 from shared.store.records import CallRecord
 from shared.store.schema import call_payloads, calls
 from shared.store.times import iso_utc, naive_utc, stored_time
@@ -44,7 +45,7 @@ LIST_FIELDS = {  # contract field -> calls column, in the contract's order
     "tokensEstimated": "tokens_estimated",
 }
 _BOOLEAN_FIELDS = ("streamed", "tokensEstimated")
-_MAX_CALL_ID = calls.c.call_id.type.length
+_MAX_CALL_ID = text_limits(calls)["call_id"].length
 
 
 SCAN_BUDGET = 50_000  # calls a filtered page examines at most (~0.3 s on SQLite whatever the ledger holds)

@@ -12,7 +12,7 @@ merges the pieces, finishes the figures and orders the rows, because every Pytho
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -218,19 +218,19 @@ def _report_statement(conn: Connection, query: UsageQuery):
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     bucket = _bucket(query)
     cut = choose_cut(query)
-    cumulative = cut is not None and bucket is None  # whole days and hours from the cumulative cuts
+    cumulative_cut = cut if bucket is None else None  # whole days and hours from the cumulative cuts
     pieces: list[Select[Any]] = []
     spans: list[CumulativeSpan] = []
     plan = plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by)
     # Hour-level sums are kept for recent days only: an older day's hours come from the hourly rollup.
     hours_from = (
-        first_period(conn, DAY_TO_HOUR) if cumulative and any(kind == "hourly" for kind, _, _ in plan) else None
+        first_period(conn, DAY_TO_HOUR) if cumulative_cut and any(kind == "hourly" for kind, _, _ in plan) else None
     )
     for kind, start, end in plan:
         hours_kept = kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from
-        if cumulative and (kind == "daily" or hours_kept):
+        if cumulative_cut is not None and (kind == "daily" or hours_kept):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
-            periods = periods_with_rows(conn, family, cut, start, end)
+            periods = periods_with_rows(conn, family, cumulative_cut, start, end)
             spans.extend(cumulative_spans(*periods, family) if periods else ())
         else:
             pieces.append(_piece_query(kind, start, end, query))
@@ -238,18 +238,21 @@ def _report_statement(conn: Connection, query: UsageQuery):
     # join each span's part to every later span (quadratic; SQLite joins at most 64 tables): a range over years of
     # months stacks one small part per span instead, so its cost grows with the months that hold calls.
     by_lookups = not pieces and len(spans) <= _LOOKUP_SPANS
-    if by_lookups:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
-        parts: list[Select[Any]] = span_parts(
-            sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut
-        )
-    else:
-        parts = [cumulative_query(span, query, cut) for span in spans]
+    parts: list[Select[Any]] = []
+    one_row_per_key = False
+    if spans:
+        assert cut is not None  # spans are made only from a cumulative cut
+        if by_lookups:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
+            parts = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
+            # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut
+            # (merged by lookups, across all spans): a row per group key when the query groups by all its keys.
+            one_row_per_key = {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut])
+        else:
+            parts = [cumulative_query(span, query, cut) for span in spans]
     if not pieces and not parts:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
     group = _leading(query)
-    # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut (when
-    # merged by lookups, across all spans): a row per group key when the query groups by all of the cut's keys.
-    if parts and by_lookups and {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut]):
+    if parts and one_row_per_key:
         merged = _stacked(parts, "merged")
     elif len(pieces) == 1 and not parts:
         merged = pieces[0].subquery("merged")
@@ -277,7 +280,7 @@ def _stacked(selects: list[Select[Any]], name: str) -> Subquery:
     return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery(name)
 
 
-def _fetch(conn: Connection, statement, raw: bool) -> list:
+def _fetch(conn: Connection, statement, raw: bool) -> Sequence[Any]:
     """All rows as tuples. On SQLite straight from the driver's cursor: SQLAlchemy's per-row processing would
     cost more than the query (the values are already what we need: text, numbers, and times as ISO text)."""
     result = conn.execute(statement)

@@ -151,7 +151,7 @@ def _refusal(record: CallRecord, now: datetime) -> str | None:
     if id_limit.size(call_id) > id_limit.length:
         return f"call id {_show(call_id)} is longer than the {id_limit.length} characters the ledger keeps"
     moment = _aware(record.time)
-    latest = _aware(now) + FUTURE_SLACK
+    latest = aware_utc(now) + FUTURE_SLACK
     if moment is None or not EARLIEST <= moment <= latest:
         return (
             f"call {call_id}: time {_show(record.time)} is outside the window the ledger accepts "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from sqlalchemy.dialects import mssql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from shared.store import schema_extensions  # noqa: F401  (tables other modules add to the same metadata)
@@ -20,7 +21,7 @@ HEADER = """-- aoai-ledger schema for Azure SQL Database, generated from shared/
 
 
 def render_tsql() -> str:
-    dialect = mssql.dialect(deprecate_large_types=True)  # NVARCHAR(max), not the deprecated NTEXT
+    dialect: Dialect = mssql.dialect(deprecate_large_types=True)  # NVARCHAR(max), not the deprecated NTEXT
     dialect.server_version_info = (16, 0)
     parts = [HEADER]
     for table in metadata.sorted_tables:

@@ -96,6 +96,7 @@ def _lock_budget(conn: Connection, dialect: str, seconds: float) -> Iterator[Non
     """The lock wait of one transaction on engines where it is a connection setting (restored for the pool)."""
     if dialect == "sqlite" and seconds != SQLITE_BUSY_SECONDS:
         driver = conn.connection.driver_connection
+        assert driver is not None  # None only once invalidated; this connection was just checked out
         driver.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
         try:
             yield

@@ -210,9 +210,9 @@ def test_no_input_makes_parse_payloads_raise(operation, request, response, as_st
 
 def test_wrong_types_are_tolerated():
     for weird in (123, 4.5, ["x"], {"choices": "nope"}, object(), True):
-        facts = parse_payloads("chat.completions", weird, weird, weird, weird)  # type: ignore[arg-type]
+        facts = parse_payloads("chat.completions", weird, weird, weird, weird)  # type: ignore[arg-type]  # any JSON value, on purpose
         assert facts.usage is None or facts.usage.total_tokens >= 0
-    assert parse_payloads(None, None, None).usage is None  # type: ignore[arg-type]
+    assert parse_payloads(None, None, None).usage is None  # type: ignore[arg-type]  # no operation, on purpose
 
 
 @settings(max_examples=100, deadline=None)

@@ -32,8 +32,8 @@ def usage(prompt: int = 0, completion: int = 0, cached: int = 0, reasoning: int 
         total_tokens=prompt + completion,
         cached_tokens=cached,
         reasoning_tokens=reasoning,
-        **kw,
-    )  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]  # any other field a test sets, whatever its type
+    )
 
 
 def write_prices(tmp_path: Path, entries: object) -> Path:

@@ -228,10 +228,10 @@ def test_json_values_are_masked_with_their_labels_in_view() -> None:
 def test_a_record_loses_secrets_in_every_free_text_field_and_keeps_its_ids() -> None:
     record = CallRecord(
         call_id=AZURE_KEY,
-        time=None,
+        time=None,  # type: ignore[arg-type]  # no time on purpose: redaction needs none
         source="capture/v1",
         operation="chat.completions",
-        user_id=AZURE_KEY,  # type: ignore[arg-type]
+        user_id=AZURE_KEY,
         prompt_text=f"use {OPENAI_KEY}",
         completion_text=f"token {JWT}",
         request_body=f'{{"k": "{OPENAI_KEY}"}}',
@@ -261,9 +261,9 @@ def test_a_record_loses_secrets_in_every_free_text_field_and_keeps_its_ids() -> 
 def test_fields_are_scanned_apart_so_one_fields_end_never_hides_the_next_ones_secret(before: str, secret: str) -> None:
     record = CallRecord(
         call_id="c",
-        time=None,
+        time=None,  # type: ignore[arg-type]  # no time on purpose: redaction needs none
         source="capture/v1",
-        operation="chat.completions",  # type: ignore[arg-type]
+        operation="chat.completions",
         prompt_text=before,
         completion_text=f"{secret} is the answer",
     )

@@ -160,7 +160,7 @@ class _Pieces:
         self.complete = bool(self.gateway and self.header and unbroken and request_whole and response_whole)
 
     def _side(self, name: str) -> tuple[list[Any] | None, bool]:
-        pieces = [_props(r).get(name) for _, _, r in self.llm]
+        pieces: list[Any] = [_props(r).get(name) for _, _, r in self.llm]
         pieces = [p for p in pieces if p not in (None, "", [])]
         if not pieces:
             return None, True

@@ -130,7 +130,7 @@ def _candidates(
 
 def _commas(raw: bytes, start: int, end: int, limit: int) -> list[int]:
     """The positions of the last `limit` commas of raw[start:end], last first."""
-    found = []
+    found: list[int] = []
     while len(found) < limit:
         end = raw.rfind(b",", start, end)
         if end == -1:

@@ -122,7 +122,8 @@ def _read_response_body(draft: Draft, operation: str, body: Any, content_type: A
         return
     reader = _JSON_READERS.get(operation)
     if reader is None:
-        reader = _BY_OBJECT.get(parsed.get("object")) if isinstance(parsed.get("object"), str) else None
+        kind = parsed.get("object")
+        reader = _BY_OBJECT.get(kind) if isinstance(kind, str) else None
     if reader is None:
         reader = _read_unknown
     reader(draft, parsed)

@@ -78,6 +78,9 @@ def _worse(old: Any, new: Any) -> Any:
         return new if new.get("filtered") else old
     if bool(new.get("detected")) != bool(old.get("detected")):
         return new if new.get("detected") else old
-    old_rank = _SEVERITY.get(old.get("severity"), -1) if isinstance(old.get("severity"), str) else -1
-    new_rank = _SEVERITY.get(new.get("severity"), -1) if isinstance(new.get("severity"), str) else -1
-    return new if new_rank > old_rank else old
+    return new if _severity_rank(new) > _severity_rank(old) else old
+
+
+def _severity_rank(verdict: dict[str, Any]) -> int:
+    severity = verdict.get("severity")
+    return _SEVERITY.get(severity, -1) if isinstance(severity, str) else -1

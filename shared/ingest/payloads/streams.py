@@ -58,7 +58,8 @@ def read_usage_stream(draft: Draft, text: str) -> None:
         kind = data.get("type")
         if isinstance(kind, str) and kind.endswith((".completed", ".done")):
             facts.stream_complete = True
-        inner = data.get("response") if isinstance(data.get("response"), dict) else data
+        response = data.get("response")
+        inner = response if isinstance(response, dict) else data
         facts.response_model = as_str(inner.get("model")) or facts.response_model
         facts.usage = usage_from(inner.get("usage")) or facts.usage
 
