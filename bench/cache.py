@@ -8,8 +8,8 @@ so an interrupted build is never taken for a finished one. Callers open entries 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".bench-cache"  # gitignored and funcignored
 PARTIAL = ".partial-"  # an entry being built: <name>.partial-<pid of the builder>

@@ -28,7 +28,9 @@ def main() -> int:
     app = _median_ms("import function_app")
     print("cold start (median of 7):")
     print(f"  python -c 'import function_app': {app:6.0f} ms   (target <= 300 ms)")
-    print(f"  python -c 'pass' (floor):        {bare:6.0f} ms   ratio {app / bare:.1f}x, import cost {app - bare:.0f} ms")
+    print(
+        f"  python -c 'pass' (floor):        {bare:6.0f} ms   ratio {app / bare:.1f}x, import cost {app - bare:.0f} ms"
+    )
     return 0
 
 

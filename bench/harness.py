@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -17,7 +17,9 @@ if str(ROOT) not in sys.path:
 def bench_workdir(prefix: str) -> Path:
     """A temp folder for the bench's databases; the app runs as the demo does (dev auth, no mail)."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    os.environ.update({"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"})
+    os.environ.update(
+        {"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"}
+    )
     os.chdir(ROOT)
     return workdir
 

@@ -17,12 +17,11 @@ import argparse
 import sqlite3
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-
-from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
+from harness import bench_workdir, ingest_function
 
 
 def _events(count: int) -> list[bytes]:
@@ -30,7 +29,7 @@ def _events(count: int) -> list[bytes]:
 
     days = 30
     per_day = -(-count // days)
-    start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
     events = []
     for body in generate_sample_events(start, days=days, calls_per_day=per_day, seed=11):
         events.append(body)
@@ -68,7 +67,7 @@ def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
     for offset in range(0, count, batch_size):
         target.execute("BEGIN")
         for name, (_, rows) in tables.items():
-            chunk = rows[offset : offset + batch_size] if name == "calls" else [r for r in rows[offset : offset + batch_size]]
+            chunk = rows[offset : offset + batch_size] if name == "calls" else list(rows[offset : offset + batch_size])
             if chunk:
                 target.executemany(f"INSERT INTO {name} VALUES ({','.join('?' * len(chunk[0]))})", chunk)
         target.execute("COMMIT")
@@ -113,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--redact", type=_redact_modes, default=["secrets", "pii"],
-                        help="LEDGER_REDACT modes to run, comma-separated (default: secrets,pii)")
+    parser.add_argument(
+        "--redact",
+        type=_redact_modes,
+        default=["secrets", "pii"],
+        help="LEDGER_REDACT modes to run, comma-separated (default: secrets,pii)",
+    )
     args = parser.parse_args(argv)
     workdir = bench_workdir("ledger-bench-")
     import azure.functions as func
@@ -132,13 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     floor = parse + insert
     base = len(events) / floor
     first = args.redact[0]
-    print(f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core")
+    print(
+        f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core"
+    )
     for mode, (pipeline, redacted) in runs.items():
         ours = len(events) / pipeline
         beside = "" if mode == first else f", {runs[first][0] / pipeline:.2f} x {first}"
-        print(f"  pipeline, LEDGER_REDACT={mode:<7}  {ours:>10,.0f} events/s  ({pipeline:.2f} s, "
-              f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {ours / base:.2f}{beside}")
-    print(f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)")
+        print(
+            f"  pipeline, LEDGER_REDACT={mode:<7}  {ours:>10,.0f} events/s  ({pipeline:.2f} s, "
+            f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {ours / base:.2f}{beside}"
+        )
+    print(
+        f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)"
+    )
     print("  targets: >= 25,000 events/s, ratio >= 0.5")
     return 0
 

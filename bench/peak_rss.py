@@ -13,8 +13,7 @@ import resource
 import sys
 
 import orjson
-
-from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
+from harness import bench_workdir, ingest_function  # bench/ is on sys.path when run
 
 
 def _rss_mb() -> float:
@@ -44,13 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     baseline = _rss_mb()
     sentence = "Employees book economy class for flights under six hours; hotels above the cap need approval. "
     text = (sentence * (args.body_kb * 1024 // len(sentence) + 1))[: args.body_kb * 1024]
-    batch = [func.EventHubEvent(body=orjson.dumps(capture_event(call_id=f"rss-{i}", response=chat_response(text=text[i % 97:] + str(i)))),
-                                sequence_number=i) for i in range(args.events)]
+    batch = [
+        func.EventHubEvent(
+            body=orjson.dumps(capture_event(call_id=f"rss-{i}", response=chat_response(text=text[i % 97 :] + str(i)))),
+            sequence_number=i,
+        )
+        for i in range(args.events)
+    ]
     input_mb = sum(len(e.get_body()) for e in batch) / 2**20
     before = _rss_mb()
     ingest(batch)
     peak = _peak_mb()
-    print(f"peak RSS: one batch of {args.events:,} capture events with {args.body_kb} KB bodies ({input_mb:.0f} MB of events), SQLite")
+    print(
+        f"peak RSS: one batch of {args.events:,} capture events with {args.body_kb} KB bodies ({input_mb:.0f} MB of events), SQLite"
+    )
     print(f"  RSS after imports and warm-up (baseline): {baseline:>6.0f} MB")
     print(f"  RSS with the batch in memory:             {before:>6.0f} MB")
     print(f"  peak RSS while ingesting:                 {peak:>6.0f} MB  (target <= 300 MB)")

@@ -18,36 +18,86 @@ import time
 from pathlib import Path
 
 import orjson
+from harness import bench_workdir, ingest_function  # bench/ is on sys.path when run
 
-from harness import bench_workdir, ingest_function  # noqa: E402  (bench/ is on sys.path when run)
-
-WORDS = ("the ledger records every call with its caller model tokens and cost so that chargeback is exact "
-         "and nothing streamed is ever counted as zero").split()
-REQUEST = {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True},
-           "messages": [{"role": "system", "content": "You are a helpful assistant."},
-                        {"role": "user", "content": "Explain what the usage ledger does, in detail."}]}
+WORDS = (
+    "the ledger records every call with its caller model tokens and cost so that chargeback is exact "
+    "and nothing streamed is ever counted as zero"
+).split()
+REQUEST = {
+    "model": "gpt-4o",
+    "stream": True,
+    "stream_options": {"include_usage": True},
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Explain what the usage ledger does, in detail."},
+    ],
+}
 
 
 def _sse(index: int, chunks: int, usage: bool) -> str:
-    base = {"id": f"chatcmpl-{index}", "object": "chat.completion.chunk", "created": 1764234000,
-            "model": "gpt-4o-2024-08-06", "system_fingerprint": "fp_1"}
-    lines = [{"choices": [], "created": 0, "id": "", "model": "", "object": "",
-              "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}]}]
+    base = {
+        "id": f"chatcmpl-{index}",
+        "object": "chat.completion.chunk",
+        "created": 1764234000,
+        "model": "gpt-4o-2024-08-06",
+        "system_fingerprint": "fp_1",
+    }
+    lines = [
+        {
+            "choices": [],
+            "created": 0,
+            "id": "",
+            "model": "",
+            "object": "",
+            "prompt_filter_results": [
+                {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
+            ],
+        }
+    ]
     for n in range(chunks - 3):
         delta = {"role": "assistant", "content": ""} if n == 0 else {"content": WORDS[n % len(WORDS)] + " "}
-        lines.append(base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None, "logprobs": None,
-                                           "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}], "usage": None})
-    lines.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}], "usage": None})
+        lines.append(
+            base
+            | {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": delta,
+                        "finish_reason": None,
+                        "logprobs": None,
+                        "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+                    }
+                ],
+                "usage": None,
+            }
+        )
+    lines.append(
+        base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}], "usage": None}
+    )
     if usage:
-        lines.append(base | {"choices": [], "usage": {"prompt_tokens": 31, "completion_tokens": chunks - 4, "total_tokens": 31 + chunks - 4}})
+        lines.append(
+            base
+            | {
+                "choices": [],
+                "usage": {"prompt_tokens": 31, "completion_tokens": chunks - 4, "total_tokens": 31 + chunks - 4},
+            }
+        )
     return "".join("data: " + orjson.dumps(line).decode() + "\n\n" for line in lines) + "data: [DONE]\n\n"
 
 
 def _plain_body(index: int, chunks: int) -> str:
     text = "".join(WORDS[n % len(WORDS)] + " " for n in range(1, chunks - 3))
-    return orjson.dumps({"id": f"chatcmpl-{index}", "object": "chat.completion", "created": 1764234000, "model": "gpt-4o-2024-08-06",
-                         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": 31, "completion_tokens": chunks - 4, "total_tokens": 31 + chunks - 4}}).decode()
+    return orjson.dumps(
+        {
+            "id": f"chatcmpl-{index}",
+            "object": "chat.completion",
+            "created": 1764234000,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 31, "completion_tokens": chunks - 4, "total_tokens": 31 + chunks - 4},
+        }
+    ).decode()
 
 
 def _events(kind: str, count: int, chunks: int) -> list[bytes]:
@@ -56,10 +106,16 @@ def _events(kind: str, count: int, chunks: int) -> list[bytes]:
     events = []
     for i in range(count):
         if kind == "plain":
-            event = capture_event(call_id=f"{kind}-{i}", request=dict(REQUEST, stream=False), response=_plain_body(i, chunks))
+            event = capture_event(
+                call_id=f"{kind}-{i}", request=dict(REQUEST, stream=False), response=_plain_body(i, chunks)
+            )
         else:
-            event = capture_event(call_id=f"{kind}-{i}", request=REQUEST, response=_sse(i, chunks, usage=kind == "stream"),
-                                  content_type="text/event-stream")
+            event = capture_event(
+                call_id=f"{kind}-{i}",
+                request=REQUEST,
+                response=_sse(i, chunks, usage=kind == "stream"),
+                content_type="text/event-stream",
+            )
         events.append(orjson.dumps(event))
     return events
 
@@ -76,7 +132,12 @@ def _run(kind: str, count: int, chunks: int, batch_size: int, workdir: Path) -> 
     ingest([func.EventHubEvent(body=_events(kind, 1, chunks)[0].replace(b'"' + kind.encode() + b'-0"', b'"warm-up"'))])
     started = time.perf_counter()
     for offset in range(0, len(events), batch_size):
-        ingest([func.EventHubEvent(body=body, sequence_number=offset + j) for j, body in enumerate(events[offset:offset + batch_size])])
+        ingest(
+            [
+                func.EventHubEvent(body=body, sequence_number=offset + j)
+                for j, body in enumerate(events[offset : offset + batch_size])
+            ]
+        )
     elapsed = time.perf_counter() - started
     app_context()  # keep the context alive until measured
     return count / elapsed, sum(map(len, events)) / count / 1024

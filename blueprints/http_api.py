@@ -27,8 +27,13 @@ def _serve(name: str, req: func.HttpRequest) -> func.HttpResponse:
         body=req.get_body() or b"",
     )
     resp = handle_with(name, request, app_context)
-    return func.HttpResponse(body=resp.body, status_code=resp.status, mimetype=resp.content_type.split(";")[0],
-                             charset="utf-8", headers=resp.headers)
+    return func.HttpResponse(
+        body=resp.body,
+        status_code=resp.status,
+        mimetype=resp.content_type.split(";")[0],
+        charset="utf-8",
+        headers=resp.headers,
+    )
 
 
 def _register(name: str, method: str, path: str) -> None:

@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def _ingest(name: str, events: list[func.EventHubEvent]) -> None:
-    from shared.ingest.types import IncomingEvent
     from shared.app.wiring import app_context
+    from shared.ingest.types import IncomingEvent
 
     batch = [
         IncomingEvent(body=event.get_body(), source=f"partition-key {event.partition_key} seq {event.sequence_number}")
@@ -28,21 +28,34 @@ def _ingest(name: str, events: list[func.EventHubEvent]) -> None:
 
 
 # max_retry_count -1: retry until the store answers again; a batch must never be checkpointed past.
-_RETRY_FOREVER = dict(strategy="exponential_backoff", max_retry_count="-1",
-                      minimum_interval="00:00:05", maximum_interval="00:05:00")
+_retry_forever = bp.retry(
+    strategy="exponential_backoff", max_retry_count="-1", minimum_interval="00:00:05", maximum_interval="00:05:00"
+)
 
 
 @bp.function_name("ingest")
-@bp.event_hub_message_trigger(arg_name="events", event_hub_name="%EVENTHUB_NAME%", connection="EVENTHUB",
-                              consumer_group="%EVENTHUB_CONSUMER_GROUP%", cardinality="many", data_type="binary")
-@bp.retry(**_RETRY_FOREVER)
+@bp.event_hub_message_trigger(
+    arg_name="events",
+    event_hub_name="%EVENTHUB_NAME%",
+    connection="EVENTHUB",
+    consumer_group="%EVENTHUB_CONSUMER_GROUP%",
+    cardinality="many",
+    data_type="binary",
+)
+@_retry_forever
 def ingest(events: list[func.EventHubEvent]) -> None:
     _ingest("ingest", events)
 
 
 @bp.function_name("ingest_monitor")
-@bp.event_hub_message_trigger(arg_name="events", event_hub_name="%EVENTHUB_MONITOR_NAME%", connection="EVENTHUB",
-                              consumer_group="%EVENTHUB_CONSUMER_GROUP%", cardinality="many", data_type="binary")
-@bp.retry(**_RETRY_FOREVER)
+@bp.event_hub_message_trigger(
+    arg_name="events",
+    event_hub_name="%EVENTHUB_MONITOR_NAME%",
+    connection="EVENTHUB",
+    consumer_group="%EVENTHUB_CONSUMER_GROUP%",
+    cardinality="many",
+    data_type="binary",
+)
+@_retry_forever
 def ingest_monitor(events: list[func.EventHubEvent]) -> None:
     _ingest("ingest_monitor", events)

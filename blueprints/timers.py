@@ -26,8 +26,8 @@ def pending_sweep(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%QUOTA_CHECK_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def quota_check(timer: func.TimerRequest) -> None:
-    from shared.jobs.quota_check import run_quota_check
     from shared.app.wiring import app_context
+    from shared.jobs.quota_check import run_quota_check
 
     run_quota_check(app_context())
 
@@ -36,8 +36,8 @@ def quota_check(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%ANOMALY_SCAN_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def anomaly_scan(timer: func.TimerRequest) -> None:
-    from shared.jobs.anomaly_scan import run_anomaly_scan
     from shared.app.wiring import app_context
+    from shared.jobs.anomaly_scan import run_anomaly_scan
 
     run_anomaly_scan(app_context())
 
@@ -46,8 +46,8 @@ def anomaly_scan(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def reconcile(timer: func.TimerRequest) -> None:
-    from shared.jobs.reconcile import run_reconcile
     from shared.app.wiring import app_context
+    from shared.jobs.reconcile import run_reconcile
 
     run_reconcile(app_context())
 
@@ -56,7 +56,7 @@ def reconcile(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%RETENTION_PURGE_SCHEDULE%", run_on_startup=False)
 @bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 def retention_purge(timer: func.TimerRequest) -> None:
-    from shared.jobs.retention_purge import run_retention_purge
     from shared.app.wiring import app_context
+    from shared.jobs.retention_purge import run_retention_purge
 
     run_retention_purge(app_context())

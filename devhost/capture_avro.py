@@ -66,25 +66,30 @@ def read_capture_avro(path: Path, on_problem: ProblemReporter = logger.warning) 
         head = io.BytesIO(view[:_MAX_HEADER])
         try:
             header = fastavro.schemaless_reader(head, HEADER_SCHEMA)
-            if header["magic"] != MAGIC:
+            if not isinstance(header, dict) or header["magic"] != MAGIC:
                 raise ValueError("no Avro magic bytes")
             schema = fastavro.parse_schema(json.loads(header["meta"]["avro.schema"]))
             codec = header["meta"].get("avro.codec", b"null").decode()
         except Exception as exc:  # noqa: BLE001 - whatever the header holds, the file is reported, not fatal
-            on_problem(f"{path}: not an Avro container file, or cut in its header ({_reason(exc)}); "
-                       "give Event Hubs Capture .avro files, or JSON Lines as .jsonl")
+            on_problem(
+                f"{path}: not an Avro container file, or cut in its header ({_reason(exc)}); "
+                "give Event Hubs Capture .avro files, or JSON Lines as .jsonl"
+            )
             return
         if codec not in _CODECS:
             on_problem(f"{path}: Avro codec {codec!r} is not one Capture writes (null, deflate); file skipped")
             return
-        for record in _block_records(view, head.tell(), header["sync"], schema, codec, lambda text: on_problem(f"{path}: {text}")):
+        for record in _block_records(
+            view, head.tell(), header["sync"], schema, codec, lambda text: on_problem(f"{path}: {text}")
+        ):
             body = record.get("Body") if isinstance(record, dict) else None
             if body is not None:
                 yield body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
-def _block_records(view: mmap.mmap, position: int, sync: bytes, schema: Any, codec: str,
-                   on_problem: ProblemReporter) -> Iterator[Any]:
+def _block_records(
+    view: mmap.mmap, position: int, sync: bytes, schema: Any, codec: str, on_problem: ProblemReporter
+) -> Iterator[Any]:
     """The records of the blocks from `position` on: count and size (zigzag varints), data, sync marker."""
     end = len(view)
     while position < end:
@@ -102,14 +107,18 @@ def _block_records(view: mmap.mmap, position: int, sync: bytes, schema: Any, cod
             position = _resync(view, sync, block + 1, on_problem, f"the block at byte {block:,} has a corrupt header")
             continue
         if data_end + SYNC_SIZE > end and view.find(sync, position) != -1:
-            position = _resync(view, sync, position, on_problem, f"the block at byte {block:,} overruns the next sync marker")
+            position = _resync(
+                view, sync, position, on_problem, f"the block at byte {block:,} overruns the next sync marker"
+            )
             continue
         if data_end + SYNC_SIZE > end:  # the last block, cut short: what arrived of it
             read = yield from _decode(view[position:data_end], count, schema, codec, complete=False)
             on_problem(f"cut at byte {end:,}, inside the block at byte {block:,}: {read} of its {count} records read")
             return
-        if view[data_end:data_end + SYNC_SIZE] != sync:
-            position = _resync(view, sync, position, on_problem, f"the block at byte {block:,} is not followed by the sync marker")
+        if view[data_end : data_end + SYNC_SIZE] != sync:
+            position = _resync(
+                view, sync, position, on_problem, f"the block at byte {block:,} is not followed by the sync marker"
+            )
             continue
         try:
             read = yield from _decode(view[position:data_end], count, schema, codec, complete=True)
@@ -117,8 +126,10 @@ def _block_records(view: mmap.mmap, position: int, sync: bytes, schema: Any, cod
             on_problem(f"the block at byte {block:,} cannot be decompressed ({exc}); its {count} records skipped")
         else:
             if read < count:
-                on_problem(f"record {read + 1} of {count} in the block at byte {block:,} cannot be decoded; "
-                           f"it and the {count - read - 1} after it skipped")
+                on_problem(
+                    f"record {read + 1} of {count} in the block at byte {block:,} cannot be decoded; "
+                    f"it and the {count - read - 1} after it skipped"
+                )
         position = data_end + SYNC_SIZE
 
 
@@ -178,8 +189,9 @@ class _BadBlock(Exception):
     """A complete block whose data does not decompress."""
 
 
-def write_capture_avro(path: Path, bodies: Iterable[bytes], *, codec: str = "null",
-                       first_enqueued: datetime | None = None) -> None:
+def write_capture_avro(
+    path: Path, bodies: Iterable[bytes], *, codec: str = "null", first_enqueued: datetime | None = None
+) -> None:
     """Write `bodies` as Capture would: one record per event, sequence numbers and byte offsets counting up.
 
     `EnqueuedTimeUtc` uses the .NET invariant format Capture writes (`10/1/2026 9:00:00 AM`), one
@@ -208,5 +220,7 @@ def _records(bodies: Iterable[bytes], start: datetime) -> Iterator[dict[str, Any
 def _dotnet_utc(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     hour = moment.hour % 12 or 12
-    return (f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d}:{moment.second:02d} "
-            f"{'AM' if moment.hour < 12 else 'PM'}")
+    return (
+        f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d}:{moment.second:02d} "
+        f"{'AM' if moment.hour < 12 else 'PM'}"
+    )

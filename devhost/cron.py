@@ -35,7 +35,7 @@ class Schedule:
             raise ValueError(f"NCRONTAB needs six fields (second minute hour day month day-of-week): {expression!r}")
         self.expression = expression
         self.seconds, self.minutes, self.hours, self.days, self.months, self.weekdays = (
-            _field(text, *bounds) for text, bounds in zip(fields, _RANGES)
+            _field(text, *bounds) for text, bounds in zip(fields, _RANGES, strict=True)
         )
 
     def _matches_day(self, moment: datetime) -> bool:

@@ -7,7 +7,7 @@ run sent, then where to look next.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -37,14 +37,16 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     os.environ["LEDGER_AUTH"] = "dev"  # the demo serves on loopback only, where dev mode is allowed
     os.environ["LEDGER_EMAIL_MODE"] = "outbox"  # alert mails land as .eml files
     os.environ.setdefault("LEDGER_ALERT_TO", "ledger-admins@contoso.com")
-    from shared.app.wiring import app_context
-    from shared.reports.seed_reports import prompt_totals, recent_prompts, render_table, tokens_by_ip_and_model
     from devhost.functions import load_functions
     from devhost.replay import replay
+    from shared.app.wiring import app_context
+    from shared.reports.seed_reports import prompt_totals, recent_prompts, render_table, tokens_by_ip_and_model
 
-    end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=30)
-    print(_fit(f"1. writing a sample month of APIM capture events ({start:%Y-%m-%d} .. {end:%Y-%m-%d}) to {SAMPLE_FILE}"))
+    print(
+        _fit(f"1. writing a sample month of APIM capture events ({start:%Y-%m-%d} .. {end:%Y-%m-%d}) to {SAMPLE_FILE}")
+    )
     print(f"   {_write_sample(start):,} events")
     functions = load_functions()
     print(_fit(f"2. replaying them through the `ingest` function into {app_context().settings.sql_url}"))
@@ -69,8 +71,14 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     if not serve_api:
         print("   first serve the API: LEDGER_AUTH=dev python -m devhost serve")
     print(f"   API docs, every route and how to get a token: {base}/docs")
-    for path in ("health", "usage?groupBy=subscription,model", "usage?groupBy=user&format=csv",
-                 "usage?groupBy=day&model=gpt-4o-2024-08-06", "quotas", "alerts"):
+    for path in (
+        "health",
+        "usage?groupBy=subscription,model",
+        "usage?groupBy=user&format=csv",
+        "usage?groupBy=day&model=gpt-4o-2024-08-06",
+        "quotas",
+        "alerts",
+    ):
         print(f"   curl -s '{base}/{path}'")
     if not serve_api:
         return 0
@@ -84,12 +92,11 @@ def _alerts_demo(functions, *, as_of: datetime) -> None:
     """A quota at 90 % of the busiest subscription's month, checked as of the sample's last second, then the
     anomaly timer as the host runs it. The limit comes from the month holding the sample's end, not from today,
     so the 80 % threshold is crossed on any day of the month (on the 1st, this month has no calls yet)."""
+    from devhost.server import invoke_non_http
     from shared.alerts.quotas import Quota, period_bounds, put_quota
     from shared.app.wiring import app_context
     from shared.jobs.quota_check import run_quota_check
     from shared.reports.usage import UsageQuery, query_usage
-
-    from devhost.server import invoke_non_http
 
     context = app_context()
     outbox = context.settings.outbox_dir
@@ -100,8 +107,18 @@ def _alerts_demo(functions, *, as_of: datetime) -> None:
     if rows:
         scope, used = rows[0]["subscription"], rows[0]["totalTokens"]  # the same window quota_check totals
         with context.store.write() as conn:
-            put_quota(conn, Quota("subscription", scope, "month", max(1, round(used / 0.9)), None,
-                                  (50, 80, 100), ("owner@contoso.com",)))
+            put_quota(
+                conn,
+                Quota(
+                    "subscription",
+                    scope,
+                    "month",
+                    max(1, round(used / 0.9)),
+                    None,
+                    (50, 80, 100),
+                    ("owner@contoso.com",),
+                ),
+            )
         print(f"\n5. a monthly quota for subscription {scope} at 90 % of its {as_of:%B} use; quota_check")
         run_quota_check(context, now=as_of)  # what the quota_check timer runs, at the sample's clock
     print("   then anomaly_scan, as the timers would run them")

@@ -45,22 +45,33 @@ def explain(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, SettingsError):
         return f"{exc}; set it in the environment or in local.settings.json", USAGE
     if isinstance(exc, (sa.ArgumentError, sa.NoSuchModuleError)):
-        return (f"LEDGER_SQL_URL {shown_sql_url()} cannot be opened ({str(exc).splitlines()[0]}); "
-                f"use a SQLAlchemy URL such as {SQL_URL_EXAMPLES}"), USAGE
+        return (
+            f"LEDGER_SQL_URL {shown_sql_url()} cannot be opened ({str(exc).splitlines()[0]}); "
+            f"use a SQLAlchemy URL such as {SQL_URL_EXAMPLES}"
+        ), USAGE
     if isinstance(exc, ModuleNotFoundError) and exc.name in ("psycopg2", "pyodbc", "pymssql", "MySQLdb", "pymysql"):
-        return (f"LEDGER_SQL_URL {shown_sql_url()} needs the driver {exc.name}, which is not installed; "
-                f"use one of {SQL_URL_EXAMPLES} (mssql+pyodbc for Azure SQL)"), USAGE
+        return (
+            f"LEDGER_SQL_URL {shown_sql_url()} needs the driver {exc.name}, which is not installed; "
+            f"use one of {SQL_URL_EXAMPLES} (mssql+pyodbc for Azure SQL)"
+        ), USAGE
     if isinstance(exc, sa.DBAPIError):
-        return (f"cannot reach the database of LEDGER_SQL_URL {shown_sql_url()} ({store_message(exc)}); "
-                "start it, or point LEDGER_SQL_URL at one that runs"), FAILURE
+        return (
+            f"cannot reach the database of LEDGER_SQL_URL {shown_sql_url()} ({store_message(exc)}); "
+            "start it, or point LEDGER_SQL_URL at one that runs"
+        ), FAILURE
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
-        return f"{exc.filename or 'the port'} is already in use; stop what listens there or choose another --port", FAILURE
+        return (
+            f"{exc.filename or 'the port'} is already in use; stop what listens there or choose another --port",
+            FAILURE,
+        )
     if isinstance(exc, (socket.gaierror,)) or (isinstance(exc, OSError) and exc.errno == errno.EADDRNOTAVAIL):
         return f"cannot listen on {exc.filename or 'that address'} ({exc.strerror or exc}); use --host 127.0.0.1", USAGE
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}; check the path and its folder", USAGE
-    return (f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'} "
-            "(run again with --debug for the traceback)"), FAILURE
+    return (
+        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'} "
+        "(run again with --debug for the traceback)"
+    ), FAILURE
 
 
 def input_files(paths: list[str], what: str = "JSON Lines (.jsonl) or Event Hubs Capture (.avro) files") -> list[Path]:
@@ -71,8 +82,9 @@ def input_files(paths: list[str], what: str = "JSON Lines (.jsonl) or Event Hubs
         if path.is_dir():
             raise CliError(f"{name} is a directory; name the files in it instead, e.g. {path / '*.avro'} ({what})")
         if not path.exists():
-            raise CliError(f"{name}: no such file; give {what} "
-                           "(`python -m devhost sample --out month.jsonl` writes one)")
+            raise CliError(
+                f"{name}: no such file; give {what} (`python -m devhost sample --out month.jsonl` writes one)"
+            )
         found.append(path)
     return found
 

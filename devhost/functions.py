@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 _SETTING = re.compile(r"%([^%]+)%")
 
@@ -54,7 +55,10 @@ def load_functions() -> dict[str, LocalFunction]:
     for function in function_app.app.get_functions():
         description = json.loads(function.get_function_json())
         trigger = next(b for b in description["bindings"] if b["type"].endswith("Trigger"))
-        found[function.get_function_name()] = LocalFunction(function.get_function_name(), trigger, function.get_user_function())
+        name = function.get_function_name()
+        if name is None:  # the worker names every function it indexes; this would be an SDK change
+            raise RuntimeError(f"function_app indexed a function without a name: {description}")
+        found[name] = LocalFunction(name, trigger, function.get_user_function())
     return found
 
 

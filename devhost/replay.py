@@ -8,16 +8,15 @@ function fails on are each reported in one line (stderr) and counted, and the re
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import azure.functions as func
 
-from shared.ingest.types import BatchReport
-from shared.app.wiring import app_context
-
 from devhost.functions import LocalFunction
+from shared.app.wiring import app_context
+from shared.ingest.types import BatchReport
 
 ProblemReporter = Callable[[str], None]
 
@@ -36,8 +35,11 @@ class ReplayReport:
 
     def as_json(self) -> dict[str, int]:
         # Like `ignored`, the two counts appear only when something was lost, so a clean report stays as it was.
-        return (self.batches.as_json() | ({"unreadable": self.unreadable} if self.unreadable else {})
-                | ({"failedEvents": self.failed_events} if self.failed_events else {}))
+        return (
+            self.batches.as_json()
+            | ({"unreadable": self.unreadable} if self.unreadable else {})
+            | ({"failedEvents": self.failed_events} if self.failed_events else {})
+        )
 
 
 def report_on_stderr(text: str) -> None:
@@ -60,7 +62,7 @@ def _lines(path: Path, on_problem: ProblemReporter) -> Iterator[bytes]:
     number = 0
     try:
         with open(path, "rb") as handle:
-            for number, line in enumerate(handle, 1):
+            for number, line in enumerate(handle, 1):  # noqa: B007 - the except clause below reports it
                 stripped = line.rstrip(b"\r\n")
                 if stripped.strip():
                     yield stripped
@@ -80,8 +82,14 @@ def _batches(bodies: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
         yield batch
 
 
-def replay(function: LocalFunction, paths: list[Path], *, batch_size: int = 500, progress: bool = False,
-           on_problem: ProblemReporter = report_on_stderr) -> ReplayReport:
+def replay(
+    function: LocalFunction,
+    paths: list[Path],
+    *,
+    batch_size: int = 500,
+    progress: bool = False,
+    on_problem: ProblemReporter = report_on_stderr,
+) -> ReplayReport:
     """Feed the files' events to `function` in batches; every loss is reported through `on_problem` and counted."""
     total = ReplayReport()
 
@@ -104,17 +112,20 @@ def replay(function: LocalFunction, paths: list[Path], *, batch_size: int = 500,
                 function.call(events)
             except Exception as exc:  # noqa: BLE001 - the host would retry this batch; a replay reports it and goes on
                 total.failed_events += len(batch)
-                report(f"events {sequence + 1:,} to {sequence + len(batch):,} failed as a batch "
-                       f"({type(exc).__name__}: {str(exc)[:300]}); replaying them again retries them")
+                report(
+                    f"events {sequence + 1:,} to {sequence + len(batch):,} failed as a batch "
+                    f"({type(exc).__name__}: {str(exc)[:300]}); replaying them again retries them"
+                )
             sequence += len(batch)
             if progress:
                 counts = total.batches
-                sys.stderr.write(f"\rreplayed {counts.events:,} events: {counts.recorded:,} recorded, "
-                                 f"{counts.duplicates:,} duplicates, {counts.dead_lettered:,} dead-lettered")
+                sys.stderr.write(
+                    f"\rreplayed {counts.events:,} events: {counts.recorded:,} recorded, "
+                    f"{counts.duplicates:,} duplicates, {counts.dead_lettered:,} dead-lettered"
+                )
                 sys.stderr.flush()
     finally:
         ingestor.observers.remove(total.batches.add)
         if progress:
             sys.stderr.write("\n")
     return total
-

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
@@ -22,10 +22,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from shared.api.auth import addresses_loopback
-
 from devhost.cron import Schedule
 from devhost.functions import LocalFunction
+from shared.api.auth import addresses_loopback
 
 logger = logging.getLogger("devhost")
 ROUTE_PREFIX = "/api/"
@@ -64,9 +63,7 @@ class LocalHost:
     def __init__(self, functions: dict[str, LocalFunction], *, dev_mode: bool = False) -> None:
         self.functions = functions
         self.dev_mode = dev_mode  # LEDGER_AUTH=dev: only requests addressed to this machine's loopback names
-        self.http = [
-            (_route_pattern(f.route), f) for f in functions.values() if f.kind == "httpTrigger"
-        ]
+        self.http = [(_route_pattern(f.route), f) for f in functions.values() if f.kind == "httpTrigger"]
         # Literal routes win over parameterised ones, as in the Functions host.
         self.http.sort(key=lambda item: item[1].route.count("{"))
         self.timers = [f for f in functions.values() if f.kind == "timerTrigger"]
@@ -76,7 +73,7 @@ class LocalHost:
         """The function serving a decoded path, and its route parameters."""
         if not path.startswith(ROUTE_PREFIX):
             return None
-        relative = path[len(ROUTE_PREFIX):]
+        relative = path[len(ROUTE_PREFIX) :]
         for pattern, function in self.http:
             found = pattern.match(relative)
             if found and method in function.methods:
@@ -85,12 +82,14 @@ class LocalHost:
 
     def start_timers(self) -> None:
         for function in self.timers:
-            threading.Thread(target=self._run_timer, args=(function,), name=f"timer-{function.name}", daemon=True).start()
+            threading.Thread(
+                target=self._run_timer, args=(function,), name=f"timer-{function.name}", daemon=True
+            ).start()
 
     def _run_timer(self, function: LocalFunction) -> None:
         schedule = Schedule(function.schedule)
         while not self._stop.is_set():
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             due = schedule.next_after(now)
             if self._stop.wait((due - now).total_seconds()):
                 return
@@ -133,10 +132,14 @@ def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[Base
             if access_log is None:
                 return
             took = (time.monotonic() - self.started) * 1000 if self.started else 0.0
-            target = "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}"
-                             for c in (getattr(self, "path", "") or "-")[:300])  # one line, whatever was sent
-            line = (f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {self.client_address[0]} "
-                    f"{getattr(self, 'command', None) or '-'} {target} {status} {size}B {took:.0f}ms\n")
+            target = "".join(
+                c if c.isprintable() and c != " " else f"\\x{ord(c):02x}"
+                for c in (getattr(self, "path", "") or "-")[:300]
+            )  # one line, whatever was sent
+            line = (
+                f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {self.client_address[0]} "
+                f"{getattr(self, 'command', None) or '-'} {target} {status} {size}B {took:.0f}ms\n"
+            )
             access_log.write(line)
             access_log.flush()
 
@@ -170,10 +173,14 @@ def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[Base
             host_header = self.headers.get("Host")
             if host_header is None and self.request_version != "HTTP/1.0":
                 raise _Refused(400, "an HTTP/1.1 request needs a Host header")
-            port = self.server.server_address[1]
+            address = self.server.server_address  # (host, port): a TCP server
+            port = address[1] if isinstance(address, tuple) else None
             if host.dev_mode and not addresses_loopback(host_header or "", port):
-                raise _Refused(403, f"LEDGER_AUTH=dev answers only requests addressed to 127.0.0.1:{port}, "
-                                    f"localhost:{port} or [::1]:{port}, not Host {(host_header or '(none)')[:80]!r}")
+                raise _Refused(
+                    403,
+                    f"LEDGER_AUTH=dev answers only requests addressed to 127.0.0.1:{port}, "
+                    f"localhost:{port} or [::1]:{port}, not Host {(host_header or '(none)')[:80]!r}",
+                )
             target = urlsplit(self.path)
             try:
                 path = unquote(target.path, errors="strict")
@@ -245,13 +252,27 @@ def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[Base
     return Handler
 
 
-def serve(functions: dict[str, LocalFunction], *, host: str, port: int, timers: bool, dev_mode: bool = False,
-          access_log: TextIO | None = None) -> ThreadingHTTPServer:
+def serve(
+    functions: dict[str, LocalFunction],
+    *,
+    host: str,
+    port: int,
+    timers: bool,
+    dev_mode: bool = False,
+    access_log: TextIO | None = None,
+) -> LocalServer:
     """A started server (not yet serving); `access_log` gets one line per answer."""
     local = LocalHost(functions, dev_mode=dev_mode)
-    server = ThreadingHTTPServer((host, port), make_handler(local, access_log))
+    server = LocalServer((host, port), make_handler(local, access_log), local)
     server.daemon_threads = True
     if timers:
         local.start_timers()
-    server.local_host = local  # type: ignore[attr-defined]
     return server
+
+
+class LocalServer(ThreadingHTTPServer):
+    """The HTTP server, holding the host of the functions it serves (whose timers stop with it)."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], local_host: LocalHost) -> None:
+        super().__init__(address, handler)
+        self.local_host = local_host

@@ -274,8 +274,9 @@ class _Checker:
                 continue
             if token.kind == "name" and not self.is_member_name(index) and not self.is_named_argument(index):
                 if self.primary(index) is None and token.text not in _KEYWORDS and token.text not in self.locals:
-                    self.report(index, f"{token.text} is neither an allowed type, a declared local nor `context` "
-                                       f"({_TABLE})")
+                    self.report(
+                        index, f"{token.text} is neither an allowed type, a declared local nor `context` ({_TABLE})"
+                    )
             elif token.text == "(":
                 self.primary(index)
             index += 1
@@ -315,7 +316,7 @@ def _with_parents(root: ET.Element) -> list[tuple[ET.Element, list[ET.Element]]]
     while stack:
         element, parents = stack.pop()
         out.append((element, parents))
-        stack.extend((child, parents + [element]) for child in reversed(list(element)))
+        stack.extend((child, [*parents, element]) for child in reversed(list(element)))
     return out
 
 
@@ -330,8 +331,10 @@ def forward_request_problems(path: Path) -> list[str]:
     forwards = [(element, parents) for element, parents in _with_parents(root) if element.tag == "forward-request"]
     problems = []
     if len(forwards) > 1:
-        problems.append(f"{path.name}: {len(forwards)} forward-request elements; a policy document may hold one "
-                        f"({ref.POLICY_ATTRIBUTES['forward-request'][0]})")
+        problems.append(
+            f"{path.name}: {len(forwards)} forward-request elements; a policy document may hold one "
+            f"({ref.POLICY_ATTRIBUTES['forward-request'][0]})"
+        )
     for _, parents in forwards:
         if "backend" not in [parent.tag for parent in parents]:
             problems.append(f"{path.name}: forward-request outside the backend section")

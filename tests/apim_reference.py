@@ -55,7 +55,7 @@ System.Xml.Linq.XElement System.Xml.Linq.XName System.Xml.Linq.XNamespace System
 System.Xml.Linq.XNodeDocumentOrderComparer System.Xml.Linq.XNodeEqualityComparer System.Xml.Linq.XObject
 System.Xml.Linq.XProcessingInstruction System.Xml.Linq.XText System.Xml.XmlNodeType
 """
-ALLOWED_TYPES: dict[str, frozenset[str] | None] = {name: ALL for name in _ALL_TYPES.split()} | {
+ALLOWED_TYPES: dict[str, frozenset[str] | None] = dict.fromkeys(_ALL_TYPES.split(), ALL) | {
     "Newtonsoft.Json.JsonConvert": frozenset({"SerializeObject", "DeserializeObject"}),
     "System.DateTime": frozenset(_DATETIME.split()),
     "System.DateTimeKind": frozenset({"Utc"}),
@@ -87,69 +87,170 @@ BASE_TYPES = {
 
 # C# keywords that name allowed types. `object` is every value's base; only its own members apply.
 TYPE_KEYWORDS = {
-    "bool": "System.Boolean", "byte": "System.Byte", "sbyte": "System.SByte", "char": "System.Char",
-    "short": "System.Int16", "ushort": "System.UInt16", "int": "System.Int32", "uint": "System.UInt32",
-    "long": "System.Int64", "ulong": "System.UInt64", "float": "System.Single", "double": "System.Double",
-    "decimal": "System.Decimal", "string": "System.String", "object": "System.Object",
+    "bool": "System.Boolean",
+    "byte": "System.Byte",
+    "sbyte": "System.SByte",
+    "char": "System.Char",
+    "short": "System.Int16",
+    "ushort": "System.UInt16",
+    "int": "System.Int32",
+    "uint": "System.UInt32",
+    "long": "System.Int64",
+    "ulong": "System.UInt64",
+    "float": "System.Single",
+    "double": "System.Double",
+    "decimal": "System.Decimal",
+    "string": "System.String",
+    "object": "System.Object",
 }
 OBJECT_MEMBERS = frozenset({"ToString", "Equals", "GetHashCode"})
 
 # The `context` variable and the gateway's own types, from the same page's "Context variable" table:
 # type -> member -> the member's type (None: not modelled, so what follows it is not checked).
-S, I, B, DT, TS = "System.String", "System.Int32", "System.Boolean", "System.DateTime", "System.TimeSpan"
+S, I, B, DT, TS = "System.String", "System.Int32", "System.Boolean", "System.DateTime", "System.TimeSpan"  # noqa: E741 - one letter each, so the table reads like the docs'
 X509 = "System.Security.Cryptography.X509Certificates.X509Certificate2"
 DICT = "IReadOnlyDictionary"  # documented GetValueOrDefault(name, default) -> string; all IReadOnlyDictionary members
 CONTEXT_TYPES: dict[str, dict[str, str | None]] = {
     "context": {
-        "Api": "IApi", "Deployment": "IDeployment", "Elapsed": TS, "GraphQL": None, "LastError": "ILastError",
-        "Operation": "IOperation", "Product": "IProduct", "Request": "IRequest", "RequestId": "System.Guid",
-        "Response": "IResponse", "Subscription": "ISubscription", "Timestamp": DT, "Tracing": B, "User": "IUser",
-        "Variables": "Variables", "Trace": None, "Workspace": "IWorkspace",
+        "Api": "IApi",
+        "Deployment": "IDeployment",
+        "Elapsed": TS,
+        "GraphQL": None,
+        "LastError": "ILastError",
+        "Operation": "IOperation",
+        "Product": "IProduct",
+        "Request": "IRequest",
+        "RequestId": "System.Guid",
+        "Response": "IResponse",
+        "Subscription": "ISubscription",
+        "Timestamp": DT,
+        "Tracing": B,
+        "User": "IUser",
+        "Variables": "Variables",
+        "Trace": None,
+        "Workspace": "IWorkspace",
     },
-    "IApi": {"Id": S, "IsCurrentRevision": B, "Name": S, "Path": S, "Revision": S, "ServiceUrl": "IUrl",
-             "Version": S, "Protocols": None, "SubscriptionKeyParameterNames": None},
-    "IDeployment": {"Gateway": None, "GatewayId": S, "Region": S, "ServiceId": S, "ServiceName": S,
-                    "SustainabilityInfo": None, "Certificates": DICT},
+    "IApi": {
+        "Id": S,
+        "IsCurrentRevision": B,
+        "Name": S,
+        "Path": S,
+        "Revision": S,
+        "ServiceUrl": "IUrl",
+        "Version": S,
+        "Protocols": None,
+        "SubscriptionKeyParameterNames": None,
+    },
+    "IDeployment": {
+        "Gateway": None,
+        "GatewayId": S,
+        "Region": S,
+        "ServiceId": S,
+        "ServiceName": S,
+        "SustainabilityInfo": None,
+        "Certificates": DICT,
+    },
     "ILastError": {"Source": S, "Reason": S, "Message": S, "Scope": S, "Section": S, "Path": S, "PolicyId": S},
     "IOperation": {"Id": S, "Method": S, "Name": S, "UrlTemplate": S},
-    "IProduct": {"ApprovalRequired": B, "Groups": None, "Id": S, "Name": S, "State": None,
-                 "SubscriptionsLimit": None, "SubscriptionRequired": B},
-    "IRequest": {"Body": "IMessageBody", "Certificate": X509, "Headers": DICT, "IpAddress": S,
-                 "MatchedParameters": DICT, "Method": S, "OriginalUrl": "IUrl", "Url": "IUrl",
-                 "PrivateEndpointConnection": None},
+    "IProduct": {
+        "ApprovalRequired": B,
+        "Groups": None,
+        "Id": S,
+        "Name": S,
+        "State": None,
+        "SubscriptionsLimit": None,
+        "SubscriptionRequired": B,
+    },
+    "IRequest": {
+        "Body": "IMessageBody",
+        "Certificate": X509,
+        "Headers": DICT,
+        "IpAddress": S,
+        "MatchedParameters": DICT,
+        "Method": S,
+        "OriginalUrl": "IUrl",
+        "Url": "IUrl",
+        "PrivateEndpointConnection": None,
+    },
     # context.Response; also what send-request stores in its response variable (cast to IResponse on the retry page).
     "IResponse": {"Body": "IMessageBody", "Headers": DICT, "StatusCode": I, "StatusReason": S},
-    "ISubscription": {"CreatedDate": DT, "EndDate": None, "Id": S, "Key": S, "Name": S, "PrimaryKey": S,
-                      "SecondaryKey": S, "StartDate": None},
-    "IUser": {"Email": S, "FirstName": S, "Groups": None, "Id": S, "Identities": None, "LastName": S,
-              "Note": S, "RegistrationDate": DT},
+    "ISubscription": {
+        "CreatedDate": DT,
+        "EndDate": None,
+        "Id": S,
+        "Key": S,
+        "Name": S,
+        "PrimaryKey": S,
+        "SecondaryKey": S,
+        "StartDate": None,
+    },
+    "IUser": {
+        "Email": S,
+        "FirstName": S,
+        "Groups": None,
+        "Id": S,
+        "Identities": None,
+        "LastName": S,
+        "Note": S,
+        "RegistrationDate": DT,
+    },
     "IWorkspace": {"Id": S, "Name": S},
     # ToUri: listed for URL objects on https://learn.microsoft.com/azure/api-management/set-body-policy.
     "IUrl": {"Host": S, "Path": S, "Port": I, "Query": DICT, "QueryString": S, "Scheme": S, "ToUri": "System.Uri"},
     "IMessageBody": {"As": None, "AsFormUrlEncodedContent": None},
-    "Variables": {"GetValueOrDefault": None, "ContainsKey": B, "TryGetValue": B, "Keys": None, "Values": None,
-                  "Count": I},
-    "Jwt": {"Algorithm": S, "Audiences": None, "Claims": DICT, "ExpirationTime": None, "Id": S, "Issuer": S,
-            "IssuedAt": None, "NotBefore": None, "Subject": S, "Type": S},
+    "Variables": {
+        "GetValueOrDefault": None,
+        "ContainsKey": B,
+        "TryGetValue": B,
+        "Keys": None,
+        "Values": None,
+        "Count": I,
+    },
+    "Jwt": {
+        "Algorithm": S,
+        "Audiences": None,
+        "Claims": DICT,
+        "ExpirationTime": None,
+        "Id": S,
+        "Issuer": S,
+        "IssuedAt": None,
+        "NotBefore": None,
+        "Subject": S,
+        "Type": S,
+    },
     "BasicAuthCredentials": {"Password": S, "UserId": S},
 }
 # Gateway types a policy may name (casts, generic arguments); IResponse is named on the retry page.
-GATEWAY_TYPE_NAMES = {"Jwt": "Jwt", "IResponse": "IResponse", "BasicAuthCredentials": "BasicAuthCredentials",
-                      "IMessageBody": "IMessageBody", "IUrl": "IUrl"}
+GATEWAY_TYPE_NAMES = {
+    "Jwt": "Jwt",
+    "IResponse": "IResponse",
+    "BasicAuthCredentials": "BasicAuthCredentials",
+    "IMessageBody": "IMessageBody",
+    "IUrl": "IUrl",
+}
 
 # What a few allowed members return, so that chains such as DateTime.UtcNow.Subtract(x) stay typed.
-_STRING_RESULTS = ("Trim TrimStart TrimEnd ToLower ToLowerInvariant ToUpper ToUpperInvariant Substring Replace "
-                   "ToString PadLeft PadRight Insert Remove Format Join Concat Normalize")
+_STRING_RESULTS = (
+    "Trim TrimStart TrimEnd ToLower ToLowerInvariant ToUpper ToUpperInvariant Substring Replace "
+    "ToString PadLeft PadRight Insert Remove Format Join Concat Normalize"
+)
 MEMBER_TYPES: dict[str, dict[str, str]] = {
-    "System.String": {name: S for name in _STRING_RESULTS.split()} | {"Length": I, "IndexOf": I, "LastIndexOf": I,
-                                                                      "Split": "System.Array"},
-    DT: {name: DT for name in "UtcNow Now Today MinValue MaxValue Date Add AddDays AddHours AddMilliseconds AddMinutes "
-         "AddMonths AddSeconds AddTicks AddYears Parse".split()} | {"ToString": S, "TimeOfDay": TS},
-    "System.Text.Encoding": {name: "System.Text.Encoding" for name in ("UTF8", "ASCII", "Unicode", "UTF32", "Default")},
+    "System.String": dict.fromkeys(_STRING_RESULTS.split(), S)
+    | {"Length": I, "IndexOf": I, "LastIndexOf": I, "Split": "System.Array"},
+    DT: dict.fromkeys(
+        "UtcNow Now Today MinValue MaxValue Date Add AddDays AddHours AddMilliseconds AddMinutes "
+        "AddMonths AddSeconds AddTicks AddYears Parse".split(),
+        DT,
+    )
+    | {"ToString": S, "TimeOfDay": TS},
+    "System.Text.Encoding": dict.fromkeys(("UTF8", "ASCII", "Unicode", "UTF32", "Default"), "System.Text.Encoding"),
     "System.Guid": {"ToString": S},
     "Newtonsoft.Json.JsonConvert": {"SerializeObject": S},
-    "System.Text.RegularExpressions.Regex": {"Match": "System.Text.RegularExpressions.Match", "Replace": S,
-                                             "IsMatch": B},
+    "System.Text.RegularExpressions.Regex": {
+        "Match": "System.Text.RegularExpressions.Match",
+        "Replace": S,
+        "IsMatch": B,
+    },
     "System.Text.RegularExpressions.Match": {"Groups": "System.Text.RegularExpressions.GroupCollection"},
     "System.Text.RegularExpressions.Group": {"Captures": "System.Text.RegularExpressions.CaptureCollection"},
     "System.Text.RegularExpressions.Capture": {"Value": S},
@@ -183,11 +284,17 @@ POLICY_ATTRIBUTES: dict[str, tuple[str, frozenset[str]]] = {
         ("when", _page("choose-policy"), "condition"),
         ("otherwise", _page("choose-policy"), ""),
         ("retry", _page("retry-policy"), "condition count interval max-interval delta first-fast-retry"),
-        ("forward-request", _page("forward-request-policy"),
-         "http-version timeout timeout-ms continue-timeout follow-redirects buffer-request-body buffer-response "
-         "fail-on-error-status-code"),
-        ("set-backend-service", _page("set-backend-service-policy"),
-         "base-url backend-id sf-resolve-condition sf-service-instance-name sf-partition-key sf-listener-name"),
+        (
+            "forward-request",
+            _page("forward-request-policy"),
+            "http-version timeout timeout-ms continue-timeout follow-redirects buffer-request-body buffer-response "
+            "fail-on-error-status-code",
+        ),
+        (
+            "set-backend-service",
+            _page("set-backend-service-policy"),
+            "base-url backend-id sf-resolve-condition sf-service-instance-name sf-partition-key sf-listener-name",
+        ),
         ("set-variable", _page("set-variable-policy"), "name value"),
         ("return-response", _page("return-response-policy"), "response-variable-name"),
         ("set-status", _page("set-status-policy"), "code reason"),
@@ -198,11 +305,17 @@ POLICY_ATTRIBUTES: dict[str, tuple[str, frozenset[str]]] = {
         ("set-url", _page("send-request-policy"), ""),
         ("set-method", _page("send-request-policy"), ""),
         ("log-to-eventhub", _page("log-to-eventhub-policy"), "logger-id partition-id partition-key"),
-        ("authentication-managed-identity", _page("authentication-managed-identity-policy"),
-         "resource client-id output-token-variable-name ignore-error"),
-        ("validate-azure-ad-token", _page("validate-azure-ad-token-policy"),
-         "tenant-id header-name query-parameter-name token-value authentication-endpoint failed-validation-httpcode "
-         "failed-validation-error-message output-token-variable-name"),
+        (
+            "authentication-managed-identity",
+            _page("authentication-managed-identity-policy"),
+            "resource client-id output-token-variable-name ignore-error",
+        ),
+        (
+            "validate-azure-ad-token",
+            _page("validate-azure-ad-token-policy"),
+            "tenant-id header-name query-parameter-name token-value authentication-endpoint failed-validation-httpcode "
+            "failed-validation-error-message output-token-variable-name",
+        ),
         ("audiences", _page("validate-azure-ad-token-policy"), ""),
         ("audience", _page("validate-azure-ad-token-policy"), ""),
         ("client-application-ids", _page("validate-azure-ad-token-policy"), ""),
@@ -210,11 +323,14 @@ POLICY_ATTRIBUTES: dict[str, tuple[str, frozenset[str]]] = {
         ("application-id", _page("validate-azure-ad-token-policy"), ""),
         ("required-claims", _page("validate-azure-ad-token-policy"), ""),
         ("claim", _page("validate-azure-ad-token-policy"), "name match separator"),
-        ("llm-token-limit", _page("llm-token-limit-policy"),
-         "counter-key tokens-per-minute token-quota token-quota-period estimate-prompt-tokens "
-         "retry-after-header-name retry-after-variable-name remaining-quota-tokens-header-name "
-         "remaining-quota-tokens-variable-name remaining-tokens-header-name remaining-tokens-variable-name "
-         "tokens-consumed-header-name tokens-consumed-variable-name"),
+        (
+            "llm-token-limit",
+            _page("llm-token-limit-policy"),
+            "counter-key tokens-per-minute token-quota token-quota-period estimate-prompt-tokens "
+            "retry-after-header-name retry-after-variable-name remaining-quota-tokens-header-name "
+            "remaining-quota-tokens-variable-name remaining-tokens-header-name remaining-tokens-variable-name "
+            "tokens-consumed-header-name tokens-consumed-variable-name",
+        ),
         ("llm-emit-token-metric", _page("llm-emit-token-metric-policy"), "namespace"),
         ("dimension", _page("llm-emit-token-metric-policy"), "name value"),
     ]

@@ -14,9 +14,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -28,10 +28,11 @@ ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
-
 def connection_string(port: int) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+    )
 
 
 def queue_connection_string(blob_port: int, queue_port: int) -> str:
@@ -53,9 +54,21 @@ def _run(service: str) -> Iterator[int]:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="ledger-azurite-"))
     process = subprocess.Popen(
-        [str(binary), "--silent", "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",
-         f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        [
+            str(binary),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--inMemoryPersistence",
+            f"--{service}Host",
+            "127.0.0.1",
+            f"--{service}Port",
+            str(port),
+        ],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 30

@@ -7,10 +7,10 @@ modules) come out of the tree instead of out of regular expressions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 import tree_sitter
 import tree_sitter_bicep
@@ -26,7 +26,7 @@ def parse(source: str | bytes) -> tree_sitter.Tree:
     return _PARSER.parse(source.encode() if isinstance(source, str) else source)
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_file(path: Path) -> tree_sitter.Tree:
     return parse(path.read_bytes())
 
@@ -63,8 +63,11 @@ def string_value(node: tree_sitter.Node) -> str | None:
 
 def string_literals(tree: tree_sitter.Tree) -> list[str]:
     """Every string's literal parts (interpolated strings contribute the text between `${...}`)."""
-    return ["".join(text(c) for c in node.children if c.type == "string_content")
-            for node in walk(tree.root_node) if node.type == "string"]
+    return [
+        "".join(text(c) for c in node.children if c.type == "string_content")
+        for node in walk(tree.root_node)
+        if node.type == "string"
+    ]
 
 
 @dataclass(frozen=True)

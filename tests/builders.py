@@ -18,10 +18,20 @@ CHAT_REQUEST = {
 }
 
 
-def chat_response(*, model: str = "gpt-4o-2024-08-06", prompt: int = 31, completion: int = 42, cached: int = 0,
-                  text: str = "Book economy for flights under six hours. Hotels need manager approval above the cap.",
-                  finish_reason: str = "stop") -> dict[str, Any]:
-    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def chat_response(
+    *,
+    model: str = "gpt-4o-2024-08-06",
+    prompt: int = 31,
+    completion: int = 42,
+    cached: int = 0,
+    text: str = "Book economy for flights under six hours. Hotels need manager approval above the cap.",
+    finish_reason: str = "stop",
+) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if cached:
         usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return {
@@ -29,17 +39,39 @@ def chat_response(*, model: str = "gpt-4o-2024-08-06", prompt: int = 31, complet
         "object": "chat.completion",
         "created": 1764234000,
         "model": model,
-        "choices": [{"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", "content": text},
-                     "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "message": {"role": "assistant", "content": text},
+                "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+            }
+        ],
         "usage": usage,
-        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}],
+        "prompt_filter_results": [
+            {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
+        ],
     }
 
 
-def capture_event(*, call_id: str | None = None, time: str = "2026-11-27T09:00:00.123Z", operation: str = "ChatCompletions_Create",
-                  deployment: str = "chat-prod", path: str | None = None, request: Any = None, response: Any = None,
-                  status: int = 200, ip: str = "203.0.113.7", user_id: str = "oid-ana", subscription_id: str = "sub-marketing",
-                  total_ms: Any = 812, error: Any = None, content_type: str = "application/json", **extra: Any) -> dict[str, Any]:
+def capture_event(
+    *,
+    call_id: str | None = None,
+    time: str = "2026-11-27T09:00:00.123Z",
+    operation: str = "ChatCompletions_Create",
+    deployment: str = "chat-prod",
+    path: str | None = None,
+    request: Any = None,
+    response: Any = None,
+    status: int = 200,
+    ip: str = "203.0.113.7",
+    user_id: str = "oid-ana",
+    subscription_id: str = "sub-marketing",
+    total_ms: Any = 812,
+    error: Any = None,
+    content_type: str = "application/json",
+    **extra: Any,
+) -> dict[str, Any]:
     request_body = CHAT_REQUEST if request is None else request
     response_body = chat_response() if response is None else response
     event = {
@@ -49,17 +81,35 @@ def capture_event(*, call_id: str | None = None, time: str = "2026-11-27T09:00:0
         "gateway": {"service": "apim-contoso", "region": "East US 2"},
         "api": {"id": "azure-openai", "operation": operation, "version": "2024-10-21"},
         "deployment": deployment,
-        "caller": {"ip": ip, "subscriptionId": subscription_id, "subscriptionName": "marketing-assistant",
-                   "productId": "gold", "userId": user_id, "userName": "ana@contoso.com", "appId": "app-portal", "tenantId": "tenant-1"},
+        "caller": {
+            "ip": ip,
+            "subscriptionId": subscription_id,
+            "subscriptionName": "marketing-assistant",
+            "productId": "gold",
+            "userId": user_id,
+            "userName": "ana@contoso.com",
+            "appId": "app-portal",
+            "tenantId": "tenant-1",
+        },
         "backend": {"id": "aoai-eastus2", "url": "https://contoso-eastus2.openai.azure.com"},
-        "request": {"method": "POST", "path": path or f"/openai/deployments/{deployment}/chat/completions",
-                    "contentType": "application/json", "size": 1234,
-                    "body": request_body if isinstance(request_body, str) or request_body is False else orjson.dumps(request_body).decode(),
-                    "bodyRef": None},
-        "response": {"status": status, "contentType": content_type, "size": 2345,
-                     "headers": {"x-ms-region": "East US 2", "openai-processing-ms": "790.1"},
-                     "body": response_body if isinstance(response_body, str) else orjson.dumps(response_body).decode(),
-                     "bodyRef": None},
+        "request": {
+            "method": "POST",
+            "path": path or f"/openai/deployments/{deployment}/chat/completions",
+            "contentType": "application/json",
+            "size": 1234,
+            "body": request_body
+            if isinstance(request_body, str) or request_body is False
+            else orjson.dumps(request_body).decode(),
+            "bodyRef": None,
+        },
+        "response": {
+            "status": status,
+            "contentType": content_type,
+            "size": 2345,
+            "headers": {"x-ms-region": "East US 2", "openai-processing-ms": "790.1"},
+            "body": response_body if isinstance(response_body, str) else orjson.dumps(response_body).decode(),
+            "bodyRef": None,
+        },
         "timing": {"totalMs": total_ms, "backendMs": 790},
         "error": error,
     }

@@ -11,11 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.app.settings import load_settings  # noqa: E402
-from shared.store.sql import SqlStore  # noqa: E402
-from shared.app.wiring import AppContext  # noqa: E402
-from shared.ingest.redaction import configure_redaction  # noqa: E402
-from tests.azurite import azurite, azurite_queue  # noqa: E402,F401  (session fixtures for every test layer)
+from shared.app.settings import load_settings  # noqa: E402 - the repository root goes on sys.path first
+from shared.app.wiring import AppContext  # noqa: E402 - the repository root goes on sys.path first
+from shared.ingest.redaction import configure_redaction  # noqa: E402 - the repository root goes on sys.path first
+from shared.store.sql import SqlStore  # noqa: E402 - the repository root goes on sys.path first
+from tests.azurite import azurite, azurite_queue  # noqa: E402, F401  (the repository root goes on sys.path first; session fixtures for every test layer)
 
 
 @pytest.fixture(autouse=True)

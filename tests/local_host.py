@@ -7,9 +7,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from tests.net import free_port, http_call
 
@@ -19,8 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def devhost_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a devhost subprocess over a SQLite file in `tmp_path`, in dev mode, sending no mail."""
     env = dict(os.environ)
-    env.update({"LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
-                "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"), "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+            "LEDGER_AUTH": "dev",
+            "LEDGER_EMAIL_MODE": "off",
+            "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra)
     return env
 
@@ -31,8 +38,13 @@ def local_host(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path]]:
     would fill up with access lines and stall the server); stopped on exit."""
     port, log = free_port(), tmp_path / "serve.log"
     with open(log, "wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
-                                   cwd=tmp_path, env=devhost_env(tmp_path, **env), stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
+            cwd=tmp_path,
+            env=devhost_env(tmp_path, **env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -50,8 +62,15 @@ def local_host(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path]]:
         process.wait(timeout=10)
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chromium() -> str:
@@ -64,16 +83,30 @@ def chromium() -> str:
 
 def rendered_dom(url: str, tmp_path: Path) -> str:
     """The DOM headless Chromium renders for `url`."""
-    result = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-dom'}", "--dump-dom", url],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-dom'}", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
 def screenshot(url: str, path: Path, size: str = "1280,900") -> Path:
     """A PNG of `url` as headless Chromium draws it at `size`, written to `path`."""
-    result = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={path.parent / 'chromium-shot'}",
-                             f"--screenshot={path}", f"--window-size={size}", url],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            chromium(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={path.parent / 'chromium-shot'}",
+            f"--screenshot={path}",
+            f"--window-size={size}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and path.exists(), result.stderr[-2000:]
     return path

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Iterator
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -35,7 +35,6 @@ class MailSink:
         return "250 OK"
 
 
-
 @contextmanager
 def smtp_server(port: int | None = None, *, login: tuple[str, str] | None = None) -> Iterator[tuple[int, MailSink]]:
     """Serve SMTP on 127.0.0.1 until the block ends; with `login`, AUTH is required (over plain text: tests only)."""
@@ -43,6 +42,7 @@ def smtp_server(port: int | None = None, *, login: tuple[str, str] | None = None
     port = port or free_port()
     options = {}
     if login is not None:
+
         def authenticate(_server, _session, _envelope, _mechanism, data):
             ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
             return AuthResult(success=ok)

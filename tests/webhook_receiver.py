@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 
 class Received:
@@ -26,7 +27,7 @@ def webhook_receiver(failures: dict[str, int] | None = None) -> Iterator[tuple[s
     received = Received(failures or {})
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with received.lock:
                 if received.failures.get(self.path, 0) > 0:

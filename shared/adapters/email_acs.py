@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the SDK loads on the first mail, not at start-up
+    from azure.communication.email import EmailClient
 
 
 class AcsSender:
     def __init__(self, endpoint: str, sender: str, *, client_id: str | None = None) -> None:
         self.endpoint, self.sender, self.client_id = endpoint, sender, client_id
-        self._client = None
+        self._client: EmailClient | None = None
 
-    def _email_client(self):
+    def _email_client(self) -> EmailClient:
         if self._client is None:
             from azure.communication.email import EmailClient
             from azure.identity import DefaultAzureCredential
@@ -25,9 +29,11 @@ class AcsSender:
         html = message.get_body(("html",))
         payload = {
             "senderAddress": self.sender,
-            "content": {"subject": str(message["Subject"]),
-                        "plainText": text.get_content() if text else "",
-                        "html": html.get_content() if html else ""},
+            "content": {
+                "subject": str(message["Subject"]),
+                "plainText": text.get_content() if text else "",
+                "html": html.get_content() if html else "",
+            },
             "recipients": {"to": _addresses(message["To"]), "cc": _addresses(message["Cc"])},
         }
         result = self._email_client().begin_send(payload).result()

@@ -8,8 +8,16 @@ from email.message import EmailMessage
 
 
 class SmtpSender:
-    def __init__(self, host: str, port: int, *, starttls: bool = True, username: str = "", password: str = "",
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        starttls: bool = True,
+        username: str = "",
+        password: str = "",
+        timeout: float = 30.0,
+    ) -> None:
         self.host, self.port, self.starttls = host, port, starttls
         self.username, self.password, self.timeout = username, password, timeout
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
+    from azure.core.credentials import AccessToken, TokenCredential
 
 SQL_SCOPE = "https://database.windows.net/.default"
 
@@ -20,17 +21,15 @@ def sql_token_provider(client_id: str | None) -> Callable[[], str]:
     return cached_token_provider(credential, SQL_SCOPE)
 
 
-def cached_token_provider(credential: "TokenCredential", scope: str) -> Callable[[], str]:
+def cached_token_provider(credential: TokenCredential, scope: str) -> Callable[[], str]:
     """A callable returning `credential`'s token for `scope`, asked for again five minutes before it expires."""
     lock = threading.Lock()
-    cached: dict[str, object] = {}
+    cached: list[AccessToken] = []  # the current token, once there is one
 
     def token() -> str:
         with lock:
-            expires_on = cached.get("expires_on", 0)
-            if not cached or float(expires_on) - time.time() < 300:  # type: ignore[arg-type]
-                access = credential.get_token(scope)
-                cached.update(token=access.token, expires_on=access.expires_on)
-            return str(cached["token"])
+            if not cached or cached[0].expires_on - time.time() < 300:
+                cached[:] = [credential.get_token(scope)]
+            return cached[0].token
 
     return token

@@ -17,7 +17,6 @@ import logging
 from typing import Any
 from urllib.parse import urlparse
 
-
 logger = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -26,8 +25,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class QueuedKustoSink:
     """`send(rows, tag=...)`: queue JSON-lines rows for the `Calls` table, ingested once per tag."""
 
-    def __init__(self, ingest_uri: str, database: str, *, table: str, mapping: str, client_id: str = "",
-                 credential: Any = None) -> None:
+    def __init__(
+        self, ingest_uri: str, database: str, *, table: str, mapping: str, client_id: str = "", credential: Any = None
+    ) -> None:
         from azure.kusto.ingest import QueuedIngestClient
 
         if not database:
@@ -68,4 +68,3 @@ def _connection(ingest_uri: str, client_id: str, credential: Any):
 
         credential = DefaultAzureCredential(managed_identity_client_id=client_id or None)
     return KustoConnectionStringBuilder.with_azure_token_credential(ingest_uri, credential=credential)
-

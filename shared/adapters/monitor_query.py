@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 
 def gateway_hourly_kql(operation_ids: Iterable[str]) -> str:
@@ -17,8 +18,9 @@ def gateway_hourly_kql(operation_ids: Iterable[str]) -> str:
     )
 
 
-def query_gateway_hourly(workspace_id: str, operation_ids: Iterable[str], start: datetime, end: datetime,
-                         client_id: str | None = None) -> list[dict[str, Any]]:
+def query_gateway_hourly(
+    workspace_id: str, operation_ids: Iterable[str], start: datetime, end: datetime, client_id: str | None = None
+) -> list[dict[str, Any]]:
     """Rows {"hour": datetime, "calls": int} for [start, end), read with the app's managed identity."""
     from azure.identity import DefaultAzureCredential
     from azure.monitor.query import LogsQueryClient, LogsQueryStatus
@@ -28,4 +30,4 @@ def query_gateway_hourly(workspace_id: str, operation_ids: Iterable[str], start:
     if response.status != LogsQueryStatus.SUCCESS:
         raise RuntimeError(f"Log Analytics query incomplete: {getattr(response, 'partial_error', None)}")
     table = response.tables[0]
-    return [dict(zip(table.columns, row)) for row in table.rows]
+    return [dict(zip(table.columns, row, strict=True)) for row in table.rows]

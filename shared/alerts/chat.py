@@ -10,7 +10,8 @@ a header holds at most 150 characters, a section at most 10 fields, an actions b
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def teams_card(subject: str, details: dict[str, Any]) -> dict[str, Any]:
@@ -20,12 +21,22 @@ def teams_card(subject: str, details: dict[str, Any]) -> dict[str, Any]:
     ]
     facts = details.get("facts", [])
     if facts:
-        body.append({"type": "FactSet", "facts": [{"title": str(label), "value": str(value)} for label, value in facts]})
-    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
-            "body": body,
-            "actions": [{"type": "Action.OpenUrl", "title": label, "url": url} for label, url in details.get("links", [])]}
-    return {"type": "message", "attachments": [
-        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
+        body.append(
+            {"type": "FactSet", "facts": [{"title": str(label), "value": str(value)} for label, value in facts]}
+        )
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "actions": [{"type": "Action.OpenUrl", "title": label, "url": url} for label, url in details.get("links", [])],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
 
 
 def _mrkdwn(text: str) -> str:
@@ -40,12 +51,26 @@ def slack_blocks(subject: str, details: dict[str, Any]) -> dict[str, Any]:
     ]
     facts = details.get("facts", [])
     for start in range(0, len(facts), 10):
-        blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{_mrkdwn(label)}*\n{_mrkdwn(value)}"}
-                                                     for label, value in facts[start:start + 10]]})
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{_mrkdwn(label)}*\n{_mrkdwn(value)}"}
+                    for label, value in facts[start : start + 10]
+                ],
+            }
+        )
     links = details.get("links", [])[:25]
     if links:
-        blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": label[:75]}, "url": url} for label, url in links]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {"type": "button", "text": {"type": "plain_text", "text": label[:75]}, "url": url}
+                    for label, url in links
+                ],
+            }
+        )
     return {"text": subject, "blocks": blocks}
 
 

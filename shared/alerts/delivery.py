@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -20,8 +20,8 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.app.settings import Settings
-from shared.store.times import aware_utc, iso_utc, naive_utc
 from shared.store.schema_alerts import alerts
+from shared.store.times import aware_utc, iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ RETRYABLE = ("pending", "failed")
 
 
 class EmailSender(Protocol):
-    def send(self, message: EmailMessage) -> None:
-        """Hand the message to the relay; raise unless it was accepted."""
+    def send(self, message: EmailMessage) -> object:
+        """Hand the message to the relay; raise unless it was accepted. What it returns is not used (the outbox
+        returns the file's path)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,22 @@ def create_alert(conn: Connection, alert: NewAlert, email_mode: str, now: dateti
         status = "no_recipients"
     else:
         status = "pending"
-    inserted = insert_once(conn, alerts.insert().values(
-        dedupe_key=alert.dedupe_key, kind=alert.kind, scope_type=alert.scope_type, scope_id=alert.scope_id,
-        occurred_at=naive_utc(alert.occurred_at), created_at=naive_utc(now), subject=alert.subject[:512],
-        details=json.dumps(alert.details), recipients=json.dumps({"to": list(alert.to), "cc": list(cc)}),
-        status=status, attempts=0,
-    ))
+    inserted = insert_once(
+        conn,
+        alerts.insert().values(
+            dedupe_key=alert.dedupe_key,
+            kind=alert.kind,
+            scope_type=alert.scope_type,
+            scope_id=alert.scope_id,
+            occurred_at=naive_utc(alert.occurred_at),
+            created_at=naive_utc(now),
+            subject=alert.subject[:512],
+            details=json.dumps(alert.details),
+            recipients=json.dumps({"to": list(alert.to), "cc": list(cc)}),
+            status=status,
+            attempts=0,
+        ),
+    )
     if not inserted:
         return None
     alert_id = conn.execute(select(alerts.c.id).where(alerts.c.dedupe_key == alert.dedupe_key)).scalar_one()
@@ -88,9 +99,17 @@ def create_alert(conn: Connection, alert: NewAlert, email_mode: str, now: dateti
 
 def raised_between(conn: Connection, kind: str, scope_type: str, scope_id: str, start: datetime, end: datetime) -> bool:
     """Whether an alert of this kind and scope is about a moment in [start, end) (episode suppression)."""
-    found = conn.execute(select(alerts.c.id).where(
-        alerts.c.kind == kind, alerts.c.scope_type == scope_type, alerts.c.scope_id == scope_id,
-        alerts.c.occurred_at >= naive_utc(start), alerts.c.occurred_at < naive_utc(end)).limit(1)).first()
+    found = conn.execute(
+        select(alerts.c.id)
+        .where(
+            alerts.c.kind == kind,
+            alerts.c.scope_type == scope_type,
+            alerts.c.scope_id == scope_id,
+            alerts.c.occurred_at >= naive_utc(start),
+            alerts.c.occurred_at < naive_utc(end),
+        )
+        .limit(1)
+    ).first()
     return found is not None
 
 
@@ -109,7 +128,9 @@ def _decoded(row: Any) -> dict[str, Any]:
     return values
 
 
-def list_alerts(conn: Connection, limit: int, before_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+def list_alerts(
+    conn: Connection, limit: int, before_id: int | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
     """Newest first (ids only grow), `limit` rows below `before_id`."""
     statement = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
     if before_id is not None:
@@ -123,16 +144,28 @@ def list_alerts(conn: Connection, limit: int, before_id: int | None = None, kind
     return [row | {"posts": posts[row["id"]]} for row in rows]
 
 
-
 def alert_json(row: dict[str, Any]) -> dict[str, Any]:
     details = row["details"]
     return {
-        "id": row["id"], "kind": row["kind"], "scopeType": row["scope_type"], "scopeId": row["scope_id"],
-        "occurredAt": iso_utc(row["occurred_at"]), "createdAt": iso_utc(row["created_at"]), "subject": row["subject"],
-        "summary": details.get("summary"), "facts": dict(details.get("facts", [])), "links": dict(details.get("links", [])),
-        "data": details.get("data", {}), "recipients": row["recipients"],
-        "delivery": {"status": row["status"], "attempts": row["attempts"], "sentAt": iso_utc(row["sent_at"]),
-                     "lastError": row["last_error"], "channels": row.get("posts", [])},
+        "id": row["id"],
+        "kind": row["kind"],
+        "scopeType": row["scope_type"],
+        "scopeId": row["scope_id"],
+        "occurredAt": iso_utc(row["occurred_at"]),
+        "createdAt": iso_utc(row["created_at"]),
+        "subject": row["subject"],
+        "summary": details.get("summary"),
+        "facts": dict(details.get("facts", [])),
+        "links": dict(details.get("links", [])),
+        "data": details.get("data", {}),
+        "recipients": row["recipients"],
+        "delivery": {
+            "status": row["status"],
+            "attempts": row["attempts"],
+            "sentAt": iso_utc(row["sent_at"]),
+            "lastError": row["last_error"],
+            "channels": row.get("posts", []),
+        },
     }
 
 
@@ -141,8 +174,13 @@ def sender_for(settings: Settings) -> EmailSender | None:
     if settings.email_mode == "smtp":
         from shared.adapters.email_smtp import SmtpSender
 
-        return SmtpSender(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls,
-                          username=settings.smtp_username, password=settings.smtp_password)
+        return SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        )
     if settings.email_mode == "outbox":
         from shared.adapters.email_outbox import OutboxSender
 
@@ -157,16 +195,20 @@ def sender_for(settings: Settings) -> EmailSender | None:
 def claimable(table: Any, now: datetime):
     """Rows of an outbox (`alerts`, `alert_posts`) a check may lease: waiting, failed, or leased by the dead."""
     stale = naive_utc(now - LEASE)
-    return and_(table.c.attempts < MAX_ATTEMPTS, or_(
-        table.c.status.in_(RETRYABLE), and_(table.c.status == "sending", table.c.claimed_at < stale)))
+    return and_(
+        table.c.attempts < MAX_ATTEMPTS,
+        or_(table.c.status.in_(RETRYABLE), and_(table.c.status == "sending", table.c.claimed_at < stale)),
+    )
 
 
-def deliver_pending(store: Any, sender: EmailSender | None, settings: Settings, now: datetime | None = None) -> DeliveryReport:
+def deliver_pending(
+    store: Any, sender: EmailSender | None, settings: Settings, now: datetime | None = None
+) -> DeliveryReport:
     """Send every alert waiting for delivery, each leased first so two instances never send the same one;
     then post alerts to the chat webhooks (their `sent`/`failed` are logged, the report stays the mail's)."""
     from shared.alerts.webhooks import deliver_webhooks, poster_for
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report = _deliver_mail(store, sender, settings, now)
     posts = deliver_webhooks(store, poster_for(settings), settings, now)
     if posts.sent or posts.failed:
@@ -181,22 +223,30 @@ def _deliver_mail(store: Any, sender: EmailSender | None, settings: Settings, no
     if sender is None:
         return report
     with store.read() as conn:
-        ids = list(conn.execute(select(alerts.c.id).where(claimable(alerts, now)).order_by(alerts.c.id).limit(200)).scalars())
+        ids = list(
+            conn.execute(select(alerts.c.id).where(claimable(alerts, now)).order_by(alerts.c.id).limit(200)).scalars()
+        )
     for alert_id in ids:
         with store.write() as conn:
-            leased = conn.execute(update(alerts).where(alerts.c.id == alert_id, claimable(alerts, now)).values(
-                status="sending", claimed_at=naive_utc(now), attempts=alerts.c.attempts + 1)).rowcount == 1
+            leased = (
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.id == alert_id, claimable(alerts, now))
+                    .values(status="sending", claimed_at=naive_utc(now), attempts=alerts.c.attempts + 1)
+                ).rowcount
+                == 1
+            )
             row = alert_row(conn, alert_id) if leased else None
         if row is None:
             continue  # another instance holds it
         try:
             sender.send(compose(row, settings))
-        except Exception as exc:  # any relay failure: keep the row for the next check
+        except Exception as exc:  # noqa: BLE001 - any relay failure: keep the row for the next check
             logger.warning("alert %s: send attempt %d failed: %s", alert_id, row["attempts"], exc)
             _finish(store, alert_id, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:1024])
             report.failed.append(alert_id)
             continue
-        _finish(store, alert_id, status="sent", sent_at=naive_utc(datetime.now(timezone.utc)), last_error=None)
+        _finish(store, alert_id, status="sent", sent_at=naive_utc(datetime.now(UTC)), last_error=None)
         logger.info("alert %s sent to %s", alert_id, row["recipients"])
         report.sent.append(alert_id)
     return report

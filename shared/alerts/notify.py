@@ -8,7 +8,7 @@ but every one of them draws a table cell with a background colour. Links point a
 from __future__ import annotations
 
 import hashlib
-from datetime import timezone
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import format_datetime
 from html import escape
@@ -37,7 +37,7 @@ def compose(row: dict[str, Any], settings: Settings) -> EmailMessage:
         message["To"] = ", ".join(recipients["to"])
     if recipients.get("cc"):
         message["Cc"] = ", ".join(recipients["cc"])
-    message["Date"] = format_datetime(row["created_at"].astimezone(timezone.utc))
+    message["Date"] = format_datetime(row["created_at"].astimezone(UTC))
     message["Message-ID"] = message_id(row)
     message["X-Ledger-Alert"] = f"{row['kind']}; id={row['id']}"
     message.set_content(render_text(row["subject"], details))
@@ -67,13 +67,15 @@ def render_html(subject: str, details: dict[str, Any]) -> str:
     parts = [
         '<!DOCTYPE html><html><body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px;color:#222">',
         f'<h2 style="font-size:18px;margin:0 0 8px">{escape(subject)}</h2>',
-        f'<p>{escape(details.get("summary", ""))}</p>',
+        f"<p>{escape(details.get('summary', ''))}</p>",
     ]
     facts = details.get("facts", [])
     if facts:
         parts.append('<table cellpadding="4" cellspacing="0" style="border-collapse:collapse">')
-        parts += [f'<tr><td style="color:#666">{escape(label)}</td><td><b>{escape(str(value))}</b></td></tr>'
-                  for label, value in facts]
+        parts += [
+            f'<tr><td style="color:#666">{escape(label)}</td><td><b>{escape(str(value))}</b></td></tr>'
+            for label, value in facts
+        ]
         parts.append("</table>")
     series = details.get("series")
     if series and series.get("points"):
@@ -92,17 +94,24 @@ def chart_html(series: dict[str, Any]) -> str:
     points = series["points"]
     peak = max((value for _, value in points), default=0) or 1
     mark = series.get("mark")
-    rows = [f'<p style="margin:12px 0 4px"><b>{escape(series.get("title", ""))}</b></p>',
-            '<table cellpadding="0" cellspacing="2" style="border-collapse:separate;font-size:12px">']
+    rows = [
+        f'<p style="margin:12px 0 4px"><b>{escape(series.get("title", ""))}</b></p>',
+        '<table cellpadding="0" cellspacing="2" style="border-collapse:separate;font-size:12px">',
+    ]
     for label, value in points:
         width = max(1, round(BAR_WIDTH * value / peak)) if value else 0
         colour = ALERT_COLOUR if label == mark else BAR_COLOUR
-        bar = (f'<table cellpadding="0" cellspacing="0"><tr><td width="{width}" height="12" '
-               f'style="background:{colour};width:{width}px;height:12px;font-size:1px">&nbsp;</td></tr></table>'
-               if width else "")
-        rows.append(f'<tr><td style="color:#666;padding-right:6px;white-space:nowrap">{escape(str(label))}</td>'
-                    f'<td width="{BAR_WIDTH}">{bar}</td>'
-                    f'<td style="padding-left:6px;text-align:right">{escape(_number(value))}</td></tr>')
+        bar = (
+            f'<table cellpadding="0" cellspacing="0"><tr><td width="{width}" height="12" '
+            f'style="background:{colour};width:{width}px;height:12px;font-size:1px">&nbsp;</td></tr></table>'
+            if width
+            else ""
+        )
+        rows.append(
+            f'<tr><td style="color:#666;padding-right:6px;white-space:nowrap">{escape(str(label))}</td>'
+            f'<td width="{BAR_WIDTH}">{bar}</td>'
+            f'<td style="padding-left:6px;text-align:right">{escape(_number(value))}</td></tr>'
+        )
     rows.append("</table>")
     return "\n".join(rows)
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, select, update
 
-from shared.store.times import iso_utc, naive_utc
+from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
+from shared.store.bounds import text_limits
 from shared.store.schema import usage_daily
 from shared.store.schema_alerts import quotas
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ DEFAULT_THRESHOLDS = (50, 80, 100)
 _FIELDS = {"scopeType", "scopeId", "period", "limitTokens", "limitCostUsd", "thresholds", "notify"}
 MAX_LIMIT_TOKENS = 2**63 - 1  # limit_tokens is a BIGINT
 MAX_LIMIT_COST_USD = 1e15  # finite (a JSON file may say Infinity) and far beyond any budget
-_SCOPE_ID_COLUMN = quotas.c.scope_id.type.length  # NVARCHAR on Azure SQL: counted in UTF-16 units
-_NOTIFY_COLUMN = quotas.c.notify.type.length
+_SCOPE_ID_COLUMN = text_limits(quotas)["scope_id"].length  # NVARCHAR on Azure SQL: counted in UTF-16 units
+_NOTIFY_COLUMN = text_limits(quotas)["notify"].length
 
 
 class QuotaError(ValueError):
@@ -54,9 +55,15 @@ class Quota:
     notify: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"scopeType": self.scope_type, "scopeId": self.scope_id, "period": self.period,
-                "limitTokens": self.limit_tokens, "limitCostUsd": self.limit_cost_usd,
-                "thresholds": list(self.thresholds), "notify": list(self.notify)}
+        return {
+            "scopeType": self.scope_type,
+            "scopeId": self.scope_id,
+            "period": self.period,
+            "limitTokens": self.limit_tokens,
+            "limitCostUsd": self.limit_cost_usd,
+            "thresholds": list(self.thresholds),
+            "notify": list(self.notify),
+        }
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,16 @@ class QuotaStatus:
     crossed: tuple[int, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {"periodStart": iso_utc(self.period_start), "periodEnd": iso_utc(self.period_end),
-                "usedTokens": self.used_tokens, "usedCostUsd": self.used_cost_usd, "percent": self.percent,
-                "forecastPercent": self.forecast_percent,
-                "forecastFullAt": iso_utc(self.forecast_full_at) if self.forecast_full_at else None,
-                "crossed": list(self.crossed)}
-
+        return {
+            "periodStart": iso_utc(self.period_start),
+            "periodEnd": iso_utc(self.period_end),
+            "usedTokens": self.used_tokens,
+            "usedCostUsd": self.used_cost_usd,
+            "percent": self.percent,
+            "forecastPercent": self.forecast_percent,
+            "forecastFullAt": iso_utc(self.forecast_full_at) if self.forecast_full_at else None,
+            "crossed": list(self.crossed),
+        }
 
 
 def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | None = None) -> Quota:
@@ -90,31 +101,50 @@ def quota_from_json(body: Any, scope_type: str | None = None, scope_id: str | No
     scope_id = scope_id if scope_id is not None else body.get("scopeId")
     if scope_type not in SCOPE_TYPES:
         raise QuotaError("scopeType", f"must be one of {', '.join(SCOPE_TYPES)}")
-    if (not isinstance(scope_id, str) or not scope_id.strip() or _utf16_units(scope_id) > _SCOPE_ID_COLUMN
-            or "\x00" in scope_id):
+    if (
+        not isinstance(scope_id, str)
+        or not scope_id.strip()
+        or _utf16_units(scope_id) > _SCOPE_ID_COLUMN
+        or "\x00" in scope_id
+    ):
         raise QuotaError("scopeId", f"must be a non-empty string of at most {_SCOPE_ID_COLUMN} characters, without NUL")
     period = body.get("period")
     if period not in PERIODS:
         raise QuotaError("period", f"must be one of {', '.join(PERIODS)}")
     limit_tokens = body.get("limitTokens")
-    if limit_tokens is not None and (isinstance(limit_tokens, bool) or not isinstance(limit_tokens, int)
-                                     or not 0 < limit_tokens <= MAX_LIMIT_TOKENS):
+    if limit_tokens is not None and (
+        isinstance(limit_tokens, bool) or not isinstance(limit_tokens, int) or not 0 < limit_tokens <= MAX_LIMIT_TOKENS
+    ):
         raise QuotaError("limitTokens", f"must be a whole number from 1 to {MAX_LIMIT_TOKENS}, or null")
     limit_cost = body.get("limitCostUsd")
-    if limit_cost is not None and (isinstance(limit_cost, bool) or not isinstance(limit_cost, (int, float))
-                                   or not 0 < limit_cost <= MAX_LIMIT_COST_USD):
+    if limit_cost is not None and (
+        isinstance(limit_cost, bool)
+        or not isinstance(limit_cost, (int, float))
+        or not 0 < limit_cost <= MAX_LIMIT_COST_USD
+    ):
         raise QuotaError("limitCostUsd", f"must be a number above 0 and at most {MAX_LIMIT_COST_USD:.0e}, or null")
     if limit_tokens is None and limit_cost is None:
         raise QuotaError("limitTokens", "a quota needs limitTokens, limitCostUsd or both")
     thresholds = body.get("thresholds", list(DEFAULT_THRESHOLDS))
     if thresholds is None:
         thresholds = list(DEFAULT_THRESHOLDS)
-    if (not isinstance(thresholds, list) or not thresholds or len(thresholds) > 10
-            or any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 1000 for t in thresholds)):
+    if (
+        not isinstance(thresholds, list)
+        or not thresholds
+        or len(thresholds) > 10
+        or any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 1000 for t in thresholds)
+    ):
         raise QuotaError("thresholds", "must be a list of 1 to 10 whole percentages between 1 and 1000")
     notify = _addresses(body.get("notify") or [])
-    return Quota(scope_type, scope_id.strip(), period, limit_tokens, float(limit_cost) if limit_cost is not None else None,
-                 tuple(sorted(set(thresholds))), notify)
+    return Quota(
+        scope_type,
+        scope_id.strip(),
+        period,
+        limit_tokens,
+        float(limit_cost) if limit_cost is not None else None,
+        tuple(sorted(set(thresholds))),
+        notify,
+    )
 
 
 def _addresses(notify: Any) -> tuple[str, ...]:
@@ -156,7 +186,7 @@ def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, d
     else:
         raise ValueError(f"unknown period {period!r}")
     # Local midnights, made aware in the zone: DST days are 23 or 25 hours long, as they should be.
-    return (start.replace(tzinfo=tz).astimezone(timezone.utc), end.replace(tzinfo=tz).astimezone(timezone.utc))
+    return (start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC))
 
 
 def quota_status(conn: Connection, quota: Quota, now: datetime, tz: ZoneInfo) -> QuotaStatus:
@@ -176,12 +206,15 @@ def unseen_scope_warning(conn: Connection, quota: Quota) -> str | None:
     seen = conn.execute(select(usage_daily.c.day).where(usage_daily.c[column] == quota.scope_id).limit(1)).first()
     if seen is not None:
         return None
-    return (f"no calls seen for {quota.scope_type} {quota.scope_id!r} yet; check the id "
-            f"(quotas match the {quota.scope_type} ids GET /api/usage?groupBy={quota.scope_type} shows)")
+    return (
+        f"no calls seen for {quota.scope_type} {quota.scope_id!r} yet; check the id "
+        f"(quotas match the {quota.scope_type} ids GET /api/usage?groupBy={quota.scope_type} shows)"
+    )
 
 
-def status_of(quota: Quota, start: datetime, end: datetime, now: datetime, used_tokens: int,
-              used_cost: float | None) -> QuotaStatus:
+def status_of(
+    quota: Quota, start: datetime, end: datetime, now: datetime, used_tokens: int, used_cost: float | None
+) -> QuotaStatus:
     """The status figures from the totals: the highest share of either limit counts."""
     shares = []
     if quota.limit_tokens:
@@ -197,17 +230,31 @@ def status_of(quota: Quota, start: datetime, end: datetime, now: datetime, used_
         moment = (start + timedelta(seconds=elapsed / share)).replace(microsecond=0)
         full_at = moment if moment < end else None
     percent = round(share * 100, 2)
-    return QuotaStatus(start, end, used_tokens, None if used_cost is None else round(used_cost, 6), percent,
-                       None if forecast_share is None else round(forecast_share * 100, 2), full_at,
-                       tuple(t for t in quota.thresholds if share * 100 >= t))
+    return QuotaStatus(
+        start,
+        end,
+        used_tokens,
+        None if used_cost is None else round(used_cost, 6),
+        percent,
+        None if forecast_share is None else round(forecast_share * 100, 2),
+        full_at,
+        tuple(t for t in quota.thresholds if share * 100 >= t),
+    )
 
 
 # --- the store -------------------------------------------------------------------------------------------
 
 
 def _from_row(row: Any) -> Quota:
-    return Quota(row["scope_type"], row["scope_id"], row["period"], row["limit_tokens"], row["limit_cost_usd"],
-                 tuple(json.loads(row["thresholds"])), tuple(json.loads(row["notify"])))
+    return Quota(
+        row["scope_type"],
+        row["scope_id"],
+        row["period"],
+        row["limit_tokens"],
+        row["limit_cost_usd"],
+        tuple(json.loads(row["thresholds"])),
+        tuple(json.loads(row["notify"])),
+    )
 
 
 def list_quotas(conn: Connection) -> list[Quota]:
@@ -226,9 +273,15 @@ def _key(scope_type: str, scope_id: str):
 
 def put_quota(conn: Connection, quota: Quota, managed_by: str = "api", now: datetime | None = None) -> None:
     """Create or replace a quota (update first, insert when absent: portable across the three dialects)."""
-    values = {"period": quota.period, "limit_tokens": quota.limit_tokens, "limit_cost_usd": quota.limit_cost_usd,
-              "thresholds": json.dumps(list(quota.thresholds)), "notify": json.dumps(list(quota.notify)),
-              "managed_by": managed_by, "updated_at": naive_utc(now or datetime.now(timezone.utc))}
+    values = {
+        "period": quota.period,
+        "limit_tokens": quota.limit_tokens,
+        "limit_cost_usd": quota.limit_cost_usd,
+        "thresholds": json.dumps(list(quota.thresholds)),
+        "notify": json.dumps(list(quota.notify)),
+        "managed_by": managed_by,
+        "updated_at": naive_utc(now or datetime.now(UTC)),
+    }
     if conn.execute(update(quotas).where(_key(quota.scope_type, quota.scope_id)).values(values)).rowcount == 0:
         conn.execute(quotas.insert().values(scope_type=quota.scope_type, scope_id=quota.scope_id, **values))
 
@@ -277,4 +330,3 @@ def sync_quota_file(conn: Connection, path: Path | None) -> int:
     if changed:
         logger.info("quota file %s: %d quota(s) created, changed or removed", path, changed)
     return changed
-

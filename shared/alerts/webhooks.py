@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import exists, select, update
 
 from shared.alerts.delivery import DeliveryReport, alert_row, claimable, insert_once
 from shared.app.settings import Settings
-from shared.store.times import iso_utc, naive_utc
 from shared.store.schema_alerts import alert_channels, alert_posts, alerts
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -42,24 +42,34 @@ def poster_for(settings: Settings) -> WebhookPoster | None:
     return HttpPoster()
 
 
-def deliver_webhooks(store: Any, poster: WebhookPoster | None, settings: Settings,
-                     now: datetime | None = None) -> DeliveryReport:
+def deliver_webhooks(
+    store: Any, poster: WebhookPoster | None, settings: Settings, now: datetime | None = None
+) -> DeliveryReport:
     """Post every alert each configured channel has not had yet; `sent`/`failed` list `alert_id` per post."""
     report = DeliveryReport()
     channels = {channel_name(kind, url): (kind, url) for kind, url in settings.alert_webhooks}
     if poster is None or not channels:
         return report
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     _queue_posts(store, list(channels), now)
     with store.read() as conn:
-        due = conn.execute(select(alert_posts.c.alert_id, alert_posts.c.channel).where(
-            alert_posts.c.channel.in_(list(channels)), claimable(alert_posts, now))
-            .order_by(alert_posts.c.alert_id).limit(200)).all()
+        due = conn.execute(
+            select(alert_posts.c.alert_id, alert_posts.c.channel)
+            .where(alert_posts.c.channel.in_(list(channels)), claimable(alert_posts, now))
+            .order_by(alert_posts.c.alert_id)
+            .limit(200)
+        ).all()
     for alert_id, channel in due:
         key = (alert_posts.c.alert_id == alert_id) & (alert_posts.c.channel == channel)
         with store.write() as conn:
-            leased = conn.execute(update(alert_posts).where(key, claimable(alert_posts, now)).values(
-                status="sending", claimed_at=naive_utc(now), attempts=alert_posts.c.attempts + 1)).rowcount == 1
+            leased = (
+                conn.execute(
+                    update(alert_posts)
+                    .where(key, claimable(alert_posts, now))
+                    .values(status="sending", claimed_at=naive_utc(now), attempts=alert_posts.c.attempts + 1)
+                ).rowcount
+                == 1
+            )
             row = alert_row(conn, alert_id) if leased else None
         if row is None:
             continue  # another check holds it
@@ -68,12 +78,12 @@ def deliver_webhooks(store: Any, poster: WebhookPoster | None, settings: Setting
 
         try:
             poster.post(url, chat_payload(kind, row))
-        except Exception as exc:  # any receiver failure: keep the row for the next check
+        except Exception as exc:  # noqa: BLE001 - any receiver failure: keep the row for the next check
             logger.warning("alert %s: post to %s failed: %s", alert_id, channel, exc)
             _finish(store, key, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:1024])
             report.failed.append(alert_id)
             continue
-        _finish(store, key, status="sent", sent_at=naive_utc(datetime.now(timezone.utc)), last_error=None)
+        _finish(store, key, status="sent", sent_at=naive_utc(datetime.now(UTC)), last_error=None)
         logger.info("alert %s posted to %s", alert_id, channel)
         report.sent.append(alert_id)
     return report
@@ -86,15 +96,24 @@ def _queue_posts(store: Any, channels: list[str], now: datetime) -> None:
             if not insert_once(conn, alert_channels.insert().values(channel=channel, added_at=naive_utc(now))):
                 # Two checks racing to register a channel: keep the earlier moment, or the alert the earlier
                 # check raised just before (created at its `now`) would look older than the channel and never go.
-                conn.execute(update(alert_channels).where(alert_channels.c.channel == channel,
-                                                          alert_channels.c.added_at > naive_utc(now))
-                             .values(added_at=naive_utc(now)))
-        since = dict(conn.execute(select(alert_channels.c.channel, alert_channels.c.added_at)
-                                  .where(alert_channels.c.channel.in_(channels))).all())
+                conn.execute(
+                    update(alert_channels)
+                    .where(alert_channels.c.channel == channel, alert_channels.c.added_at > naive_utc(now))
+                    .values(added_at=naive_utc(now))
+                )
+        since = dict(
+            conn.execute(
+                select(alert_channels.c.channel, alert_channels.c.added_at).where(
+                    alert_channels.c.channel.in_(channels)
+                )
+            ).all()
+        )
         for channel, added_at in since.items():
             posted = exists().where(alert_posts.c.alert_id == alerts.c.id, alert_posts.c.channel == channel)
             for alert_id in conn.execute(select(alerts.c.id).where(alerts.c.created_at >= added_at, ~posted)).scalars():
-                insert_once(conn, alert_posts.insert().values(alert_id=alert_id, channel=channel, status="pending", attempts=0))
+                insert_once(
+                    conn, alert_posts.insert().values(alert_id=alert_id, channel=channel, status="pending", attempts=0)
+                )
 
 
 def _finish(store: Any, key: Any, **values: Any) -> None:
@@ -107,9 +126,19 @@ def channel_deliveries(conn: Any, alert_ids: list[int]) -> dict[int, list[dict[s
     found: dict[int, list[dict[str, Any]]] = {alert_id: [] for alert_id in alert_ids}
     if not alert_ids:
         return found
-    rows = conn.execute(select(alert_posts).where(alert_posts.c.alert_id.in_(alert_ids))
-                        .order_by(alert_posts.c.alert_id, alert_posts.c.channel)).mappings()
+    rows = conn.execute(
+        select(alert_posts)
+        .where(alert_posts.c.alert_id.in_(alert_ids))
+        .order_by(alert_posts.c.alert_id, alert_posts.c.channel)
+    ).mappings()
     for row in rows:
-        found[row["alert_id"]].append({"channel": row["channel"], "status": row["status"], "attempts": row["attempts"],
-                                       "sentAt": iso_utc(row["sent_at"]), "lastError": row["last_error"]})
+        found[row["alert_id"]].append(
+            {
+                "channel": row["channel"],
+                "status": row["status"],
+                "attempts": row["attempts"],
+                "sentAt": iso_utc(row["sent_at"]),
+                "lastError": row["last_error"],
+            }
+        )
     return found

@@ -10,8 +10,9 @@ from shared.api.routes import ApiContext
 from shared.reports.access_log import Access, record_access
 
 
-def access_by(caller: Caller | None, request: ApiRequest, action: str, target: str,
-              detail: dict[str, Any] | None = None) -> Access:
+def access_by(
+    caller: Caller | None, request: ApiRequest, action: str, target: str, detail: dict[str, Any] | None = None
+) -> Access:
     actor = (caller.user_id or caller.name) if caller is not None else None
     return Access(actor or "anonymous", action, target, request.client_ip, detail)
 

@@ -18,7 +18,10 @@ ENTRY_SCHEMA = {
         "id": {"type": "integer"},
         "time": {"type": "string", "format": "date-time"},
         "actor": {"type": "string", "description": "the caller's object id (or name)"},
-        "action": {"type": "string", "enum": ["read_text", "erase_user_text", "erase_enduser_text", "quota_put", "quota_delete"]},
+        "action": {
+            "type": "string",
+            "enum": ["read_text", "erase_user_text", "erase_enduser_text", "quota_put", "quota_delete"],
+        },
         "target": {"type": "string", "description": "the call id, the user or end user, or `scopeType/scopeId`"},
         "clientIp": _NULLABLE,
         "detail": {"type": ["object", "null"]},
@@ -27,7 +30,9 @@ ENTRY_SCHEMA = {
 }
 
 
-def _audit_log(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+def _audit_log(
+    context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]
+) -> ApiResponse:
     start, end = time_range(values)
     try:
         cursor = decode_cursor(values["cursor"]) if values["cursor"] else None
@@ -38,11 +43,28 @@ def _audit_log(context: ApiContext, _request: ApiRequest, _caller: Caller | None
     return json_response({"items": items, "nextCursor": next_cursor})
 
 
-register(Route(
-    name="audit_log", method="GET", path="audit-log", roles=(LEDGER_ADMIN,), params=(*RANGE_PARAMS, *PAGE_PARAMS),
-    handler=_audit_log,
-    summary="Who read prompt/completion text, erased text or changed a quota: newest first, cursor-paginated",
-    responses={"200": {"description": "one page of entries", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": ENTRY_SCHEMA}, "nextCursor": _NULLABLE},
-        "required": ["items", "nextCursor"]}}}}},
-))
+register(
+    Route(
+        name="audit_log",
+        method="GET",
+        path="audit-log",
+        roles=(LEDGER_ADMIN,),
+        params=(*RANGE_PARAMS, *PAGE_PARAMS),
+        handler=_audit_log,
+        summary="Who read prompt/completion text, erased text or changed a quota: newest first, cursor-paginated",
+        responses={
+            "200": {
+                "description": "one page of entries",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": ENTRY_SCHEMA}, "nextCursor": _NULLABLE},
+                            "required": ["items", "nextCursor"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+)

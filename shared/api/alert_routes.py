@@ -19,21 +19,44 @@ ALERT_PARAMS = (
 ALERT_SCHEMA = {
     "type": "object",
     "properties": {
-        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(KINDS)},
-        "scopeType": {"type": "string"}, "scopeId": {"type": "string"},
-        "occurredAt": {"type": "string", "format": "date-time"}, "createdAt": {"type": "string", "format": "date-time"},
-        "subject": {"type": "string"}, "summary": {"type": ["string", "null"]},
-        "facts": {"type": "object"}, "links": {"type": "object"}, "data": {"type": "object"},
+        "id": {"type": "integer"},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "scopeType": {"type": "string"},
+        "scopeId": {"type": "string"},
+        "occurredAt": {"type": "string", "format": "date-time"},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "subject": {"type": "string"},
+        "summary": {"type": ["string", "null"]},
+        "facts": {"type": "object"},
+        "links": {"type": "object"},
+        "data": {"type": "object"},
         "recipients": {"type": "object", "properties": {"to": {"type": "array"}, "cc": {"type": "array"}}},
-        "delivery": {"type": "object", "properties": {
-            "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed", "off", "no_recipients"]},
-            "attempts": {"type": "integer"}, "sentAt": {"type": ["string", "null"]}, "lastError": {"type": ["string", "null"]},
-            "channels": {"type": "array", "description": "one item per chat webhook (LEDGER_ALERT_WEBHOOKS) the alert is posted to",
-                         "items": {"type": "object", "properties": {
-                             "channel": {"type": "string", "description": "kind and a digest of the URL, e.g. teams:3f2a9c1d0b7e4a55"},
-                             "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed"]},
-                             "attempts": {"type": "integer"}, "sentAt": {"type": ["string", "null"]},
-                             "lastError": {"type": ["string", "null"]}}}}}},
+        "delivery": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed", "off", "no_recipients"]},
+                "attempts": {"type": "integer"},
+                "sentAt": {"type": ["string", "null"]},
+                "lastError": {"type": ["string", "null"]},
+                "channels": {
+                    "type": "array",
+                    "description": "one item per chat webhook (LEDGER_ALERT_WEBHOOKS) the alert is posted to",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "channel": {
+                                "type": "string",
+                                "description": "kind and a digest of the URL, e.g. teams:3f2a9c1d0b7e4a55",
+                            },
+                            "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed"]},
+                            "attempts": {"type": "integer"},
+                            "sentAt": {"type": ["string", "null"]},
+                            "lastError": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+            },
+        },
     },
     "required": ["id", "kind", "scopeType", "scopeId", "createdAt", "subject", "delivery"],
 }
@@ -49,11 +72,31 @@ def _alerts(context: ApiContext, _request: ApiRequest, _caller: Caller | None, v
     return json_response({"items": [alert_json(row) for row in page], "nextCursor": next_cursor})
 
 
-register(Route(
-    name="alerts", method="GET", path="alerts", roles=(USAGE_READ_ALL,), params=ALERT_PARAMS, handler=_alerts,
-    summary="Alerts raised, newest first, with their delivery state (cursor-paginated)",
-    responses={"200": {"description": "a page of alerts", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": ALERT_SCHEMA},
-                                         "nextCursor": {"type": ["string", "null"]}},
-        "required": ["items", "nextCursor"]}}}}},
-))
+register(
+    Route(
+        name="alerts",
+        method="GET",
+        path="alerts",
+        roles=(USAGE_READ_ALL,),
+        params=ALERT_PARAMS,
+        handler=_alerts,
+        summary="Alerts raised, newest first, with their delivery state (cursor-paginated)",
+        responses={
+            "200": {
+                "description": "a page of alerts",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": ALERT_SCHEMA},
+                                "nextCursor": {"type": ["string", "null"]},
+                            },
+                            "required": ["items", "nextCursor"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+)

@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from shared.app.settings import Settings
 
@@ -81,8 +82,10 @@ class Authenticator:
         if mode == "dev":
             host = lowered.get("host")
             if host is not None and not addresses_loopback(host):
-                raise AuthError(f"LEDGER_AUTH=dev answers only requests addressed to localhost, 127.0.0.1 or [::1], "
-                                f"not {host[:80]!r}")
+                raise AuthError(
+                    f"LEDGER_AUTH=dev answers only requests addressed to localhost, 127.0.0.1 or [::1], "
+                    f"not {host[:80]!r}"
+                )
             return DEV_CALLER
         if mode == "easyauth":
             return self._easyauth(lowered)
@@ -184,7 +187,10 @@ class JwtValidator:
             raise AuthError("bearer token could not be validated: the identity provider is unreachable") from None
         return Caller(
             user_id=_text_claim(claims, "oid") or _text_claim(claims, "sub"),
-            name=next(filter(None, (_text_claim(claims, name) for name in ("preferred_username", "upn", "name", "appid"))), None),
+            name=next(
+                filter(None, (_text_claim(claims, name) for name in ("preferred_username", "upn", "name", "appid"))),
+                None,
+            ),
             roles=frozenset(_roles_claim(claims.get("roles"), "the bearer token's roles claim")),
         )
 

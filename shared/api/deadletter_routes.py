@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api.auth import LEDGER_ADMIN, Caller
-from shared.reports.deadletters import STATUSES, list_dead_letters, retry_dead_letter
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param, cursor_id, id_cursor
 from shared.api.routes import ApiContext, Route, register
+from shared.reports.deadletters import STATUSES, list_dead_letters, retry_dead_letter
 
 LIST_PARAMS = (
     Param("status", "enum", "only letters in this state", enum=STATUSES),
@@ -54,23 +54,50 @@ def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, val
 
 
 def _retry(context: ApiContext, _request: ApiRequest, _caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
-    outcome = retry_dead_letter(context.store, context.ingestor, values["id"])  # type: ignore[attr-defined]
+    outcome = retry_dead_letter(context.store, context.ingestor, values["id"])
     if outcome is None:
         raise ApiError(404, "Not Found", f"no dead letter with id {values['id']}")
     return json_response(outcome.as_json())
 
 
-register(Route(
-    name="deadletters", method="GET", path="deadletters", roles=(LEDGER_ADMIN,), params=LIST_PARAMS, handler=_list,
-    summary="Events that could not be ingested, with the reason, newest first",
-    responses={"200": {"description": "one page of dead letters", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": LETTER_SCHEMA}, "nextCursor": _NULLABLE},
-        "required": ["items", "nextCursor"]}}}}},
-))
-register(Route(
-    name="deadletter_retry", method="POST", path="deadletters/{id}/retry", roles=(LEDGER_ADMIN,),
-    params=(Param("id", "int", "the dead letter's id", location="path", required=True, minimum=1, maximum=2**31 - 1),),
-    handler=_retry,
-    summary="Re-drive one dead letter's bytes through the current parser; resolves it when they now make a call",
-    responses={"200": {"description": "what the retry did", "content": {"application/json": {"schema": RETRY_SCHEMA}}}},
-))
+register(
+    Route(
+        name="deadletters",
+        method="GET",
+        path="deadletters",
+        roles=(LEDGER_ADMIN,),
+        params=LIST_PARAMS,
+        handler=_list,
+        summary="Events that could not be ingested, with the reason, newest first",
+        responses={
+            "200": {
+                "description": "one page of dead letters",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": LETTER_SCHEMA}, "nextCursor": _NULLABLE},
+                            "required": ["items", "nextCursor"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+)
+register(
+    Route(
+        name="deadletter_retry",
+        method="POST",
+        path="deadletters/{id}/retry",
+        roles=(LEDGER_ADMIN,),
+        params=(
+            Param("id", "int", "the dead letter's id", location="path", required=True, minimum=1, maximum=2**31 - 1),
+        ),
+        handler=_retry,
+        summary="Re-drive one dead letter's bytes through the current parser; resolves it when they now make a call",
+        responses={
+            "200": {"description": "what the retry did", "content": {"application/json": {"schema": RETRY_SCHEMA}}}
+        },
+    )
+)

@@ -52,14 +52,17 @@ def _parameters(parameters: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{_code(p['name'])}{' (required)' if p.get('required') else ''}</td><td>{escape(p['in'])}</td>"
         f"<td>{_schema_text(p.get('schema', {}))}</td><td>{escape(p.get('description', ''))}</td></tr>"
-        for p in parameters)
+        for p in parameters
+    )
     return f"<table><tr><th>parameter</th><th>in</th><th>type</th><th>meaning</th></tr>{rows}</table>"
 
 
 def _responses(responses: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><td>{escape(status)}</td><td>{escape(answer.get('description', ''))}</td>"
-                   f"<td>{escape(', '.join(answer.get('content', {})))}</td></tr>"
-                   for status, answer in sorted(responses.items()))
+    rows = "".join(
+        f"<tr><td>{escape(status)}</td><td>{escape(answer.get('description', ''))}</td>"
+        f"<td>{escape(', '.join(answer.get('content', {})))}</td></tr>"
+        for status, answer in sorted(responses.items())
+    )
     return f"<table><tr><th>status</th><th>meaning</th><th>content</th></tr>{rows}</table>"
 
 
@@ -69,15 +72,21 @@ def _anchor(method: str, path: str) -> str:
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> str:
     roles = op.get("x-roles")
-    who = ("Roles: " + ", ".join(_code(r) for r in roles) + " (Ledger.Admin may do everything)") if roles else "Anonymous."
+    who = (
+        ("Roles: " + ", ".join(_code(r) for r in roles) + " (Ledger.Admin may do everything)")
+        if roles
+        else "Anonymous."
+    )
     body = ""
     if "requestBody" in op:
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         body = f"<h4>JSON body</h4><pre>{escape(json.dumps(schema, indent=2))}</pre>"
-    return (f'<section class="op" id="{_anchor(method, path)}"><h3><span class="method {method}">{method.upper()}</span>'
-            f"{_code(path)}</h3><p>{escape(op.get('summary', ''))}</p><p class=\"roles\">{who}</p>"
-            f"<h4>Parameters</h4>{_parameters(op.get('parameters', []))}{body}"
-            f"<h4>Answers</h4>{_responses(op.get('responses', {}))}</section>")
+    return (
+        f'<section class="op" id="{_anchor(method, path)}"><h3><span class="method {method}">{method.upper()}</span>'
+        f'{_code(path)}</h3><p>{escape(op.get("summary", ""))}</p><p class="roles">{who}</p>'
+        f"<h4>Parameters</h4>{_parameters(op.get('parameters', []))}{body}"
+        f"<h4>Answers</h4>{_responses(op.get('responses', {}))}</section>"
+    )
 
 
 # Client credentials ask for "<application ID URI>/.default"
@@ -114,26 +123,43 @@ refuses this mode on Azure and on any other address).</p>
 def docs_html(document: dict[str, Any]) -> str:
     """The whole page for an OpenAPI document."""
     info = document.get("info", {})
-    operations = [(path, method, op) for path, methods in document.get("paths", {}).items()
-                  for method, op in methods.items()]
-    contents = "".join(f'<li><a href="#{_anchor(m, p)}">{escape(m.upper())} {escape(p)}</a></li>' for p, m, _ in operations)
+    operations = [
+        (path, method, op) for path, methods in document.get("paths", {}).items() for method, op in methods.items()
+    ]
+    contents = "".join(
+        f'<li><a href="#{_anchor(m, p)}">{escape(m.upper())} {escape(p)}</a></li>' for p, m, _ in operations
+    )
     sections = "".join(_operation(p, m, op) for p, m, op in operations)
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(info.get('title', 'API'))}</title><style>{_CSS}</style></head><body><main>"
-            f"<h1>{escape(info.get('title', 'API'))}</h1><p>{escape(info.get('description', ''))}</p>"
-            f'<p>Machine-readable: <a href="openapi.json">openapi.json</a> (OpenAPI {escape(document.get("openapi", ""))}).</p>'
-            f'<nav><h2>Contents</h2><ul><li><a href="#tokens">Getting a token</a></li>{contents}</ul></nav>'
-            f"{_TOKENS}<h2>Routes</h2>{sections}</main></body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(info.get('title', 'API'))}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{escape(info.get('title', 'API'))}</h1><p>{escape(info.get('description', ''))}</p>"
+        f'<p>Machine-readable: <a href="openapi.json">openapi.json</a> (OpenAPI {escape(document.get("openapi", ""))}).</p>'
+        f'<nav><h2>Contents</h2><ul><li><a href="#tokens">Getting a token</a></li>{contents}</ul></nav>'
+        f"{_TOKENS}<h2>Routes</h2>{sections}</main></body></html>"
+    )
 
 
 def _docs(_context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
-    return ApiResponse(200, docs_html(openapi_document()).encode(), "text/html; charset=utf-8",
-                       {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return ApiResponse(
+        200,
+        docs_html(openapi_document()).encode(),
+        "text/html; charset=utf-8",
+        {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
 
 
-register(Route(
-    name="docs", method="GET", path="docs", roles=None, params=(), handler=_docs, uses_store=False,
-    summary="This API's documentation as a page to read, with how to get a token in each identity mode",
-    responses={"200": {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}},
-))
+register(
+    Route(
+        name="docs",
+        method="GET",
+        path="docs",
+        roles=None,
+        params=(),
+        handler=_docs,
+        uses_store=False,
+        summary="This API's documentation as a page to read, with how to get a token in each identity mode",
+        responses={"200": {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+    )
+)

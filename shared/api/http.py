@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -42,7 +43,9 @@ class ApiResponse:
 class ApiError(Exception):
     """Raised by handlers and validation; becomes an application/problem+json response."""
 
-    def __init__(self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
         self.headers = headers or {}
@@ -58,6 +61,12 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 
 def problem(error: ApiError) -> ApiResponse:
-    payload = {"type": PROBLEM_TYPE, "title": error.title, "status": error.status, "detail": error.detail, **error.extra}
+    payload = {
+        "type": PROBLEM_TYPE,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        **error.extra,
+    }
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
     return ApiResponse(error.status, orjson.dumps(payload), "application/problem+json", headers | error.headers)

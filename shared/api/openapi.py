@@ -7,7 +7,8 @@ same `Route` objects `handle` serves, so the document cannot drift from the code
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from shared.api.routes import ROUTES, Route
 
@@ -24,10 +25,18 @@ PROBLEM_SCHEMA = {
     "required": ["type", "title", "status", "detail"],
 }
 SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-               "description": "an Entra ID access token for the API (LEDGER_AUTH=jwt); roles from its `roles` claim"},
-    "easyAuth": {"type": "apiKey", "in": "header", "name": "X-MS-CLIENT-PRINCIPAL",
-                 "description": "set by App Service Authentication in front of the app (LEDGER_AUTH=easyauth)"},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "an Entra ID access token for the API (LEDGER_AUTH=jwt); roles from its `roles` claim",
+    },
+    "easyAuth": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-MS-CLIENT-PRINCIPAL",
+        "description": "set by App Service Authentication in front of the app (LEDGER_AUTH=easyauth)",
+    },
 }
 _ERRORS = {
     "400": "a parameter or the body is not valid, or a query parameter is unknown (`parameter` names it)",
@@ -35,7 +44,7 @@ _ERRORS = {
     "403": "the identity lacks the role",
     "404": "no such item",
     "503": "the store stayed locked past the write's budget (`LEDGER_API_WRITE_WAIT_SECONDS`); nothing was written, "
-           "retry after `Retry-After` seconds",
+    "retry after `Retry-After` seconds",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
@@ -92,7 +101,7 @@ def openapi_document(routes: Iterable[Route] | None = None, *, server_url: str =
             "title": "aoai-ledger usage API",
             "version": "1",
             "description": "Usage, audit and administration of the Azure OpenAI call ledger. Times are ISO-8601 "
-                           "UTC; ranges are half-open [from, to); errors are application/problem+json.",
+            "UTC; ranges are half-open [from, to); errors are application/problem+json.",
         },
         "servers": [{"url": server_url}],
         "paths": paths,

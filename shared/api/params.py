@@ -10,9 +10,10 @@ import base64
 import binascii
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -20,12 +21,16 @@ from shared.api.http import BadParameter
 
 # Times the API accepts: wide enough for "everything" (the ledger holds nothing before 2000), narrow enough that
 # no range arithmetic (defaults, bucket edges, a UTC offset) can leave the years datetime and every store hold.
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 MAX_STRING = 256
-MAX_ID = 2**31 - 1  # the largest id the cursors' keys hold on every store (INTEGER: int4 on PostgreSQL, int on SQL Server)
+MAX_ID = (
+    2**31 - 1
+)  # the largest id the cursors' keys hold on every store (INTEGER: int4 on PostgreSQL, int on SQL Server)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII digits only: int() also reads "\u0663" and "1_000"
-_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?)?)?")
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9:.,]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2}(\.[0-9]+)?)?)?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,11 @@ class Param:
 
     def schema(self) -> dict[str, Any]:
         if self.kind == "time":
-            schema: dict[str, Any] = {"type": "string", "format": "date-time",
-                                      "description": f"between {_iso(EARLIEST)} and {_iso(LATEST)}"}
+            schema: dict[str, Any] = {
+                "type": "string",
+                "format": "date-time",
+                "description": f"between {_iso(EARLIEST)} and {_iso(LATEST)}",
+            }
         elif self.kind == "int":
             schema = {"type": "integer"}
             if self.minimum is not None:
@@ -161,7 +169,7 @@ def api_time(name: str, raw: str) -> datetime:
     except ValueError:  # 2026-02-30, 24:00
         raise BadParameter(name, f"{example}, got {raw[:40]!r}") from None
     try:
-        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         if EARLIEST <= moment <= LATEST:
             return moment
     except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset

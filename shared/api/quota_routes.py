@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
-from shared.alerts.quotas import PERIODS, SCOPE_TYPES, QuotaError, delete_quota, get_quota, list_quotas, put_quota, quota_from_json, quota_status, unseen_scope_warning
+from shared.alerts.quotas import (
+    PERIODS,
+    SCOPE_TYPES,
+    QuotaError,
+    delete_quota,
+    get_quota,
+    list_quotas,
+    put_quota,
+    quota_from_json,
+    quota_status,
+    unseen_scope_warning,
+)
 from shared.api.access import access_by
+from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
-from shared.reports.access_log import record_access
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
+from shared.reports.access_log import record_access
 
 SCOPE_PARAMS = (
     Param("scopeType", "enum", "what the quota limits", location="path", enum=SCOPE_TYPES, required=True),
-    Param("scopeId", "string", "the id of the subscription, user, app, product or model, as /api/usage shows it",
-          location="path", required=True),
+    Param(
+        "scopeId",
+        "string",
+        "the id of the subscription, user, app, product or model, as /api/usage shows it",
+        location="path",
+        required=True,
+    ),
 )
-QUOTA_BODY = {
+QUOTA_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {
         "period": {"type": "string", "enum": list(PERIODS)},
@@ -33,17 +49,24 @@ QUOTA_BODY = {
 STATUS_SCHEMA = {
     "type": "object",
     "properties": {
-        "periodStart": {"type": "string", "format": "date-time"}, "periodEnd": {"type": "string", "format": "date-time"},
-        "usedTokens": {"type": "integer"}, "usedCostUsd": {"type": ["number", "null"]}, "percent": {"type": "number"},
+        "periodStart": {"type": "string", "format": "date-time"},
+        "periodEnd": {"type": "string", "format": "date-time"},
+        "usedTokens": {"type": "integer"},
+        "usedCostUsd": {"type": ["number", "null"]},
+        "percent": {"type": "number"},
         "forecastPercent": {"type": ["number", "null"]},
         "forecastFullAt": {"type": ["string", "null"], "format": "date-time"},
         "crossed": {"type": "array", "items": {"type": "integer"}},
     },
 }
-QUOTA_SCHEMA = {
+QUOTA_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"scopeType": {"type": "string", "enum": list(SCOPE_TYPES)}, "scopeId": {"type": "string"},
-                   **QUOTA_BODY["properties"], "status": STATUS_SCHEMA},
+    "properties": {
+        "scopeType": {"type": "string", "enum": list(SCOPE_TYPES)},
+        "scopeId": {"type": "string"},
+        **QUOTA_BODY["properties"],
+        "status": STATUS_SCHEMA,
+    },
     "required": ["scopeType", "scopeId", "period", "status"],
 }
 
@@ -53,7 +76,7 @@ def _item(context: ApiContext, conn: Any, quota: Any, now: datetime) -> dict[str
 
 
 def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with context.store.read() as conn:
         return json_response({"items": [_item(context, conn, quota, now) for quota in list_quotas(conn)]})
 
@@ -72,7 +95,7 @@ def _put(context: ApiContext, request: ApiRequest, caller: Caller | None, values
         put_quota(conn, quota)
         record_access(conn, access_by(caller, request, "quota_put", f"{quota.scope_type}/{quota.scope_id}", body))
     with context.store.read() as conn:
-        item = _item(context, conn, quota, datetime.now(timezone.utc))
+        item = _item(context, conn, quota, datetime.now(UTC))
         warning = unseen_scope_warning(conn, quota)
     return json_response(item | ({"warning": warning} if warning else {}), status=201 if created else 200)
 
@@ -85,23 +108,71 @@ def _delete(context: ApiContext, request: ApiRequest, caller: Caller | None, val
     return ApiResponse(204, b"", "application/json")
 
 
-_QUOTA_RESPONSE = {"application/json": {"schema": QUOTA_SCHEMA | {"properties": QUOTA_SCHEMA["properties"] | {
-    "warning": {"type": "string", "description": "present when no call of this scope was ever recorded: "
-                                                "the quota is kept, but check the id"}}}}}
-register(Route(
-    name="quotas", method="GET", path="quotas", roles=(USAGE_READ_ALL,), params=(), handler=_list,
-    summary="Every quota with its current period's status and forecast",
-    responses={"200": {"description": "quotas", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": QUOTA_SCHEMA}}, "required": ["items"]}}}}},
-))
-register(Route(
-    name="quota_put", method="PUT", path="quotas/{scopeType}/{scopeId}", roles=(LEDGER_ADMIN,), params=SCOPE_PARAMS,
-    handler=_put, summary="Create or replace the quota of a scope", request_body=QUOTA_BODY,
-    responses={"200": {"description": "replaced", "content": _QUOTA_RESPONSE},
-               "201": {"description": "created", "content": _QUOTA_RESPONSE}},
-))
-register(Route(
-    name="quota_delete", method="DELETE", path="quotas/{scopeType}/{scopeId}", roles=(LEDGER_ADMIN,),
-    params=SCOPE_PARAMS, handler=_delete, summary="Delete the quota of a scope",
-    responses={"204": {"description": "deleted"}},
-))
+_QUOTA_RESPONSE = {
+    "application/json": {
+        "schema": QUOTA_SCHEMA
+        | {
+            "properties": QUOTA_SCHEMA["properties"]
+            | {
+                "warning": {
+                    "type": "string",
+                    "description": "present when no call of this scope was ever recorded: "
+                    "the quota is kept, but check the id",
+                }
+            }
+        }
+    }
+}
+register(
+    Route(
+        name="quotas",
+        method="GET",
+        path="quotas",
+        roles=(USAGE_READ_ALL,),
+        params=(),
+        handler=_list,
+        summary="Every quota with its current period's status and forecast",
+        responses={
+            "200": {
+                "description": "quotas",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": QUOTA_SCHEMA}},
+                            "required": ["items"],
+                        }
+                    }
+                },
+            }
+        },
+    )
+)
+register(
+    Route(
+        name="quota_put",
+        method="PUT",
+        path="quotas/{scopeType}/{scopeId}",
+        roles=(LEDGER_ADMIN,),
+        params=SCOPE_PARAMS,
+        handler=_put,
+        summary="Create or replace the quota of a scope",
+        request_body=QUOTA_BODY,
+        responses={
+            "200": {"description": "replaced", "content": _QUOTA_RESPONSE},
+            "201": {"description": "created", "content": _QUOTA_RESPONSE},
+        },
+    )
+)
+register(
+    Route(
+        name="quota_delete",
+        method="DELETE",
+        path="quotas/{scopeType}/{scopeId}",
+        roles=(LEDGER_ADMIN,),
+        params=SCOPE_PARAMS,
+        handler=_delete,
+        summary="Delete the quota of a scope",
+        responses={"204": {"description": "deleted"}},
+    )
+)

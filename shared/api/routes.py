@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from shared.api.auth import AuthError, Authenticator, Caller
-from shared.store.errors import store_message
-from shared.store.sql import StoreBusy
+from shared.api.auth import Authenticator, AuthError, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response, problem
 from shared.api.params import Param, parse_params
+from shared.store.errors import store_message
+from shared.store.sql import SqlStore, StoreBusy
+
+if TYPE_CHECKING:  # the API's package stays cheap to import: the ingest use case loads only when a route needs it
+    from shared.app.settings import Settings
+    from shared.ingest.batch import Ingestor
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +28,17 @@ logger = logging.getLogger(__name__)
 class ApiContext(Protocol):
     """What handlers may use; `shared.app.wiring.AppContext` is the production one."""
 
-    authenticator: Authenticator
+    @property
+    def authenticator(self) -> Authenticator: ...
 
     @property
-    def store(self) -> Any: ...
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> SqlStore: ...
+
+    @property
+    def ingestor(self) -> Ingestor: ...
 
 
 Handler = Callable[[ApiContext, ApiRequest, Caller | None, dict[str, Any]], ApiResponse]
@@ -74,8 +86,11 @@ def handle(name: str, request: ApiRequest, context: ApiContext) -> ApiResponse:
         return problem(exc)
     except StoreBusy as exc:  # a lock held past the write's budget: nothing was written, the caller may retry
         retry_after = str(max(1, math.ceil(exc.waited)))
-        return problem(ApiError(503, "Service Unavailable", f"{exc}; try again in {retry_after} s",
-                                headers={"Retry-After": retry_after}))
+        return problem(
+            ApiError(
+                503, "Service Unavailable", f"{exc}; try again in {retry_after} s", headers={"Retry-After": retry_after}
+            )
+        )
     except Exception:  # the caller gets a problem document, the log gets the stack
         logger.exception("route %s failed", name)
         return problem(ApiError(500, "Internal Server Error", "the request failed; the error is in the app's log"))
@@ -99,17 +114,29 @@ def store_unavailable(name: str, error: BaseException) -> ApiResponse:
     reason = f"unreachable: {type(error).__name__}; the app's log has the database's message"
     if name == "health":
         return json_response({"status": "unhealthy", "store": reason}, status=503)
-    return problem(ApiError(503, "Service Unavailable", f"the store is {reason}; try again later",
-                            headers={"Retry-After": "30"}))
+    return problem(
+        ApiError(503, "Service Unavailable", f"the store is {reason}; try again later", headers={"Retry-After": "30"})
+    )
 
 
 class _NoStore:
-    """The context of a route that uses no store, while the real one cannot be built."""
-
-    authenticator = None  # such routes are anonymous
+    """The context of a route that uses no store, while the real one cannot be built: such routes are anonymous
+    and use nothing of it."""
 
     @property
-    def store(self) -> Any:
+    def authenticator(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def settings(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def store(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def ingestor(self) -> NoReturn:
         raise RuntimeError("this route declared uses_store=False")
 
 

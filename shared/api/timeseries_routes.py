@@ -5,19 +5,48 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
-from shared.reports.usage import GROUP_KEYS, INTERVALS, TIME_KEYS, SeriesTooLarge, UsageQuery, query_timeseries, timeseries_csv_columns
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
-from shared.api.usage_routes import FIGURE_SCHEMA, FILTER_PARAMS, MAX_HOURLY_RANGE, RANGE_PARAMS, csv_response, filters_of, own_rows_only, time_range
+from shared.api.usage_routes import (
+    FIGURE_SCHEMA,
+    FILTER_PARAMS,
+    MAX_HOURLY_RANGE,
+    RANGE_PARAMS,
+    csv_response,
+    filters_of,
+    own_rows_only,
+    time_range,
+)
+from shared.reports.usage import (
+    GROUP_KEYS,
+    INTERVALS,
+    TIME_KEYS,
+    SeriesTooLarge,
+    UsageQuery,
+    query_timeseries,
+    timeseries_csv_columns,
+)
 from shared.store.times import iso_utc
 
 SERIES_KEYS = tuple(key for key in GROUP_KEYS if key not in TIME_KEYS)  # the interval is the time key
 TIMESERIES_PARAMS = (
     *RANGE_PARAMS,
-    Param("interval", "enum", f"bucket size; `hour` over at most {MAX_HOURLY_RANGE.days} days", enum=INTERVALS, default="day"),
-    Param("groupBy", "enum-list", "comma-separated keys to group each bucket by (at most 3)", enum=SERIES_KEYS,
-          default=(), max_items=3),
+    Param(
+        "interval",
+        "enum",
+        f"bucket size; `hour` over at most {MAX_HOURLY_RANGE.days} days",
+        enum=INTERVALS,
+        default="day",
+    ),
+    Param(
+        "groupBy",
+        "enum-list",
+        "comma-separated keys to group each bucket by (at most 3)",
+        enum=SERIES_KEYS,
+        default=(),
+        max_items=3,
+    ),
     *FILTER_PARAMS,
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
@@ -44,7 +73,9 @@ TIMESERIES_SCHEMA = {
 }
 
 
-def _timeseries(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
+def _timeseries(
+    context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]
+) -> ApiResponse:
     start, end = time_range(values, hourly=values["interval"] == "hour")
     query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
     try:
@@ -54,17 +85,37 @@ def _timeseries(context: ApiContext, _request: ApiRequest, caller: Caller | None
         raise ApiError(400, "Bad parameter", f"from: {exc}", parameter="from") from None
     if values["format"] == "csv":
         return csv_response(timeseries_csv_columns(query.group_by), result.rows)
-    return json_response({"from": iso_utc(start), "to": iso_utc(end), "interval": values["interval"],
-                          "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals})
+    return json_response(
+        {
+            "from": iso_utc(start),
+            "to": iso_utc(end),
+            "interval": values["interval"],
+            "groupBy": list(query.group_by),
+            "rows": result.rows,
+            "totals": result.totals,
+        }
+    )
 
 
-register(Route(
-    name="usage_timeseries", method="GET", path="usage/timeseries", roles=(USAGE_READ, USAGE_READ_ALL),
-    params=TIMESERIES_PARAMS, handler=_timeseries,
-    summary="Usage per hour or day, optionally grouped by up to three keys (Usage.Read: own rows only)",
-    responses={"200": {"description": "one row per bucket of the range (with groupBy: per bucket and key combination "
-                                      "seen in the range); buckets without calls have zero counts and null costUsd "
-                                      "and avgDurationMs",
-                       "content": {"application/json": {"schema": TIMESERIES_SCHEMA},
-                                   "text/csv": {"schema": {"type": "string"}}}}},
-))
+register(
+    Route(
+        name="usage_timeseries",
+        method="GET",
+        path="usage/timeseries",
+        roles=(USAGE_READ, USAGE_READ_ALL),
+        params=TIMESERIES_PARAMS,
+        handler=_timeseries,
+        summary="Usage per hour or day, optionally grouped by up to three keys (Usage.Read: own rows only)",
+        responses={
+            "200": {
+                "description": "one row per bucket of the range (with groupBy: per bucket and key combination "
+                "seen in the range); buckets without calls have zero counts and null costUsd "
+                "and avgDurationMs",
+                "content": {
+                    "application/json": {"schema": TIMESERIES_SCHEMA},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
 from shared.api.csv_export import csv_text
-from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register, store_unavailable
+from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.store.times import day_start, iso_utc
 
 logger = logging.getLogger(__name__)
@@ -21,15 +21,26 @@ MAX_HOURLY_RANGE = timedelta(days=93)  # a quarter of hour buckets: ~2,200 per k
 _STATUS = re.compile(r"[0-9]{1,3}")  # an HTTP status as the ledger stores it (0: no response); ASCII digits only
 
 RANGE_PARAMS = (
-    Param("from", "time", "start of the range, inclusive (ISO-8601 UTC); default the start (00:00 UTC) of the day "
-          f"{DEFAULT_RANGE.days} days before `to`, so the first day is whole"),
+    Param(
+        "from",
+        "time",
+        "start of the range, inclusive (ISO-8601 UTC); default the start (00:00 UTC) of the day "
+        f"{DEFAULT_RANGE.days} days before `to`, so the first day is whole",
+    ),
     Param("to", "time", "end of the range, exclusive (ISO-8601 UTC); default now"),
 )
 FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
 USAGE_PARAMS = (
     *RANGE_PARAMS,
-    Param("groupBy", "enum-list", "comma-separated keys to group by (at most 3); with `hour`, the range may span at "
-          f"most {MAX_HOURLY_RANGE.days} days", enum=GROUP_KEYS, default=(), max_items=3),
+    Param(
+        "groupBy",
+        "enum-list",
+        "comma-separated keys to group by (at most 3); with `hour`, the range may span at "
+        f"most {MAX_HOURLY_RANGE.days} days",
+        enum=GROUP_KEYS,
+        default=(),
+        max_items=3,
+    ),
     *FILTER_PARAMS,
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
@@ -53,19 +64,22 @@ USAGE_SCHEMA = {
 }
 
 
-
 def time_range(values: dict[str, Any], *, hourly: bool = False) -> tuple[datetime, datetime]:
     """[from, to) of a request; hour buckets (a row per hour and key) only over MAX_HOURLY_RANGE, so the answer
     stays a few thousand buckets: day buckets and totals cost the same over any range (rollups and their sums)."""
-    end = values.get("to") or datetime.now(timezone.utc)
+    end = values.get("to") or datetime.now(UTC)
     # Whole UTC days by default: "the last 30 days" cut at the current hour would show a partial first day as
     # if usage had dropped. Parameters are within 1970-2200: no overflow.
     start = values.get("from") or day_start(end - DEFAULT_RANGE)
     if start >= end:
         raise ApiError(400, "Bad parameter", "from: must be before to", parameter="from")
     if hourly and end - start > MAX_HOURLY_RANGE:
-        raise ApiError(400, "Bad parameter", f"from: hour buckets cover at most {MAX_HOURLY_RANGE.days} days; "
-                       "narrow the range or use day buckets", parameter="from")
+        raise ApiError(
+            400,
+            "Bad parameter",
+            f"from: hour buckets cover at most {MAX_HOURLY_RANGE.days} days; narrow the range or use day buckets",
+            parameter="from",
+        )
     return start, end
 
 
@@ -81,14 +95,16 @@ def own_rows_only(caller: Caller | None) -> str | None:
     if caller is None or caller.sees_all_usage:
         return None
     if not caller.user_id:
-        raise ApiError(403, "Forbidden", "Usage.Read shows your own usage, but your identity carries no object id (oid)")
+        raise ApiError(
+            403, "Forbidden", "Usage.Read shows your own usage, but your identity carries no object id (oid)"
+        )
     return caller.user_id
 
 
 def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
     try:
         context.store.ping()
-    except Exception as exc:  # the probe must say why it fails, not crash
+    except Exception as exc:  # noqa: BLE001 - the probe must say why the store fails, whatever it raises, not crash
         logger.warning("health: the store does not answer: %s", exc)
         return store_unavailable("health", exc)
     return json_response({"status": "healthy", "store": "reachable"})
@@ -102,7 +118,13 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
     if values["format"] == "csv":
         return csv_response(usage_csv_columns(query.group_by), result.rows)
     return json_response(
-        {"from": iso_utc(start), "to": iso_utc(end), "groupBy": list(query.group_by), "rows": result.rows, "totals": result.totals}
+        {
+            "from": iso_utc(start),
+            "to": iso_utc(end),
+            "groupBy": list(query.group_by),
+            "rows": result.rows,
+            "totals": result.totals,
+        }
     )
 
 
@@ -110,15 +132,38 @@ def csv_response(columns: list[str], rows: list[dict[str, Any]]) -> ApiResponse:
     return ApiResponse(200, csv_text(columns, rows).encode(), "text/csv; charset=utf-8")
 
 
-register(Route(
-    name="health", method="GET", path="health", roles=None, params=(), handler=_health,
-    summary="Liveness and store reachability (the Application Gateway probe)",
-    responses={"200": {"description": "healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
-               "503": {"description": "the store is unreachable", "content": {"application/json": {"schema": {"type": "object"}}}}},
-))
-register(Route(
-    name="usage", method="GET", path="usage", roles=(USAGE_READ, USAGE_READ_ALL), params=USAGE_PARAMS, handler=_usage,
-    summary="Usage totals grouped by up to three keys (Usage.Read: own rows only)",
-    responses={"200": {"description": "usage rows and totals", "content": {
-        "application/json": {"schema": USAGE_SCHEMA}, "text/csv": {"schema": {"type": "string"}}}}},
-))
+register(
+    Route(
+        name="health",
+        method="GET",
+        path="health",
+        roles=None,
+        params=(),
+        handler=_health,
+        summary="Liveness and store reachability (the Application Gateway probe)",
+        responses={
+            "200": {"description": "healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "503": {
+                "description": "the store is unreachable",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+        },
+    )
+)
+register(
+    Route(
+        name="usage",
+        method="GET",
+        path="usage",
+        roles=(USAGE_READ, USAGE_READ_ALL),
+        params=USAGE_PARAMS,
+        handler=_usage,
+        summary="Usage totals grouped by up to three keys (Usage.Read: own rows only)",
+        responses={
+            "200": {
+                "description": "usage rows and totals",
+                "content": {"application/json": {"schema": USAGE_SCHEMA}, "text/csv": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+)

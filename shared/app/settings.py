@@ -7,9 +7,9 @@ the four in step, so add a setting here first and the test tells you where else 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_SQLITE_URL = "sqlite:///.ledger/ledger.db"
@@ -29,43 +29,125 @@ class SettingSpec:
 # Settings read by the Functions host itself (bindings, identity) are listed too: they must be configured in
 # the same places even though only the host reads some of them.
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("EVENTHUB__fullyQualifiedNamespace", "", "Event Hubs namespace host (identity-based trigger connection), e.g. `ehns-ledger.servicebus.windows.net`"),
+    SettingSpec(
+        "EVENTHUB__fullyQualifiedNamespace",
+        "",
+        "Event Hubs namespace host (identity-based trigger connection), e.g. `ehns-ledger.servicebus.windows.net`",
+    ),
     SettingSpec("EVENTHUB_NAME", "aoai-capture", "hub that receives the APIM capture/v1 events"),
     SettingSpec("EVENTHUB_CONSUMER_GROUP", "ledger", "consumer group the ingest trigger reads with"),
-    SettingSpec("EVENTHUB_MONITOR_NAME", "apim-diagnostics", "hub that receives APIM diagnostic settings (GatewayLogs, GatewayLlmLogs)"),
-    SettingSpec("LEDGER_SQL_URL", DEFAULT_SQLITE_URL, "SQLAlchemy URL of the store: a SQLite file, `mssql+pyodbc://@server.database.windows.net/db` (Entra token, no password) or PostgreSQL"),
+    SettingSpec(
+        "EVENTHUB_MONITOR_NAME",
+        "apim-diagnostics",
+        "hub that receives APIM diagnostic settings (GatewayLogs, GatewayLlmLogs)",
+    ),
+    SettingSpec(
+        "LEDGER_SQL_URL",
+        DEFAULT_SQLITE_URL,
+        "SQLAlchemy URL of the store: a SQLite file, `mssql+pyodbc://@server.database.windows.net/db` (Entra token, no password) or PostgreSQL",
+    ),
     SettingSpec("LEDGER_STORE_TEXT", "true", "keep prompt/completion text and raw bodies (`false` keeps numbers only)"),
-    SettingSpec("LEDGER_REDACT", "secrets", "what is masked before storage: `secrets` (keys, tokens, passwords), `pii` (also e-mail addresses, phone numbers, card numbers, IBANs, IP addresses in text) or `off`"),
-    SettingSpec("LEDGER_TEXT_RETENTION_DAYS", "90", "days prompt/completion text, parameters and raw bodies are kept (the numbers stay); `0` keeps text forever"),
-    SettingSpec("LEDGER_DEADLETTER_RETENTION_DAYS", "30", "days a resolved dead letter keeps its raw bytes (the reason and status stay); `0` keeps them forever"),
-    SettingSpec("LEDGER_PRICES_FILE", "", "optional JSON file of negotiated/PTU/regional prices that override list prices"),
-    SettingSpec("LEDGER_KUSTO_INGEST_URI", "", "optional Azure Data Explorer ingestion URI; records are also sent there when set"),
+    SettingSpec(
+        "LEDGER_REDACT",
+        "secrets",
+        "what is masked before storage: `secrets` (keys, tokens, passwords), `pii` (also e-mail addresses, phone numbers, card numbers, IBANs, IP addresses in text) or `off`",
+    ),
+    SettingSpec(
+        "LEDGER_TEXT_RETENTION_DAYS",
+        "90",
+        "days prompt/completion text, parameters and raw bodies are kept (the numbers stay); `0` keeps text forever",
+    ),
+    SettingSpec(
+        "LEDGER_DEADLETTER_RETENTION_DAYS",
+        "30",
+        "days a resolved dead letter keeps its raw bytes (the reason and status stay); `0` keeps them forever",
+    ),
+    SettingSpec(
+        "LEDGER_PRICES_FILE", "", "optional JSON file of negotiated/PTU/regional prices that override list prices"
+    ),
+    SettingSpec(
+        "LEDGER_KUSTO_INGEST_URI",
+        "",
+        "optional Azure Data Explorer ingestion URI; records are also sent there when set",
+    ),
     SettingSpec("LEDGER_KUSTO_DATABASE", "", "Azure Data Explorer database for the optional Kusto store"),
-    SettingSpec("LEDGER_BODY_STORAGE_URL", "", "blob endpoint holding claim-checked bodies (`bodyRef`), read with managed identity"),
-    SettingSpec("LEDGER_BODY_STORAGE_CONNECTION_STRING", "", "connection string for claim-checked bodies (local development, Azurite)"),
-    SettingSpec("LEDGER_BODY_WAIT_SECONDS", "900", "how long a call waits for a claim-checked body before it is recorded without it, flagged"),
-    SettingSpec("LEDGER_HOURLY_SUMS_DAYS", "35", "days of hour-level cumulative sums kept for the edges of usage reports (older edges read the hourly rollup, slower); `0` keeps them all"),
-    SettingSpec("LEDGER_MONITOR_JOIN_SECONDS", "300", "how long Azure Monitor records of one call wait for their missing pieces before the call is recorded"),
-    SettingSpec("LEDGER_API_WRITE_WAIT_SECONDS", "5", "how long a write through the usage API (quota PUT/DELETE) waits for a store lock before answering 503 with `Retry-After`"),
-    SettingSpec("LEDGER_AUTH", "easyauth", "identity mode of the usage API: `easyauth`, `jwt` or `dev` (loopback only)"),
-    SettingSpec("LEDGER_EASYAUTH_TRUSTED", "false", "trust `X-MS-CLIENT-PRINCIPAL` even where `WEBSITE_AUTH_ENABLED` is not set (another front door validates it)"),
+    SettingSpec(
+        "LEDGER_BODY_STORAGE_URL",
+        "",
+        "blob endpoint holding claim-checked bodies (`bodyRef`), read with managed identity",
+    ),
+    SettingSpec(
+        "LEDGER_BODY_STORAGE_CONNECTION_STRING",
+        "",
+        "connection string for claim-checked bodies (local development, Azurite)",
+    ),
+    SettingSpec(
+        "LEDGER_BODY_WAIT_SECONDS",
+        "900",
+        "how long a call waits for a claim-checked body before it is recorded without it, flagged",
+    ),
+    SettingSpec(
+        "LEDGER_HOURLY_SUMS_DAYS",
+        "35",
+        "days of hour-level cumulative sums kept for the edges of usage reports (older edges read the hourly rollup, slower); `0` keeps them all",
+    ),
+    SettingSpec(
+        "LEDGER_MONITOR_JOIN_SECONDS",
+        "300",
+        "how long Azure Monitor records of one call wait for their missing pieces before the call is recorded",
+    ),
+    SettingSpec(
+        "LEDGER_API_WRITE_WAIT_SECONDS",
+        "5",
+        "how long a write through the usage API (quota PUT/DELETE) waits for a store lock before answering 503 with `Retry-After`",
+    ),
+    SettingSpec(
+        "LEDGER_AUTH", "easyauth", "identity mode of the usage API: `easyauth`, `jwt` or `dev` (loopback only)"
+    ),
+    SettingSpec(
+        "LEDGER_EASYAUTH_TRUSTED",
+        "false",
+        "trust `X-MS-CLIENT-PRINCIPAL` even where `WEBSITE_AUTH_ENABLED` is not set (another front door validates it)",
+    ),
     SettingSpec("LEDGER_JWT_TENANT_ID", "", "Entra tenant whose tokens `LEDGER_AUTH=jwt` accepts"),
-    SettingSpec("LEDGER_JWT_AUDIENCE", "", "expected `aud` of bearer tokens (the API's application ID URI or client id)"),
-    SettingSpec("LEDGER_JWT_OPENID_CONFIG_URL", "", "override of the OpenID configuration URL (default: the tenant's v2.0 endpoint)"),
+    SettingSpec(
+        "LEDGER_JWT_AUDIENCE", "", "expected `aud` of bearer tokens (the API's application ID URI or client id)"
+    ),
+    SettingSpec(
+        "LEDGER_JWT_OPENID_CONFIG_URL",
+        "",
+        "override of the OpenID configuration URL (default: the tenant's v2.0 endpoint)",
+    ),
     SettingSpec("LEDGER_PUBLIC_URL", "http://127.0.0.1:7071", "base URL of the usage API, used in alert email links"),
     SettingSpec("LEDGER_QUOTAS_FILE", "", "optional JSON file of quotas applied at start (infrastructure as code)"),
     SettingSpec("LEDGER_TIMEZONE", "UTC", "time zone of calendar quota periods (IANA name)"),
     SettingSpec("QUOTA_CHECK_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of the `quota_check` timer"),
     SettingSpec("ANOMALY_SCAN_SCHEDULE", "0 */15 * * * *", "NCRONTAB schedule of the `anomaly_scan` timer"),
     SettingSpec("RECONCILE_SCHEDULE", "0 15 * * * *", "NCRONTAB schedule of the `reconcile` timer"),
-    SettingSpec("RETENTION_PURGE_SCHEDULE", "0 30 2 * * *", "NCRONTAB schedule of the `retention_purge` timer (text and dead-letter retention)"),
-    SettingSpec("PENDING_SWEEP_SCHEDULE", "0 */1 * * * *", "NCRONTAB schedule of the `pending_sweep` timer (claim checks, unmatched parts)"),
+    SettingSpec(
+        "RETENTION_PURGE_SCHEDULE",
+        "0 30 2 * * *",
+        "NCRONTAB schedule of the `retention_purge` timer (text and dead-letter retention)",
+    ),
+    SettingSpec(
+        "PENDING_SWEEP_SCHEDULE",
+        "0 */1 * * * *",
+        "NCRONTAB schedule of the `pending_sweep` timer (claim checks, unmatched parts)",
+    ),
     SettingSpec("LEDGER_ANOMALY_SPIKE_FACTOR", "6", "a spike is usage above median + this many MADs of the baseline"),
     SettingSpec("LEDGER_ANOMALY_MIN_TOKENS", "20000", "hourly tokens below which no spike is reported"),
-    SettingSpec("LEDGER_ANOMALY_ERROR_RATE", "0.25", "share of failed calls (errors, 429s) in an hour that counts as a burst"),
-    SettingSpec("LEDGER_ANOMALY_FILTER_HITS", "5", "content-filter hits in an hour for one caller that count as a burst"),
+    SettingSpec(
+        "LEDGER_ANOMALY_ERROR_RATE", "0.25", "share of failed calls (errors, 429s) in an hour that counts as a burst"
+    ),
+    SettingSpec(
+        "LEDGER_ANOMALY_FILTER_HITS", "5", "content-filter hits in an hour for one caller that count as a burst"
+    ),
     SettingSpec("LEDGER_EMAIL_MODE", "outbox", "how alerts are sent: `acs`, `smtp`, `outbox` (.eml files) or `off`"),
-    SettingSpec("LEDGER_ACS_ENDPOINT", "", "Azure Communication Services endpoint for `LEDGER_EMAIL_MODE=acs` (managed identity)"),
+    SettingSpec(
+        "LEDGER_ACS_ENDPOINT",
+        "",
+        "Azure Communication Services endpoint for `LEDGER_EMAIL_MODE=acs` (managed identity)",
+    ),
     SettingSpec("LEDGER_SMTP_HOST", "", "SMTP relay for `LEDGER_EMAIL_MODE=smtp`"),
     SettingSpec("LEDGER_SMTP_PORT", "587", "SMTP port"),
     SettingSpec("LEDGER_SMTP_STARTTLS", "true", "upgrade the SMTP connection with STARTTLS"),
@@ -74,9 +156,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("LEDGER_OUTBOX_DIR", ".ledger/outbox", "folder of .eml files for `LEDGER_EMAIL_MODE=outbox`"),
     SettingSpec("LEDGER_ALERT_FROM", "aoai-ledger@localhost", "sender address of alert emails"),
     SettingSpec("LEDGER_ALERT_TO", "", "admins copied on every alert (comma-separated)"),
-    SettingSpec("LEDGER_ALERT_WEBHOOKS", "", "chat webhooks every alert is also posted to, comma-separated `teams:<url>` (a Teams workflow), `slack:<url>` or `json:<url>`; the URLs are secrets (a Key Vault reference in Azure)"),
+    SettingSpec(
+        "LEDGER_ALERT_WEBHOOKS",
+        "",
+        "chat webhooks every alert is also posted to, comma-separated `teams:<url>` (a Teams workflow), `slack:<url>` or `json:<url>`; the URLs are secrets (a Key Vault reference in Azure)",
+    ),
     SettingSpec("LEDGER_DAILY_DIGEST", "false", "send admins a daily usage digest"),
-    SettingSpec("LEDGER_LOG_ANALYTICS_WORKSPACE_ID", "", "Log Analytics workspace for the `reconcile` timer; empty skips it"),
+    SettingSpec(
+        "LEDGER_LOG_ANALYTICS_WORKSPACE_ID", "", "Log Analytics workspace for the `reconcile` timer; empty skips it"
+    ),
     SettingSpec("AZURE_CLIENT_ID", "", "client id of the user-assigned managed identity used for every Azure call"),
 )
 
@@ -130,13 +218,17 @@ def _webhooks(raw: str) -> tuple[tuple[str, str], ...]:
         kind, _, url = entry.partition(":")
         kind = kind.strip().lower()
         if kind not in WEBHOOK_KINDS:
-            raise SettingsError(f"LEDGER_ALERT_WEBHOOKS entry {position} must start with one of "
-                                f"{', '.join(k + ':' for k in WEBHOOK_KINDS)} followed by the URL")
+            raise SettingsError(
+                f"LEDGER_ALERT_WEBHOOKS entry {position} must start with one of "
+                f"{', '.join(k + ':' for k in WEBHOOK_KINDS)} followed by the URL"
+            )
         url = url.strip()
         host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0] if "://" in url else ""
         if not (url.startswith("https://") or (url.startswith("http://") and host in _LOOPBACK_HOSTS)) or not host:
-            raise SettingsError(f"LEDGER_ALERT_WEBHOOKS entry {position} ({kind}) must be an https:// URL "
-                                "(http:// only on loopback, for tests)")
+            raise SettingsError(
+                f"LEDGER_ALERT_WEBHOOKS entry {position} ({kind}) must be an https:// URL "
+                "(http:// only on loopback, for tests)"
+            )
         found.append((kind, url))
     return tuple(found)
 
@@ -205,8 +297,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     auth_mode = _choice("LEDGER_AUTH", get("LEDGER_AUTH"), ("easyauth", "jwt", "dev"))
     hosted = next((name for name in AZURE_HOSTED if env.get(name)), None)
     if auth_mode == "dev" and hosted:
-        raise SettingsError(f"LEDGER_AUTH={get('LEDGER_AUTH')!r} makes every caller an admin: it is for the local host on "
-                            f"loopback only, and {hosted} says this is an Azure deployment; use easyauth or jwt")
+        raise SettingsError(
+            f"LEDGER_AUTH={get('LEDGER_AUTH')!r} makes every caller an admin: it is for the local host on "
+            f"loopback only, and {hosted} says this is an Azure deployment; use easyauth or jwt"
+        )
     if auth_mode == "jwt" and not (get("LEDGER_JWT_TENANT_ID") or get("LEDGER_JWT_OPENID_CONFIG_URL")):
         raise SettingsError("LEDGER_AUTH=jwt needs LEDGER_JWT_TENANT_ID (or LEDGER_JWT_OPENID_CONFIG_URL)")
     if auth_mode == "jwt" and not get("LEDGER_JWT_AUDIENCE"):
@@ -222,7 +316,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         timezone = ZoneInfo(get("LEDGER_TIMEZONE").strip() or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"LEDGER_TIMEZONE must be an IANA time zone such as Europe/Paris, got {get('LEDGER_TIMEZONE')!r}") from None
+        raise SettingsError(
+            f"LEDGER_TIMEZONE must be an IANA time zone such as Europe/Paris, got {get('LEDGER_TIMEZONE')!r}"
+        ) from None
     prices_file = get("LEDGER_PRICES_FILE").strip()
     quotas_file = get("LEDGER_QUOTAS_FILE").strip()
     return Settings(
@@ -230,7 +326,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         store_text=_flag("LEDGER_STORE_TEXT", get("LEDGER_STORE_TEXT")),
         redact=_choice("LEDGER_REDACT", get("LEDGER_REDACT"), ("secrets", "pii", "off")),
         text_retention_days=int(_number("LEDGER_TEXT_RETENTION_DAYS", get("LEDGER_TEXT_RETENTION_DAYS"))),
-        deadletter_retention_days=int(_number("LEDGER_DEADLETTER_RETENTION_DAYS", get("LEDGER_DEADLETTER_RETENTION_DAYS"))),
+        deadletter_retention_days=int(
+            _number("LEDGER_DEADLETTER_RETENTION_DAYS", get("LEDGER_DEADLETTER_RETENTION_DAYS"))
+        ),
         prices_file=Path(prices_file) if prices_file else None,
         kusto_ingest_uri=get("LEDGER_KUSTO_INGEST_URI").strip(),
         kusto_database=get("LEDGER_KUSTO_DATABASE").strip(),
@@ -239,7 +337,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         body_wait_seconds=int(_number("LEDGER_BODY_WAIT_SECONDS", get("LEDGER_BODY_WAIT_SECONDS"))),
         monitor_join_seconds=int(_number("LEDGER_MONITOR_JOIN_SECONDS", get("LEDGER_MONITOR_JOIN_SECONDS"))),
         hourly_sums_days=int(_number("LEDGER_HOURLY_SUMS_DAYS", get("LEDGER_HOURLY_SUMS_DAYS"))),
-        api_write_wait_seconds=float(_number("LEDGER_API_WRITE_WAIT_SECONDS", get("LEDGER_API_WRITE_WAIT_SECONDS"), float, 0.001)),
+        api_write_wait_seconds=float(
+            _number("LEDGER_API_WRITE_WAIT_SECONDS", get("LEDGER_API_WRITE_WAIT_SECONDS"), float, 0.001)
+        ),
         auth_mode=auth_mode,
         easyauth_trusted=_flag("LEDGER_EASYAUTH_TRUSTED", get("LEDGER_EASYAUTH_TRUSTED")),
         website_auth_enabled=_flag("WEBSITE_AUTH_ENABLED", env.get("WEBSITE_AUTH_ENABLED", "false")),

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from shared.api.auth import Authenticator
+from shared.app.settings import Settings, load_settings
+from shared.ingest.batch import Ingestor
 from shared.ingest.claims import ClaimCheck, ClaimResolver
 from shared.ingest.formats.registry import default_assemblers, default_formats
 from shared.ingest.formats.salvage import CaptureSalvager
-from shared.ingest.batch import Ingestor
-from shared.store.kusto_sink import MAPPING as KUSTO_MAPPING, TABLE as KUSTO_TABLE, KustoExport
 from shared.ingest.pricing import PriceBook
 from shared.ingest.redaction import configure_redaction, install_log_redaction
-from shared.app.settings import Settings, load_settings
+from shared.store.kusto_sink import MAPPING as KUSTO_MAPPING
+from shared.store.kusto_sink import TABLE as KUSTO_TABLE
+from shared.store.kusto_sink import KustoExport
 from shared.store.sql import SqlStore
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,9 @@ class AppContext:
         """Claim-checked bodies (Blob Storage), only when a body store is configured."""
         if not self.settings.body_storage_configured:
             return None
-        from shared.adapters.blobs import body_store_from_settings  # azure-storage-blob, only where claim checks are used
+        from shared.adapters.blobs import (
+            body_store_from_settings,
+        )  # azure-storage-blob, only where claim checks are used
 
         return body_store_from_settings(self.settings)
 
@@ -59,8 +63,13 @@ class AppContext:
             return None
         from shared.adapters.kusto import QueuedKustoSink  # azure-kusto-ingest, only where ADX is used
 
-        return QueuedKustoSink(self.settings.kusto_ingest_uri, self.settings.kusto_database, table=KUSTO_TABLE,
-                               mapping=KUSTO_MAPPING, client_id=self.settings.azure_client_id)
+        return QueuedKustoSink(
+            self.settings.kusto_ingest_uri,
+            self.settings.kusto_database,
+            table=KUSTO_TABLE,
+            mapping=KUSTO_MAPPING,
+            client_id=self.settings.azure_client_id,
+        )
 
     @cached_property
     def ingestor(self) -> Ingestor:
@@ -74,13 +83,16 @@ class AppContext:
             claims=claims,
             store_text=self.settings.store_text,
             sinks=[KustoExport(self.kusto_sink, store_text=self.settings.store_text)]
-            if self.kusto_sink is not None else [],
+            if self.kusto_sink is not None
+            else [],
             hourly_sums_days=self.settings.hourly_sums_days,
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "AppContext":
-        return cls(settings=settings, store=SqlStore.from_url(settings.sql_url, token_provider=_token_provider(settings)))
+    def from_settings(cls, settings: Settings) -> AppContext:
+        return cls(
+            settings=settings, store=SqlStore.from_url(settings.sql_url, token_provider=_token_provider(settings))
+        )
 
 
 def _token_provider(settings: Settings):
@@ -112,4 +124,3 @@ def reset_app_context() -> None:
         if _context is not None:
             _context.store.dispose()
         _context = None
-

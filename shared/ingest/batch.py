@@ -14,8 +14,8 @@ idempotent, never counts twice).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -24,13 +24,23 @@ from shared.ingest.decode import EventDecoder, event_letter, refuse_unstorable
 from shared.ingest.merge import merge_records
 from shared.ingest.parts import PartJoiner, part_letters, refusal_reason
 from shared.ingest.pricing import PriceBook
-from shared.ingest.types import (BatchReport, CallSink, CallSinkBatch, ClaimResolving, Decoded, EventFormat,
-                                 IncomingEvent, Part, PartAssembler, PartKey, Salvager)
+from shared.ingest.types import (
+    BatchReport,
+    CallSink,
+    ClaimResolving,
+    Decoded,
+    EventFormat,
+    IncomingEvent,
+    Part,
+    PartAssembler,
+    PartKey,
+    Salvager,
+)
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
-from shared.store.times import naive_utc
 from shared.store.rollups import RollupDeltas
 from shared.store.sql import SqlStore
+from shared.store.times import naive_utc
 from shared.store.writes import CallWrites
 
 logger = logging.getLogger(__name__)
@@ -50,7 +60,7 @@ class Ingestor:
         salvager: Salvager | None = None,
         claims: ClaimResolving | None = None,
         store_text: bool = True,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sinks: Sequence[CallSink] = (),
         hourly_sums_days: int = 0,
     ) -> None:
@@ -75,21 +85,27 @@ class Ingestor:
         with self.store.write() as conn:
             for start in range(0, len(events), self.slice_size):
                 for index in range(start, min(start + self.slice_size, len(events))):
-                    run.collect(index, early.pop(index, None) or self.decode_event(events[index]))
+                    decoded = early.pop(index, None)
+                    run.collect(index, decoded or self.decode_event(events[index]))
                 # Earlier slices are in the same transaction, so a repeat across slices is found as a duplicate.
                 run.flush(conn)
             run.finish(conn)
         report = run.report()
         logger.info(
             "ingested %d events: %d recorded, %d duplicates, %d pending, %d dead-lettered (%d new calls, %d merged)",
-            report.events, report.recorded, report.duplicates, report.pending, report.dead_lettered,
-            report.calls_recorded, report.calls_merged,
+            report.events,
+            report.recorded,
+            report.duplicates,
+            report.pending,
+            report.dead_lettered,
+            report.calls_recorded,
+            report.calls_merged,
         )
         for observer in self.observers:
             observer(report)
         return report
 
-    def sweep_stale(self, windows: dict[str, float]) -> BatchReport:
+    def sweep_stale(self, windows: Mapping[str, float]) -> BatchReport:
         """Timer `pending_sweep`: record the calls whose parts waited past their join window (seconds, by kind)."""
         return self.parts.sweep_stale(windows)
 

@@ -6,8 +6,8 @@ this decides (a new call, or a stored call and what it becomes) and isolates the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Callable, Sequence
 
 from sqlalchemy import Connection
 
@@ -75,7 +75,9 @@ class CallWriter:
     """What the batch and the sweeps share: pricing a call, recording calls and dead letters in the caller's
     transaction, and handing the recorded calls to the sinks."""
 
-    def __init__(self, store: SqlStore, prices: PriceBook, *, store_text: bool = True, sinks: Sequence[CallSink] = ()) -> None:
+    def __init__(
+        self, store: SqlStore, prices: PriceBook, *, store_text: bool = True, sinks: Sequence[CallSink] = ()
+    ) -> None:
         self.store = store
         self.prices = prices
         self.store_text = store_text
@@ -92,20 +94,25 @@ class CallWriter:
                 images=usage.images if usage else 0,
                 audio_seconds=usage.audio_seconds if usage else None,
             )
-        if record.status >= 400 and not (usage.total_tokens or usage.prompt_tokens or usage.completion_tokens
-                                         or usage.images or usage.audio_seconds):
+        if record.status >= 400 and not (
+            usage.total_tokens or usage.prompt_tokens or usage.completion_tokens or usage.images or usage.audio_seconds
+        ):
             # A refused call (401, 404 for an unknown deployment, 429) used nothing and is not billed: it costs 0,
             # whatever its model, rather than counting as "unpriced" in every report.
             record.cost_usd = 0.0
             return
-        record.cost_usd = plausible_cost(self.prices.cost_usd(
-            record.model, usage, deployment=record.deployment, region=record.region, operation=record.operation
-        ))
+        record.cost_usd = plausible_cost(
+            self.prices.cost_usd(
+                record.model, usage, deployment=record.deployment, region=record.region, operation=record.operation
+            )
+        )
 
-    def record(self, conn: Connection, records: Sequence[CallRecord], *, now: datetime,
-               deltas: RollupDeltas | None = None) -> CallWrites:
-        return record_calls(self.store, conn, records, now=now, reprice=self.price, store_text=self.store_text,
-                            deltas=deltas)
+    def record(
+        self, conn: Connection, records: Sequence[CallRecord], *, now: datetime, deltas: RollupDeltas | None = None
+    ) -> CallWrites:
+        return record_calls(
+            self.store, conn, records, now=now, reprice=self.price, store_text=self.store_text, deltas=deltas
+        )
 
     def dead_letters(self, conn: Connection, letters: Sequence[DeadLetter], *, now: datetime) -> int:
         return record_dead_letters(self.store, conn, letters, now=now)
@@ -113,8 +120,13 @@ class CallWriter:
     def open_exports(self, now: datetime) -> list[CallSinkBatch]:
         return [sink.open(now) for sink in self.sinks]
 
-    def export(self, conn: Connection, exports: Sequence[CallSinkBatch], writes: CallWrites,
-               written: dict[str, CallRecord] | None = None) -> None:
+    def export(
+        self,
+        conn: Connection,
+        exports: Sequence[CallSinkBatch],
+        writes: CallWrites,
+        written: dict[str, CallRecord] | None = None,
+    ) -> None:
         """Give the sinks the calls as the store now has them: new ones as written, merged ones re-read."""
         if not exports or not (writes.recorded or writes.merged):
             return

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -57,7 +58,7 @@ class ClaimCheck:
                 self.attempts += 1
                 try:
                     body = self.store.fetch(ref)
-                except Exception as exc:  # an unreachable store costs time, never the event
+                except Exception as exc:  # noqa: BLE001 - an unreachable store costs time, never the event
                     logger.warning("claim check: fetching %s failed (%s: %s); will retry", ref, type(exc).__name__, exc)
                     body = None
                 if body is not None:
@@ -75,7 +76,9 @@ def event_refs(doc: Mapping[str, Any]) -> list[str]:
     return [ref for ref in body_refs(doc) if ref]
 
 
-def claim_record(doc: Mapping[str, Any], bodies: Mapping[str, bytes], *, missing: bool = False) -> tuple[CallRecord, TokenUsage | None]:
+def claim_record(
+    doc: Mapping[str, Any], bodies: Mapping[str, bytes], *, missing: bool = False
+) -> tuple[CallRecord, TokenUsage | None]:
     """The call of a claim-checked event with the bodies found; `missing`: recorded without some of them."""
     request_ref, response_ref = body_refs(doc)
     record, usage = capture_record(
@@ -100,7 +103,9 @@ class ClaimResolver:
     def __init__(self, check: ClaimCheck) -> None:
         self.check = check
 
-    def resolve(self, events: Mapping[str, bytes], *, budget_seconds: float | None = None) -> dict[str, tuple[CallRecord, TokenUsage | None]]:
+    def resolve(
+        self, events: Mapping[str, bytes], *, budget_seconds: float | None = None
+    ) -> dict[str, tuple[CallRecord, TokenUsage | None]]:
         """call id -> record, for the claim events (raw bytes by call id) whose bodies all arrived."""
         docs = {key: orjson.loads(raw) for key, raw in events.items()}
         wanted = {ref for doc in docs.values() for ref in event_refs(doc)}
@@ -126,6 +131,9 @@ class ClaimAssembler:
         if not force or EVENT_PART not in parts:
             return None
         doc = orjson.loads(parts[EVENT_PART])
-        logger.warning("claim check: call %s recorded without its claim-checked body (%s never arrived)",
-                       key, ", ".join(event_refs(doc)))
+        logger.warning(
+            "claim check: call %s recorded without its claim-checked body (%s never arrived)",
+            key,
+            ", ".join(event_refs(doc)),
+        )
         return [claim_record(doc, {}, missing=True)]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 
-from shared.ingest.values import EventError
 from shared.ingest.types import Decoded, EventFormat, IncomingEvent, Salvager
+from shared.ingest.values import EventError
 from shared.store.bounds import bound_record, part_problem
 from shared.store.records import DeadLetter
 
@@ -33,11 +34,15 @@ class EventDecoder:
                 try:
                     decoded = event_format.decode(doc, raw)
                 except EventError as exc:
-                    return Decoded(dead=[DeadLetter(raw=raw, reason=str(exc), event_id=_event_id(doc), source=event.source)])
+                    return Decoded(
+                        dead=[DeadLetter(raw=raw, reason=str(exc), event_id=_event_id(doc), source=event.source)]
+                    )
                 except Exception as exc:  # a parser bug must cost one event, never the batch
                     logger.exception("unexpected error decoding %s event %s", event_format.name, _event_id(doc))
                     reason = f"{event_format.name} event could not be read: {type(exc).__name__}: {exc}"
-                    return Decoded(dead=[DeadLetter(raw=raw, reason=reason, event_id=_event_id(doc), source=event.source)])
+                    return Decoded(
+                        dead=[DeadLetter(raw=raw, reason=reason, event_id=_event_id(doc), source=event.source)]
+                    )
                 for letter in decoded.dead:
                     letter.source = letter.source or event.source
                 return decoded

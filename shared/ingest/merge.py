@@ -56,8 +56,7 @@ def _more_of_the_same(existing: CallRecord, incoming: CallRecord) -> CallRecord 
     """A view seen again that knows more: Azure Monitor pieces that arrived after the call was recorded,
     re-assembled with the earlier ones. Its longer text and real token counts replace what was recorded
     (replace, never add: the call is still counted once). Anything else is a duplicate (None)."""
-    longer = [name for name in _GROWING_TEXT
-              if len(getattr(incoming, name) or "") > len(getattr(existing, name) or "")]
+    longer = [name for name in _GROWING_TEXT if len(getattr(incoming, name) or "") > len(getattr(existing, name) or "")]
     tokens = _has_real_tokens(incoming) and not _has_real_tokens(existing)
     if not longer and not tokens:
         return None

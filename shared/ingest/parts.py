@@ -7,8 +7,8 @@ Stored parts are masked (`redact_bytes` keeps them parseable), like every other 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Sequence
 
 from sqlalchemy import Connection
 
@@ -17,16 +17,23 @@ from shared.ingest.redaction import redact_bytes
 from shared.ingest.types import BatchReport, ClaimResolving, Joined, Part, PartAssembler, PartKey
 from shared.store.bounds import bound_record
 from shared.store.records import CallRecord, DeadLetter
-from shared.store.times import naive_utc
 from shared.store.sql import SqlStore
+from shared.store.times import naive_utc
 from shared.store.writes import CallWrites
 
 logger = logging.getLogger(__name__)
 
 
 class PartJoiner:
-    def __init__(self, store: SqlStore, calls: CallWriter, assemblers: Sequence[PartAssembler], *,
-                 claims: ClaimResolving | None, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        calls: CallWriter,
+        assemblers: Sequence[PartAssembler],
+        *,
+        claims: ClaimResolving | None,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.store = store
         self.calls = calls
         self.assemblers = {assembler.kind: assembler for assembler in assemblers}
@@ -44,7 +51,9 @@ class PartJoiner:
         stored = self.store.load_parts(conn, by_key)
         # A part of a call that is already recorded is a redelivery: assemble what there is, and the merge
         # finds it a duplicate instead of leaving it to wait for a partner that was consumed long ago.
-        recorded = self.store.existing_call_ids(conn, [key for kind, key in by_key if self.assemblers[kind].redelivery_is_duplicate])
+        recorded = self.store.existing_call_ids(
+            conn, [key for kind, key in by_key if self.assemblers[kind].redelivery_is_duplicate]
+        )
         assembled: dict[PartKey, Joined] = {}
         waiting: list[tuple[str, str, str, datetime, bytes]] = []
         kept: set[PartKey] = set()
@@ -104,10 +113,16 @@ class PartJoiner:
                 assembled[part_key] = (assembler.assemble(part_key[1], joined, force=True) or [], joined)
             writes = self.record(conn, assembled, now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
-        logger.info("swept %d waiting %s calls: %d recorded, %d merged", len(keys), kind, len(writes.recorded), len(writes.merged))
+        logger.info(
+            "swept %d waiting %s calls: %d recorded, %d merged",
+            len(keys),
+            kind,
+            len(writes.recorded),
+            len(writes.merged),
+        )
         return report
 
-    def sweep_stale(self, windows: dict[str, float]) -> BatchReport:
+    def sweep_stale(self, windows: Mapping[str, float]) -> BatchReport:
         """Sweep every kind of part whose join window (seconds, by kind) has passed."""
         now = self.clock()
         report = BatchReport()
@@ -131,8 +146,10 @@ class PartJoiner:
         if not resolved:
             return report
         now = naive_utc(self.clock())
-        found = {(kind, key): ([priced], {name: payload for name, (_, payload) in stored[(kind, key)].items()})
-                 for key, priced in resolved.items()}
+        found = {
+            (kind, key): ([priced], {name: payload for name, (_, payload) in stored[(kind, key)].items()})
+            for key, priced in resolved.items()
+        }
         with self.store.write() as conn:
             writes = self.record(conn, found, now)
         report.calls_recorded, report.calls_merged = len(writes.recorded), len(writes.merged)
@@ -147,5 +164,7 @@ def refusal_reason(call_id: str, message: str) -> str:
 def part_letters(key: PartKey, parts: dict[str, bytes], reason: str) -> list[DeadLetter]:
     """A call joined from parts that cannot be stored: each part kept as a dead letter of its own."""
     kind, call_key = key
-    return [DeadLetter(raw=payload, reason=reason, event_id=call_key, source=f"{kind} part {name}")
-            for name, payload in sorted(parts.items())]
+    return [
+        DeadLetter(raw=payload, reason=reason, event_id=call_key, source=f"{kind} part {name}")
+        for name, payload in sorted(parts.items())
+    ]

@@ -25,15 +25,21 @@ PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in PII_KINDS}
 # A value starts where no word character (nor a backslash: `\n` is an escape) comes before it, or right after
 # a JSON escape (`\n`, `\u0022`) in text that is itself inside a JSON string.
 _START = r"(?:(?<=\\[nrtbf/])|(?<=\\u00[0-9a-fA-F]{2})|(?<![\w\\]))"
-_EMAIL = re.compile(_START + r"(?P<s>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z]{2,24})(?![A-Za-z0-9\-]|\.[A-Za-z0-9])")
-_PHONE = re.compile(_START + r"(?P<s>\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,5}[ .\-]?\d{2,5}"
-                    r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|[2-9]\d{2}(?P<sep>[.\-])\d{3}(?P=sep)\d{4}|[2-9]\d{2} \d{3} \d{4}"
-                    r"|0\d{1,4}(?:[ .\-/]\d{2,4}){2,4})(?![\w.\-]\d|\w)")
+_EMAIL = re.compile(
+    _START + r"(?P<s>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24})(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
+)
+_PHONE = re.compile(
+    _START + r"(?P<s>\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,5}[ .\-]?\d{2,5}"
+    r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}|[2-9]\d{2}(?P<sep>[.\-])\d{3}(?P=sep)\d{4}|[2-9]\d{2} \d{3} \d{4}"
+    r"|0\d{1,4}(?:[ .\-/]\d{2,4}){2,4})(?![\w.\-]\d|\w)"
+)
 _CARD = re.compile(r"(?<![\w.\-])(?P<s>[2-6]\d{3}(?:[ \-]?\d){9,15})(?![\w\-]|\.\d)")
 _IBAN = re.compile(_START + r"(?P<s>[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?![A-Za-z0-9])")
-_IPV4 = re.compile(r"(?<![\w.])(?P<s>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))"
-                   r"(?![\w]|\.\d)")
+_IPV4 = re.compile(
+    r"(?<![\w.])(?P<s>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))"
+    r"(?![\w]|\.\d)"
+)
 _IPV6 = re.compile(r"(?<![\w:.])(?P<s>[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w:])")
 
 
@@ -109,4 +115,3 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
             continue
         found.extend((kind, *m.span("s")) for m in pattern.finditer(text) if accept is None or accept(m))
     return found
-

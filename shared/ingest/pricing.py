@@ -35,9 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.store.records import TokenUsage
 
@@ -50,8 +48,18 @@ PROVIDERS = ("azure", "openai")
 _RATE_KEYS = ("input_tokens", "cache_read_tokens", "output_tokens", "output_reasoning_tokens")
 _PROBE = 1_000_000
 _ALIASES = {"whisper": "whisper-1"}
-_ENTRY_KEYS = {"model", "deployment", "region", "operation", "inputPerMTok", "cachedInputPerMTok",
-               "outputPerMTok", "perImage", "perAudioMinute", "ptu"}
+_ENTRY_KEYS = {
+    "model",
+    "deployment",
+    "region",
+    "operation",
+    "inputPerMTok",
+    "cachedInputPerMTok",
+    "outputPerMTok",
+    "perImage",
+    "perAudioMinute",
+    "ptu",
+}
 _RATE_FIELDS = ("inputPerMTok", "cachedInputPerMTok", "outputPerMTok", "perImage", "perAudioMinute")
 
 
@@ -75,22 +83,29 @@ class PriceOverride:
         return (self.deployment is not None, self.region is not None, self.operation is not None, exact_model)
 
     def matches(self, model: str, deployment: str, region: str, operation: str) -> bool:
-        return ((self.deployment is None or self.deployment == deployment)
-                and (self.region is None or self.region == region)
-                and (self.operation is None or self.operation == operation)
-                and (self.model is None or fnmatch.fnmatchcase(model, self.model)))
+        return (
+            (self.deployment is None or self.deployment == deployment)
+            and (self.region is None or self.region == region)
+            and (self.operation is None or self.operation == operation)
+            and (self.model is None or fnmatch.fnmatchcase(model, self.model))
+        )
 
     def cost(self, usage: TokenUsage) -> float | None:
         if self.ptu:
             return 0.0
         total = 0.0
         prompt, cached = _split_cached(usage)
-        for count, rate, per in ((prompt - cached, self.input_per_mtok, 1e6),
-                                 (cached, self.cached_input_per_mtok if self.cached_input_per_mtok is not None
-                                  else self.input_per_mtok, 1e6),
-                                 (usage.completion_tokens, self.output_per_mtok, 1e6),
-                                 (usage.images, self.per_image, 1),
-                                 (usage.audio_seconds or 0, self.per_audio_minute, 60)):
+        for count, rate, per in (
+            (prompt - cached, self.input_per_mtok, 1e6),
+            (
+                cached,
+                self.cached_input_per_mtok if self.cached_input_per_mtok is not None else self.input_per_mtok,
+                1e6,
+            ),
+            (usage.completion_tokens, self.output_per_mtok, 1e6),
+            (usage.images, self.per_image, 1),
+            (usage.audio_seconds or 0, self.per_audio_minute, 60),
+        ):
             if count:
                 if rate is None:
                     return None
@@ -122,8 +137,15 @@ class PriceBook:
         self._override_cache: dict[tuple[str, str, str, str], PriceOverride | None] = {}
         self._list_cache: dict[str, Any] = {}  # model -> _ListPrice, or None when no list price exists
 
-    def cost_usd(self, model: str | None, usage: TokenUsage, *, deployment: str | None = None,
-                 region: str | None = None, operation: str | None = None) -> float | None:
+    def cost_usd(
+        self,
+        model: str | None,
+        usage: TokenUsage,
+        *,
+        deployment: str | None = None,
+        region: str | None = None,
+        operation: str | None = None,
+    ) -> float | None:
         """USD cost of one call, or None when no price is known for what it used (never a silent 0)."""
         if self._overrides:
             override = self._find_override(model, deployment, region, operation)
@@ -138,8 +160,9 @@ class PriceBook:
             return None
         return _list_cost(price, usage)
 
-    def _find_override(self, model: str | None, deployment: str | None, region: str | None,
-                       operation: str | None) -> PriceOverride | None:
+    def _find_override(
+        self, model: str | None, deployment: str | None, region: str | None, operation: str | None
+    ) -> PriceOverride | None:
         key = ((model or "").lower(), (deployment or "").lower(), _region_key(region), (operation or "").lower())
         try:
             return self._override_cache[key]
@@ -160,8 +183,7 @@ def _list_cost(price: _ListPrice, usage: TokenUsage) -> float | None:
     prompt, cached = _split_cached(usage)
     reasoning = min(usage.reasoning_tokens, usage.completion_tokens)
     r_in, r_cached, r_out, r_reason = price.rates
-    scaled = (r_in * prompt + r_cached * cached + r_out * usage.completion_tokens + r_reason * reasoning
-              + price.fixed)
+    scaled = r_in * prompt + r_cached * cached + r_out * usage.completion_tokens + r_reason * reasoning + price.fixed
     return scaled / price.scale  # int / int is correctly rounded, as float(Decimal) is
 
 
@@ -181,7 +203,9 @@ def to_genai_usage(usage: TokenUsage) -> Usage:
 
     prompt, cached = _split_cached(usage)
     values: dict[str, Any] = {
-        "input_tokens": prompt, "cache_read_tokens": cached, "output_tokens": usage.completion_tokens,
+        "input_tokens": prompt,
+        "cache_read_tokens": cached,
+        "output_tokens": usage.completion_tokens,
         "output_reasoning_tokens": min(usage.reasoning_tokens, usage.completion_tokens),
     }
     if usage.audio_seconds:
@@ -234,7 +258,8 @@ def _is_linear(info: gp_types.ModelInfo, model_price: gp_types.ModelPrice) -> bo
     from genai_prices import types as gp_types
 
     if isinstance(info.prices, list) and any(
-            isinstance(c.constraint, gp_types.TimeOfDateConstraint) for c in info.prices):
+        isinstance(c.constraint, gp_types.TimeOfDateConstraint) for c in info.prices
+    ):
         return False
     return not any(isinstance(v, gp_types.TieredPrices) for v in vars(model_price).values())
 
@@ -257,12 +282,16 @@ def _linear_rates(model_price: gp_types.ModelPrice) -> tuple[tuple[int, int, int
     exponent = min(int(d.as_tuple().exponent) for d in (*decimal_rates, fixed))
     scale = 10 ** max(0, -exponent)
     rates = tuple(int(d * scale) for d in decimal_rates)
-    if any(Decimal(r) != d * scale for r, d in zip(rates, decimal_rates)):
+    if any(Decimal(r) != d * scale for r, d in zip(rates, decimal_rates, strict=True)):
         return None, 0, 1
-    probe = {"input_tokens": 123_457, "cache_read_tokens": 2_345, "output_tokens": 6_789,
-             "output_reasoning_tokens": 1_234}
+    probe = {
+        "input_tokens": 123_457,
+        "cache_read_tokens": 2_345,
+        "output_tokens": 6_789,
+        "output_reasoning_tokens": 1_234,
+    }
     expected = price(**probe) * scale
-    got = sum(r * probe[k] for r, k in zip(rates, _RATE_KEYS)) + int(fixed * scale)
+    got = sum(r * probe[k] for r, k in zip(rates, _RATE_KEYS, strict=True)) + int(fixed * scale)
     if Decimal(got) != expected:
         return None, 0, 1  # not linear in the way we assumed: keep genai-prices' own arithmetic
     return (rates[0], rates[1], rates[2], rates[3]), int(fixed * scale), scale
@@ -281,7 +310,7 @@ def load_overrides(path: Path) -> tuple[PriceOverride, ...]:
     if not isinstance(data, dict) or not isinstance(data.get("prices"), list):
         raise ValueError(f'price file {path}: expected an object {{"prices": [...]}}')
     entries = [_parse_entry(path, index, raw) for index, raw in enumerate(data["prices"])]
-    order = sorted(range(len(entries)), key=lambda i: tuple(not s for s in entries[i].specificity()) + (i,))
+    order = sorted(range(len(entries)), key=lambda i: (*tuple(not s for s in entries[i].specificity()), i))
     return tuple(entries[i] for i in order)
 
 
@@ -300,8 +329,9 @@ def _parse_entry(path: Path, index: int, raw: Any) -> PriceOverride:
     rates = {}
     for key in _RATE_FIELDS:
         value = raw.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value < 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+        ):
             raise fail(f"{key} must be a non-negative number or null, got {value!r}")
         rates[key] = None if value is None else float(value)
     ptu = raw.get("ptu", False)
@@ -314,9 +344,14 @@ def _parse_entry(path: Path, index: int, raw: Any) -> PriceOverride:
         return raw[key].strip().lower() if raw.get(key) is not None else None
 
     return PriceOverride(
-        model=lower("model"), deployment=lower("deployment"),
-        region=_region_key(raw["region"]) if raw.get("region") else None, operation=lower("operation"),
-        input_per_mtok=rates["inputPerMTok"], cached_input_per_mtok=rates["cachedInputPerMTok"],
-        output_per_mtok=rates["outputPerMTok"], per_image=rates["perImage"],
-        per_audio_minute=rates["perAudioMinute"], ptu=ptu,
+        model=lower("model"),
+        deployment=lower("deployment"),
+        region=_region_key(raw["region"]) if raw.get("region") else None,
+        operation=lower("operation"),
+        input_per_mtok=rates["inputPerMTok"],
+        cached_input_per_mtok=rates["cachedInputPerMTok"],
+        output_per_mtok=rates["outputPerMTok"],
+        per_image=rates["perImage"],
+        per_audio_minute=rates["perAudioMinute"],
+        ptu=ptu,
     )

@@ -26,7 +26,7 @@ import re
 import threading
 import traceback
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
@@ -40,8 +40,16 @@ MASK = "[REDACTED]"
 
 # CallRecord fields that hold free text. Identifiers and report dimensions (call id, caller ids and names,
 # model, deployment, ip) are kept as sent: masking them would merge unrelated callers in every report.
-RECORD_TEXT_FIELDS = ("prompt_text", "completion_text", "request_body", "response_body", "error_message",
-                      "error_code", "backend_url", "end_user")
+RECORD_TEXT_FIELDS = (
+    "prompt_text",
+    "completion_text",
+    "request_body",
+    "response_body",
+    "error_message",
+    "error_code",
+    "backend_url",
+    "end_user",
+)
 RECORD_JSON_FIELDS = ("request_params", "tool_calls", "content_filter")
 
 # -- modes -----------------------------------------------------------------------------------------------
@@ -84,6 +92,10 @@ def find_redactions(text: str, mode: str | None = None) -> list[tuple[str, int, 
     return kept
 
 
+@overload
+def redact_text(text: str, counts: dict[str, int] | None = None, *, mode: str | None = None) -> str: ...
+@overload
+def redact_text(text: None, counts: dict[str, int] | None = None, *, mode: str | None = None) -> None: ...
 def redact_text(text: str | None, counts: dict[str, int] | None = None, *, mode: str | None = None) -> str | None:
     """`text` masked as `mode` (default: the process's `LEDGER_REDACT`) says, the same object when nothing is
     found; None stays None. Each redaction is added to `counts` by kind when given."""
@@ -101,7 +113,6 @@ def redact_text(text: str | None, counts: dict[str, int] | None = None, *, mode:
 def redact_secrets(text: str | None) -> str | None:
     """`text` with its secrets masked, whatever the mode (log records)."""
     return redact_text(text, mode="secrets")
-
 
 
 def _mask(text: str, found: list[tuple[str, int, int]]) -> str:
@@ -145,10 +156,26 @@ def redact_bytes(raw: bytes) -> bytes:
 
 
 # Keys whose values are caller fields in the raw formats (capture/v1 `caller`, Azure Monitor's gateway log).
-CALLER_KEYS = ("ip", "calleripaddress", "clientip", "userid", "username", "useremail", "subscriptionid",
-               "subscriptionname", "apimsubscriptionid", "productid", "appid", "tenantid", "backendid",
-               "backendurl", "url", "resourceid",
-               "user", "safety_identifier")  # the end user, in request bodies: a replayed call keeps it too
+CALLER_KEYS = (
+    "ip",
+    "calleripaddress",
+    "clientip",
+    "userid",
+    "username",
+    "useremail",
+    "subscriptionid",
+    "subscriptionname",
+    "apimsubscriptionid",
+    "productid",
+    "appid",
+    "tenantid",
+    "backendid",
+    "backendurl",
+    "url",
+    "resourceid",
+    "user",
+    "safety_identifier",
+)  # the end user, in request bodies: a replayed call keeps it too
 _CALLER_VALUE = re.compile(r"[\"'](?:" + "|".join(CALLER_KEYS) + r")\\*[\"']\s*:\s*\\*[\"']?[^\"',}\\]*$", re.I)
 
 
@@ -161,7 +188,7 @@ def redact_json(value: Any, counts: dict[str, int] | None = None, *, mode: str |
     if value is None:
         return None
     try:
-        text = _json_text(value)
+        text = _json_dump(value)
     except TypeError:  # not JSON-serialisable as it is (an integer past 64 bits, ...): string by string
         return _redact_strings(value, counts, mode)
     found: dict[str, int] = {}
@@ -240,7 +267,11 @@ _FIELD_BREAK = "\n\x00\n"  # whitespace ends every value and a NUL every label, 
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return None if value is None else _json_dump(value)
+
+
+def _json_dump(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def redact_dead_letter(letter: DeadLetter) -> DeadLetter:
@@ -250,11 +281,12 @@ def redact_dead_letter(letter: DeadLetter) -> DeadLetter:
 
 # -- log records ---------------------------------------------------------------------------------------
 
+
 def redact_log_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask the record's message (formatted with its arguments) and its exception text, in place."""
     try:
         message = record.getMessage()
-    except Exception:  # a bad format string: logging reports it itself when a handler formats the record
+    except Exception:  # noqa: BLE001 - a bad format string of any kind: logging reports it itself when a handler formats the record
         return record
     masked = redact_secrets(message)
     if masked is not message:

@@ -76,8 +76,12 @@ def _continues_word(text: str, start: int) -> bool:
         return False
     if start >= 2 and text[start - 2] == "\\":
         return False
-    return not (start >= 6 and text[start - 6] == "\\" and text[start - 5] == "u"
-                and all(c in _HEX_DIGITS for c in text[start - 4:start]))
+    return not (
+        start >= 6
+        and text[start - 6] == "\\"
+        and text[start - 5] == "u"
+        and all(c in _HEX_DIGITS for c in text[start - 4 : start])
+    )
 
 
 def _standalone_with_digit(text: str, match: re.Match[str]) -> bool:
@@ -114,24 +118,47 @@ def _credential_rule(name: str, label: str, gates: str, accept: Accept = _creden
 _RULES: tuple[_Rule, ...] = (
     # 20+ characters: real tokens are long, while prose ("bearer authentication") must survive.
     _Rule("bearer", "bearer", True, re.compile(rf"bearer(?:\s|\\+[nrt])+(?P<s>{_TOKEN}{{20,}})")),
-    _Rule("authorization", "authorization", True,
-          re.compile(rf"authorization{_SEP}[a-z]+(?:\s|\\+[nrt])+(?P<s>{_TOKEN}{{8,}})"), gates=":="),
-    _Rule("jwt", "eyJ", False, re.compile(r"(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"),
-          _standalone, gates="J"),
+    _Rule(
+        "authorization",
+        "authorization",
+        True,
+        re.compile(rf"authorization{_SEP}[a-z]+(?:\s|\\+[nrt])+(?P<s>{_TOKEN}{{8,}})"),
+        gates=":=",
+    ),
+    _Rule(
+        "jwt",
+        "eyJ",
+        False,
+        re.compile(r"(?P<s>eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"),
+        _standalone,
+        gates="J",
+    ),
     _Rule("openai-key", "sk-", False, re.compile(r"(?P<s>sk-[A-Za-z0-9_-]{20,})"), _standalone_with_digit, gates="-"),
     _Rule("labelled-key", "key", True, re.compile(rf"key\d?{_SEP}(?P<s>{_TOKEN}{{8,}})"), _labelled_key, gates=":="),
     _Rule("account-key", "key", True, re.compile(rf"accountkey\s*=\s*(?P<s>{_CONN_VALUE})"), gates="="),
-    _Rule("shared-access-key", "key", True, re.compile(rf"sharedaccesskey\s*=\s*(?P<s>{_CONN_VALUE})"),
-          gates="="),
+    _Rule("shared-access-key", "key", True, re.compile(rf"sharedaccesskey\s*=\s*(?P<s>{_CONN_VALUE})"), gates="="),
     _Rule("sas-signature", "sig=", True, re.compile(rf"sig=(?P<s>{_CONN_VALUE})"), _standalone, gates="="),
     # Microsoft's identifiable formats (github.com/microsoft/security-utilities, GeneratedRegexPatterns/):
     # the 84-character Azure AI services / CASK keys (SEC101/200, signature `JQQJ9` at offset 52) and Entra
     # client secrets (SEC101/156, `8Q~` at offset 3).
-    _Rule("azure-identifiable-key", "JQQJ9", False, re.compile(
-        r"(?P<s>[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?)"),
-        _standalone, gates="Q"),
-    _Rule("entra-client-secret", "8Q~", False, re.compile(r"(?P<s>[A-Za-z0-9_~.-]{3}8Q~[A-Za-z0-9_~.-]{34})"),
-          _standalone, gates="~"),
+    _Rule(
+        "azure-identifiable-key",
+        "JQQJ9",
+        False,
+        re.compile(
+            r"(?P<s>[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?)"
+        ),
+        _standalone,
+        gates="Q",
+    ),
+    _Rule(
+        "entra-client-secret",
+        "8Q~",
+        False,
+        re.compile(r"(?P<s>[A-Za-z0-9_~.-]{3}8Q~[A-Za-z0-9_~.-]{34})"),
+        _standalone,
+        gates="~",
+    ),
     _credential_rule("password", "passw(?:or)?d", ":="),
     # `Pwd=` and `client_secret=` only after `=` (connection strings, form posts): a lookup fewer per text.
     _credential_rule("pwd", "pwd", "=", _pwd),
@@ -158,14 +185,14 @@ def _hex_keys(text: str) -> list[tuple[str, int, int]]:
         key = match.group("s")
         if key.isdigit() or not any(c.isdigit() for c in key):
             continue  # a 32-digit number, or a hex-looking word: keys have both
-        if _ID_LABEL.search(text[max(0, start - 24):start].lower()):
+        if _ID_LABEL.search(text[max(0, start - 24) : start].lower()):
             continue
         found.append((HEX_KEY_KIND, start, end))
     return found
 
 
 HEX_KEY_KIND = "hex-key"
-KINDS = tuple(rule.name for rule in _RULES) + (HEX_KEY_KIND,)
+KINDS = (*(rule.name for rule in _RULES), HEX_KEY_KIND)
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -192,7 +219,10 @@ def find_secrets(text: str) -> list[tuple[str, int, int]]:
             present = hinted[rule.hint, rule.folded] = rule.hint in haystack
         if not present:
             continue
-        found.extend((rule.name, *m.span("s")) for m in rule.pattern.finditer(haystack)
-                     if rule.accept is None or rule.accept(haystack, m))
+        found.extend(
+            (rule.name, *m.span("s"))
+            for m in rule.pattern.finditer(haystack)
+            if rule.accept is None or rule.accept(haystack, m)
+        )
     found.extend(_hex_keys(text))
     return found

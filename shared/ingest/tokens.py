@@ -32,10 +32,22 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
 
-_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "gpt-image", "gpt-realtime",
-                   "computer-use", "chatgpt-4o", "gpt-oss")
+_O200K_PREFIXES = (
+    "gpt-4o",
+    "gpt-4.1",
+    "gpt-4.5",
+    "gpt-5",
+    "o1",
+    "o3",
+    "o4",
+    "gpt-image",
+    "gpt-realtime",
+    "computer-use",
+    "chatgpt-4o",
+    "gpt-oss",
+)
 _CL100K_PREFIXES = ("gpt-35", "gpt-3.5", "gpt-4", "text-embedding-", "davinci-002", "babbage-002")
-_LONG_RUN_RE = re.compile(r"\S{%d,}|\s{%d,}" % (LONG_RUN, LONG_RUN))
+_LONG_RUN_RE = re.compile(rf"\S{{{LONG_RUN},}}|\s{{{LONG_RUN},}}")
 
 
 class _Encoder(Protocol):
@@ -47,7 +59,7 @@ def encoding_name_for_model(model: str | None) -> str:
     if not isinstance(model, str):
         return O200K
     name = model.strip().lower()
-    if name.startswith("azure/") or name.startswith("openai/"):
+    if name.startswith(("azure/", "openai/")):
         name = name.split("/", 1)[1]
     if name.startswith(_O200K_PREFIXES):  # checked first: "gpt-4o" and "gpt-4.1" also start with "gpt-4"
         return O200K
@@ -92,7 +104,7 @@ def _count_bounded(encoder: _Encoder, text: str) -> int:
         if start > position:
             total += len(encoder.encode_ordinary(text[position:start]))
         for cut in range(start, end, RUN_SLICE):
-            total += len(encoder.encode_ordinary(text[cut:min(cut + RUN_SLICE, end)]))
+            total += len(encoder.encode_ordinary(text[cut : min(cut + RUN_SLICE, end)]))
         position = end
     if position < len(text):
         total += len(encoder.encode_ordinary(text[position:]))

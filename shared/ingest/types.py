@@ -6,9 +6,10 @@ Formats and claim checks import these, never the use case (`shared.ingest.batch`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from shared.store.records import CallRecord, DeadLetter, TokenUsage
 
@@ -103,7 +104,7 @@ class BatchReport:
     calls_merged: int = 0
     ignored: int = 0  # events that carry nothing for the ledger (e.g. diagnostic records of other categories)
 
-    def add(self, other: "BatchReport") -> None:
+    def add(self, other: BatchReport) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 

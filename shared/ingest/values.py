@@ -9,7 +9,7 @@ logged); `as_count`/`as_amount` read quantities (tokens, seconds of audio), neve
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -162,7 +162,7 @@ _DOTNET_FORMATS = (
 def parse_time(value: Any, *, field: str = "time") -> datetime:
     """An aware UTC datetime from ISO-8601 or .NET's default DateTime text; naive times are UTC."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
     if not isinstance(value, str) or not value.strip():
         raise EventError(f"'{field}' is missing or not a time")
     text = value.strip()
@@ -170,7 +170,7 @@ def parse_time(value: Any, *, field: str = "time") -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith(("Z", "z")) else text)
     except ValueError:
         parsed = _parse_dotnet(text, field)
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _parse_dotnet(text: str, field: str) -> datetime:

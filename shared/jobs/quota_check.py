@@ -10,21 +10,21 @@ quota jumping from 40 % to 120 % sends one mail, not three.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select
 
+from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
+from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
-from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
 from shared.jobs.digest import raise_daily_digest
-from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
-from shared.store.times import iso_utc, naive_utc
+from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
 from shared.store.schema import calls
 from shared.store.schema_alerts import quota_crossings
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ _NAME_COLUMNS = {"subscription": "subscription_name", "user": "user_name"}
 def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[str, Any]:
     """One check: sync the quota file, raise alerts for new crossings, send what waits in the outbox."""
     settings, store = context.settings, context.store
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if settings.quotas_file is not None:
         with store.write() as conn:
             sync_quota_file(conn, settings.quotas_file)
@@ -44,7 +44,14 @@ def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[st
         for quota in list_quotas(conn):
             status = quota_status(conn, quota, now, settings.timezone)
             if status.crossed and _unclaimed(conn, quota, status):
-                candidates.append((quota, status, _series(conn, quota, status, now), scope_label(conn, quota.scope_type, quota.scope_id)))
+                candidates.append(
+                    (
+                        quota,
+                        status,
+                        _series(conn, quota, status, now),
+                        scope_label(conn, quota.scope_type, quota.scope_id),
+                    )
+                )
     for quota, status, series, label in candidates:
         alert = quota_alert(quota, status, series, label, settings)
         with store.write() as conn:
@@ -63,27 +70,50 @@ def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[st
 
 
 def _unclaimed(conn: Connection, quota: Quota, status: QuotaStatus) -> bool:
-    claimed = set(conn.execute(select(quota_crossings.c.threshold).where(
-        quota_crossings.c.scope_type == quota.scope_type, quota_crossings.c.scope_id == quota.scope_id,
-        quota_crossings.c.period_start == naive_utc(status.period_start))).scalars())
+    claimed = set(
+        conn.execute(
+            select(quota_crossings.c.threshold).where(
+                quota_crossings.c.scope_type == quota.scope_type,
+                quota_crossings.c.scope_id == quota.scope_id,
+                quota_crossings.c.period_start == naive_utc(status.period_start),
+            )
+        ).scalars()
+    )
     return bool(set(status.crossed) - claimed)
 
 
-def claim_and_raise(conn: Connection, quota: Quota, status: QuotaStatus, alert: NewAlert, email_mode: str,
-                    now: datetime) -> int | None:
+def claim_and_raise(
+    conn: Connection, quota: Quota, status: QuotaStatus, alert: NewAlert, email_mode: str, now: datetime
+) -> int | None:
     """Claim each crossed threshold; raise one alert if a claim is higher than any alerted before."""
     period = naive_utc(status.period_start)
-    key = (quota_crossings.c.scope_type == quota.scope_type, quota_crossings.c.scope_id == quota.scope_id,
-           quota_crossings.c.period_start == period)
+    key = (
+        quota_crossings.c.scope_type == quota.scope_type,
+        quota_crossings.c.scope_id == quota.scope_id,
+        quota_crossings.c.period_start == period,
+    )
     before = max(conn.execute(select(quota_crossings.c.threshold).where(*key)).scalars(), default=0)
-    claimed = [t for t in status.crossed if insert_once(conn, quota_crossings.insert().values(
-        scope_type=quota.scope_type, scope_id=quota.scope_id, period_start=period, threshold=t,
-        claimed_at=naive_utc(now)))]
+    claimed = [
+        t
+        for t in status.crossed
+        if insert_once(
+            conn,
+            quota_crossings.insert().values(
+                scope_type=quota.scope_type,
+                scope_id=quota.scope_id,
+                period_start=period,
+                threshold=t,
+                claimed_at=naive_utc(now),
+            ),
+        )
+    ]
     if not claimed or max(claimed) <= before:
         return None  # another check won the race, or only a lower threshold was added to the quota later
     alert_id = create_alert(conn, alert, email_mode, now)
     if alert_id is not None:
-        conn.execute(quota_crossings.update().where(*key, quota_crossings.c.threshold.in_(claimed)).values(alert_id=alert_id))
+        conn.execute(
+            quota_crossings.update().where(*key, quota_crossings.c.threshold.in_(claimed)).values(alert_id=alert_id)
+        )
     return alert_id
 
 
@@ -91,34 +121,56 @@ def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], labe
     threshold = max(status.crossed)
     start, end = iso_utc(status.period_start), iso_utc(status.period_end)
     scope = f"{quota.scope_type} {label}"
-    used = [f"{status.used_tokens:,} of {quota.limit_tokens:,} tokens" if quota.limit_tokens else None,
-            f"${status.used_cost_usd or 0:,.2f} of ${quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else None]
-    summary = (f"The {quota.period}ly quota of {scope} is at {status.percent:g}% "
-               f"({'; '.join(u for u in used if u)}), past the {threshold}% threshold.")
+    used = [
+        f"{status.used_tokens:,} of {quota.limit_tokens:,} tokens" if quota.limit_tokens else None,
+        f"${status.used_cost_usd or 0:,.2f} of ${quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else None,
+    ]
+    summary = (
+        f"The {quota.period}ly quota of {scope} is at {status.percent:g}% "
+        f"({'; '.join(u for u in used if u)}), past the {threshold}% threshold."
+    )
     if status.forecast_percent is not None:
         summary += f" At the rate so far this period it ends the {quota.period} at {status.forecast_percent:g}%"
         summary += f" and reaches 100% at {iso_utc(status.forecast_full_at)}." if status.forecast_full_at else "."
-    facts = [["Scope", scope], ["Period", f"{start} .. {end}"], ["Used tokens", f"{status.used_tokens:,}"],
-             ["Token limit", f"{quota.limit_tokens:,}" if quota.limit_tokens else "none"],
-             ["Used cost (USD)", "unknown" if status.used_cost_usd is None else f"{status.used_cost_usd:,.2f}"],
-             ["Cost limit (USD)", f"{quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else "none"],
-             ["Used", f"{status.percent:g}%"], ["Thresholds crossed", ", ".join(f"{t}%" for t in status.crossed)],
-             ["Forecast at period end", "n/a" if status.forecast_percent is None else f"{status.forecast_percent:g}%"],
-             ["Forecast 100% at", iso_utc(status.forecast_full_at) if status.forecast_full_at else "not this period"]]
+    facts = [
+        ["Scope", scope],
+        ["Period", f"{start} .. {end}"],
+        ["Used tokens", f"{status.used_tokens:,}"],
+        ["Token limit", f"{quota.limit_tokens:,}" if quota.limit_tokens else "none"],
+        ["Used cost (USD)", "unknown" if status.used_cost_usd is None else f"{status.used_cost_usd:,.2f}"],
+        ["Cost limit (USD)", f"{quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else "none"],
+        ["Used", f"{status.percent:g}%"],
+        ["Thresholds crossed", ", ".join(f"{t}%" for t in status.crossed)],
+        ["Forecast at period end", "n/a" if status.forecast_percent is None else f"{status.forecast_percent:g}%"],
+        ["Forecast 100% at", iso_utc(status.forecast_full_at) if status.forecast_full_at else "not this period"],
+    ]
     scope_filter = {quota.scope_type: quota.scope_id}
     base = settings.public_url + "/api"
-    links = [["Usage this period by day", f"{base}/usage?{urlencode({'groupBy': 'day', 'from': start, 'to': end, **scope_filter})}"],
-             ["Calls this period", f"{base}/requests?{urlencode({'from': start, 'to': end, **scope_filter})}"],
-             ["All quotas and their status", f"{base}/quotas"]]
+    links = [
+        [
+            "Usage this period by day",
+            f"{base}/usage?{urlencode({'groupBy': 'day', 'from': start, 'to': end, **scope_filter})}",
+        ],
+        ["Calls this period", f"{base}/requests?{urlencode({'from': start, 'to': end, **scope_filter})}"],
+        ["All quotas and their status", f"{base}/quotas"],
+    ]
     unit = "hour (UTC)" if quota.period == "day" else "day (UTC)"
     return NewAlert(
         dedupe_key=f"quota:{quota.scope_type}:{quota.scope_id}:{start}:{threshold}",
-        kind="quota", scope_type=quota.scope_type, scope_id=quota.scope_id, occurred_at=status.period_start,
+        kind="quota",
+        scope_type=quota.scope_type,
+        scope_id=quota.scope_id,
+        occurred_at=status.period_start,
         subject=f"[aoai-ledger] {scope}: {threshold}% of the {quota.period}ly quota used ({status.percent:g}%)",
-        details={"summary": summary, "facts": facts, "links": links,
-                 "series": {"title": f"Tokens per {unit} this period", "points": series},
-                 "data": {"quota": quota.as_json(), "status": status.as_json(), "threshold": threshold}},
-        to=quota.notify, cc=settings.alert_to,
+        details={
+            "summary": summary,
+            "facts": facts,
+            "links": links,
+            "series": {"title": f"Tokens per {unit} this period", "points": series},
+            "data": {"quota": quota.as_json(), "status": status.as_json(), "threshold": threshold},
+        },
+        to=quota.notify,
+        cc=settings.alert_to,
     )
 
 
@@ -126,7 +178,9 @@ def _series(conn: Connection, quota: Quota, status: QuotaStatus, now: datetime) 
     step = "hour" if quota.period == "day" else "day"
     end = min(max(now, status.period_start), status.period_end)
     rows = query_usage(conn, UsageQuery(status.period_start, end, (step,), {quota.scope_type: quota.scope_id})).rows
-    return [[row[step][:13].replace("T", " ") + "h" if step == "hour" else row[step], row["totalTokens"]] for row in rows]
+    return [
+        [row[step][:13].replace("T", " ") + "h" if step == "hour" else row[step], row["totalTokens"]] for row in rows
+    ]
 
 
 def scope_label(conn: Connection, scope_type: str, scope_id: str) -> str:
@@ -134,7 +188,9 @@ def scope_label(conn: Connection, scope_type: str, scope_id: str) -> str:
     name_column = _NAME_COLUMNS.get(scope_type)
     if name_column is None:
         return scope_id
-    name = conn.execute(select(calls.c[name_column]).where(
-        calls.c[KEY_COLUMNS[scope_type]] == scope_id, calls.c[name_column].is_not(None)).limit(1)).scalar()
+    name = conn.execute(
+        select(calls.c[name_column])
+        .where(calls.c[KEY_COLUMNS[scope_type]] == scope_id, calls.c[name_column].is_not(None))
+        .limit(1)
+    ).scalar()
     return f"{name} ({scope_id})" if name and name != scope_id else scope_id
-

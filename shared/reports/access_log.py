@@ -10,16 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, or_, select
 
-from shared.store.times import iso_utc, naive_utc, stored_time
+from shared.store.bounds import text_limits
 from shared.store.schema_privacy import access_log
+from shared.store.times import iso_utc, naive_utc, stored_time
 
-_MAX_TEXT = {column.name: column.type.length for column in access_log.columns if getattr(column.type, "length", None)}
+_MAX_TEXT = {name: limit.length for name, limit in text_limits(access_log).items()}
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,15 @@ class Access:
 
 
 def record_access(conn: Connection, access: Access, *, now: datetime | None = None) -> None:
-    moment = naive_utc(now or datetime.now(timezone.utc))
+    moment = naive_utc(now or datetime.now(UTC))
     detail = None if access.detail is None else orjson.dumps(access.detail).decode()
-    values = {"actor": access.actor, "action": access.action, "target": access.target, "client_ip": access.client_ip,
-              "detail": detail}
+    values = {
+        "actor": access.actor,
+        "action": access.action,
+        "target": access.target,
+        "client_ip": access.client_ip,
+        "detail": detail,
+    }
     fitted = {k: (v[: _MAX_TEXT[k]] if isinstance(v, str) and k in _MAX_TEXT else v) for k, v in values.items()}
     conn.execute(access_log.insert().values(at=moment, **fitted))
 
@@ -59,16 +65,28 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
         raise BadAccessCursor("not a cursor this API handed out; start again without one") from None
 
 
-def list_access(conn: Connection, start: datetime, end: datetime, limit: int,
-                cursor: tuple[datetime, int] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def list_access(
+    conn: Connection, start: datetime, end: datetime, limit: int, cursor: tuple[datetime, int] | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of entries in [start, end), newest first, and the cursor of the next page (None at the end)."""
     query = select(access_log).where(access_log.c.at >= naive_utc(start), access_log.c.at < naive_utc(end))
     if cursor is not None:
         at, entry_id = cursor
         query = query.where(or_(access_log.c.at < at, and_(access_log.c.at == at, access_log.c.id < entry_id)))
-    rows = conn.execute(query.order_by(access_log.c.at.desc(), access_log.c.id.desc()).limit(limit + 1)).mappings().all()
-    items = [{"id": row["id"], "time": iso_utc(stored_time(row["at"])), "actor": row["actor"], "action": row["action"],
-              "target": row["target"], "clientIp": row["client_ip"],
-              "detail": None if row["detail"] is None else orjson.loads(row["detail"])} for row in rows[:limit]]
+    rows = (
+        conn.execute(query.order_by(access_log.c.at.desc(), access_log.c.id.desc()).limit(limit + 1)).mappings().all()
+    )
+    items = [
+        {
+            "id": row["id"],
+            "time": iso_utc(stored_time(row["at"])),
+            "actor": row["actor"],
+            "action": row["action"],
+            "target": row["target"],
+            "clientIp": row["client_ip"],
+            "detail": None if row["detail"] is None else orjson.loads(row["detail"]),
+        }
+        for row in rows[:limit]
+    ]
     last = rows[limit - 1] if len(rows) > limit else None
     return items, (encode_cursor(stored_time(last["at"]), last["id"]) if last is not None else None)

@@ -16,11 +16,12 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
-from shared.store.records import CallRecord
-from shared.store.times import iso_utc, naive_utc, stored_time
-from shared.store.schema import call_payloads, calls
-from shared.store.writes import load_calls
 from shared.reports.usage import KEY_COLUMNS
+from shared.store.bounds import text_limits
+from shared.store.records import CallRecord
+from shared.store.schema import call_payloads, calls
+from shared.store.times import iso_utc, naive_utc, stored_time
+from shared.store.writes import load_calls
 
 LIST_FIELDS = {  # contract field -> calls column, in the contract's order (then its v1.1 additions)
     "requestId": "call_id",
@@ -45,7 +46,7 @@ LIST_FIELDS = {  # contract field -> calls column, in the contract's order (then
     "endUser": "end_user",  # v1.1, after the contract's own fields: the app's user (`safety_identifier` or `user`)
 }
 _BOOLEAN_FIELDS = ("streamed", "tokensEstimated")
-_MAX_CALL_ID = calls.c.call_id.type.length
+_MAX_CALL_ID = text_limits(calls)["call_id"].length
 
 
 SCAN_BUDGET = 50_000  # calls a filtered page examines at most (~0.3 s on SQLite whatever the ledger holds)
@@ -66,7 +67,7 @@ class Cursor:
         return base64.urlsafe_b64encode(orjson.dumps(doc)).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> "Cursor":
+    def decode(cls, text: str) -> Cursor:
         """The cursor `encode` wrote; anything else (garbage, other JSON, times past the calendar in UTC, an
         id no call can have) raises BadCursor before it comes near a query."""
         try:
@@ -75,8 +76,16 @@ class Cursor:
             if not isinstance(call_id, str) or not 0 < len(call_id) <= _MAX_CALL_ID or "\x00" in call_id:
                 raise ValueError(call_id)
             call_id.encode("utf-8")  # a lone surrogate cannot be bound
-            return cls(naive_utc(datetime.fromisoformat(doc["t"])), call_id, naive_utc(datetime.fromisoformat(doc["s"])))
-        except (binascii.Error, KeyError, TypeError, ValueError, OverflowError):  # JSON and Unicode errors are ValueErrors
+            return cls(
+                naive_utc(datetime.fromisoformat(doc["t"])), call_id, naive_utc(datetime.fromisoformat(doc["s"]))
+            )
+        except (
+            binascii.Error,
+            KeyError,
+            TypeError,
+            ValueError,
+            OverflowError,
+        ):  # JSON and Unicode errors are ValueErrors
             raise BadCursor("not a cursor this API handed out; start again without one") from None
 
 
@@ -120,11 +129,18 @@ def list_calls(conn: Connection, query: AuditQuery) -> AuditPage:
     newest_first = (calls.c.time.desc(), calls.c.call_id.desc())
     boundary = None  # the last call this page may examine
     if query.filters:
-        boundary = conn.execute(select(calls.c.time, calls.c.call_id).where(and_(*walk)).order_by(*newest_first)
-                                .offset(query.scan_budget - 1).limit(1)).first()
+        boundary = conn.execute(
+            select(calls.c.time, calls.c.call_id)
+            .where(and_(*walk))
+            .order_by(*newest_first)
+            .offset(query.scan_budget - 1)
+            .limit(1)
+        ).first()
     conditions = list(walk)
     if boundary is not None:
-        conditions.append(or_(calls.c.time > boundary.time, and_(calls.c.time == boundary.time, calls.c.call_id >= boundary.call_id)))
+        conditions.append(
+            or_(calls.c.time > boundary.time, and_(calls.c.time == boundary.time, calls.c.call_id >= boundary.call_id))
+        )
     for name, value in query.filters.items():
         conditions.append(calls.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value))
     statement = (
@@ -150,7 +166,6 @@ def _list_item(row: Any) -> dict[str, Any]:
     for name in _BOOLEAN_FIELDS:
         item[name] = bool(item[name])
     return item
-
 
 
 def call_detail(conn: Connection, call_id: str) -> dict[str, Any] | None:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from shared.store.bounds import bound_record, fit
 from shared.ingest.batch import Ingestor
-from shared.ingest.types import IncomingEvent
 from shared.ingest.redaction import redact_text
-from shared.store.times import iso_utc, naive_utc
+from shared.ingest.types import IncomingEvent
+from shared.store.bounds import bound_record, fit
 from shared.store.schema import dead_letters
 from shared.store.sql import SqlStore
+from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ def preview(raw: bytes, width: int = PREVIEW_BYTES) -> str:
     return shown + ("…" if len(raw) > width else "")
 
 
-def list_dead_letters(conn: Connection, *, limit: int = 100, before_id: int | None = None,
-                      status: str | None = None) -> LetterPage:
+def list_dead_letters(
+    conn: Connection, *, limit: int = 100, before_id: int | None = None, status: str | None = None
+) -> LetterPage:
     conditions = []
     if before_id is not None:
         conditions.append(dead_letters.c.id < before_id)
@@ -79,7 +80,6 @@ def list_dead_letters(conn: Connection, *, limit: int = 100, before_id: int | No
     return LetterPage(items, page[-1]["id"] if len(rows) > limit else None)
 
 
-
 @dataclass
 class RetryOutcome:
     id: int
@@ -89,7 +89,13 @@ class RetryOutcome:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "outcome": self.outcome, "status": self.status, "callId": self.call_id, "reason": self.reason}
+        return {
+            "id": self.id,
+            "outcome": self.outcome,
+            "status": self.status,
+            "callId": self.call_id,
+            "reason": self.reason,
+        }
 
 
 def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> RetryOutcome | None:
@@ -117,11 +123,17 @@ def retry_dead_letter(store: SqlStore, ingestor: Ingestor, letter_id: int) -> Re
     else:  # the current parser reads it and finds nothing for the ledger in it
         outcome, status, reason = "ignored", "resolved", letter["reason"]
     call_id = call_ids[0] if call_ids else letter["call_id"]
-    now = naive_utc(datetime.now(timezone.utc))
+    now = naive_utc(datetime.now(UTC))
     with store.write() as conn:
-        conn.execute(update(dead_letters).where(dead_letters.c.id == letter_id).values(
-            status=status, reason=fit(reason, dead_letters.c.reason), call_id=call_id,
-            resolved_at=now if status == "resolved" else letter["resolved_at"],
-        ))
+        conn.execute(
+            update(dead_letters)
+            .where(dead_letters.c.id == letter_id)
+            .values(
+                status=status,
+                reason=fit(reason, dead_letters.c.reason),
+                call_id=call_id,
+                resolved_at=now if status == "resolved" else letter["resolved_at"],
+            )
+        )
     logger.info("dead letter %s retried: %s (call %s, status %s)", letter_id, outcome, call_id, status)
     return RetryOutcome(letter_id, outcome, status, call_id, reason)

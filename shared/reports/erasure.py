@@ -9,20 +9,27 @@ its own copy: the README gives the purge command. Erasing twice finds nothing th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 import orjson
 from sqlalchemy import Connection, or_, select, update
 
 from shared.ingest.payloads.request import end_user_of
 from shared.ingest.values import load_json
-from shared.store.times import naive_utc
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
+from shared.store.times import naive_utc
 
-TEXT_COLUMNS = ("request_params", "prompt_text", "completion_text", "tool_calls", "content_filter", "request_body",
-                "response_body")
+TEXT_COLUMNS = (
+    "request_params",
+    "prompt_text",
+    "completion_text",
+    "tool_calls",
+    "content_filter",
+    "request_body",
+    "response_body",
+)
 _CHUNK = 500  # ids per statement: well under every engine's parameter limit
 
 
@@ -40,10 +47,12 @@ def purge_payloads(conn: Connection, call_ids: list[str], now: datetime) -> int:
     """Drop the text of these calls (already purged ones are left alone); how many were purged now."""
     purged = 0
     for start in range(0, len(call_ids), _CHUNK):
-        chunk = call_ids[start:start + _CHUNK]
+        chunk = call_ids[start : start + _CHUNK]
         purged += conn.execute(
-            update(call_payloads).where(call_payloads.c.call_id.in_(chunk), call_payloads.c.purged_at.is_(None))
-            .values({name: None for name in TEXT_COLUMNS} | {"purged_at": naive_utc(now)})).rowcount
+            update(call_payloads)
+            .where(call_payloads.c.call_id.in_(chunk), call_payloads.c.purged_at.is_(None))
+            .values(dict.fromkeys(TEXT_COLUMNS) | {"purged_at": naive_utc(now)})
+        ).rowcount
     return purged
 
 
@@ -66,13 +75,21 @@ def _erase(conn: Connection, whose, belongs: Callable[[dict], bool], needle: byt
     erased = Erased()
     call_ids = list(conn.execute(select(calls.c.call_id).where(whose)).scalars())
     erased.calls = purge_payloads(conn, call_ids, now)
-    erased.pending_parts = _erase_raw(conn, pending_parts, (pending_parts.c.kind, pending_parts.c.part_key, pending_parts.c.part),
-                                      pending_parts.c.payload, belongs, needle)
+    erased.pending_parts = _erase_raw(
+        conn,
+        pending_parts,
+        (pending_parts.c.kind, pending_parts.c.part_key, pending_parts.c.part),
+        pending_parts.c.payload,
+        belongs,
+        needle,
+    )
     erased.dead_letters = _erase_raw(conn, dead_letters, (dead_letters.c.id,), dead_letters.c.raw, belongs, needle)
     return erased
 
 
-def _erase_raw(conn: Connection, table, key_columns, raw_column, belongs: Callable[[dict], bool], needle: bytes | None) -> int:
+def _erase_raw(
+    conn: Connection, table, key_columns, raw_column, belongs: Callable[[dict], bool], needle: bytes | None
+) -> int:
     """Raw events that `belongs` claims (only those holding `needle`, when given), without their bodies."""
     erased = 0
     for row in conn.execute(select(*key_columns, raw_column)).all():
@@ -81,7 +98,11 @@ def _erase_raw(conn: Connection, table, key_columns, raw_column, belongs: Callab
             continue
         stripped = without_bodies(raw, belongs)
         if stripped is not None:
-            conn.execute(update(table).where(*[c == v for c, v in zip(key_columns, row[:-1])]).values({raw_column.name: stripped}))
+            conn.execute(
+                update(table)
+                .where(*[c == v for c, v in zip(key_columns, row[:-1], strict=True)])
+                .values({raw_column.name: stripped})
+            )
             erased += 1
     return erased
 

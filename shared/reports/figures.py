@@ -7,8 +7,9 @@ set of finishing steps (`Finish`), which SQL and Python each implement once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Float, case, cast, func, literal, null
 
@@ -21,7 +22,9 @@ class Finish(Protocol):
 
     def whole(self, value: Any) -> Any: ...  # an integer sum as an integer
     def rounded(self, value: Any, digits: int) -> Any: ...  # half away from zero
-    def ratio(self, part: Any, whole: Any, digits: int, empty: float | None = None) -> Any: ...  # `empty` when whole is 0
+    def ratio(
+        self, part: Any, whole: Any, digits: int, empty: float | None = None
+    ) -> Any: ...  # `empty` when whole is 0
     def when_any(self, count: Any, value: Any) -> Any: ...  # `value` where count > 0, else null
 
 
@@ -117,5 +120,5 @@ _POSITIONS = _positions()
 
 def totals_of_rows(rows: Sequence[Sequence[Any]], width: int) -> dict[str, Any]:
     """The totals row of a report from its rows (`width` key columns first): each sum added up, then the figures."""
-    columns = list(zip(*rows)) if rows else [()] * (width + len(FIGURES) + len(HIDDEN_SUMS))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (width + len(FIGURES) + len(HIDDEN_SUMS))
     return figures_of({m: sum(filter(None, columns[width + i])) for m, i in _POSITIONS.items()})  # NULL: no such calls

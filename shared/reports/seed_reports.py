@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from shared.store.times import aware_utc
-from shared.store.schema import call_payloads, calls
 from shared.reports.usage import UsageQuery, UsageResult, query_usage
+from shared.store.schema import call_payloads, calls
+from shared.store.times import aware_utc
 
 
 def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> UsageResult:
@@ -20,7 +20,14 @@ def tokens_by_ip_and_model(conn: Connection, start: datetime, end: datetime) -> 
 def recent_prompts(conn: Connection, *, limit: int = 10, width: int = 100) -> list[dict[str, Any]]:
     """The newest calls with text, prompt and completion cut to `width` characters (as the seed's KQL does)."""
     query = (
-        select(calls.c.time, calls.c.ip, calls.c.model, calls.c.total_tokens, call_payloads.c.prompt_text, call_payloads.c.completion_text)
+        select(
+            calls.c.time,
+            calls.c.ip,
+            calls.c.model,
+            calls.c.total_tokens,
+            call_payloads.c.prompt_text,
+            call_payloads.c.completion_text,
+        )
         .join(call_payloads, call_payloads.c.call_id == calls.c.call_id)
         .where(call_payloads.c.prompt_text.is_not(None))
         .order_by(calls.c.time.desc(), calls.c.call_id.desc())
@@ -55,8 +62,13 @@ def _cut(text: str | None, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def render_table(rows: list[dict[str, Any]], columns: list[str], *, totals: dict[str, Any] | None = None,
-                 max_width: int | None = None) -> str:
+def render_table(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    *,
+    totals: dict[str, Any] | None = None,
+    max_width: int | None = None,
+) -> str:
     """A plain-text table for the terminal: numbers right-aligned, text left-aligned, an optional totals row
     under a rule, and the last column cut (with "…") so no line is wider than `max_width`."""
 
@@ -75,10 +87,12 @@ def render_table(rows: list[dict[str, Any]], columns: list[str], *, totals: dict
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     if max_width is not None and sum(widths) + 2 * (len(widths) - 1) > max_width:
         widths[-1] = max(len(columns[-1]), max_width - sum(widths[:-1]) - 2 * (len(widths) - 1))
-        cells = [r[:-1] + [_cut(r[-1], widths[-1])] for r in cells]
+        cells = [[*r[:-1], _cut(r[-1], widths[-1])] for r in cells]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+        return "  ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [line(columns), rule] + [line(r) for r in cells[: len(rows)]]

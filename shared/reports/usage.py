@@ -12,26 +12,58 @@ merges the pieces, finishes the figures and orders the rows, because every Pytho
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import starmap
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, select, union_all
+from sqlalchemy import Connection, Select, Subquery, Table, and_, func, select, union_all
 
+from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
+from shared.reports.usage_query import (
+    FILTER_KEYS,
+    GROUP_KEYS,
+    INTERVALS,
+    KEY_COLUMNS,
+    TIME_KEYS,
+    UsageQuery,
+    key_conditions,
+)
+from shared.reports.usage_spans import CumulativeSpan, cumulative_query, cumulative_spans, periods_with_rows, span_parts
 from shared.store.expressions import day_of
 from shared.store.measures import MEASURE_NAMES, sums_over_calls
 from shared.store.rollups import first_period
+from shared.store.schema import (
+    DAY_TO_HOUR,
+    MONTH_TO_DATE,
+    ROLLUP_CUTS,
+    calls,
+    usage_daily,
+    usage_daily_cuts,
+    usage_hourly,
+    usage_hourly_cuts,
+)
 from shared.store.times import day_start, hour_of, in_utc, naive_utc, stored_time
-from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls, usage_daily, usage_daily_cuts, usage_hourly, usage_hourly_cuts
-from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
-from shared.reports.usage_query import FILTER_KEYS, GROUP_KEYS, INTERVALS, KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
-from shared.reports.usage_spans import cumulative_query, cumulative_spans, periods_with_rows, span_parts
 
 __all__ = [  # the query vocabulary is re-exported: callers import it from here
-    "FIGURES", "FILTER_KEYS", "GROUP_KEYS", "INTERVALS", "KEY_COLUMNS", "TIME_KEYS", "UsageQuery", "UsageResult",
-    "MAX_SERIES_ROWS", "SeriesTooLarge", "choose_cut", "plan_range", "query_timeseries", "query_usage", "timeseries_csv_columns", "usage_csv_columns",
+    "FIGURES",
+    "FILTER_KEYS",
+    "GROUP_KEYS",
+    "INTERVALS",
+    "KEY_COLUMNS",
+    "MAX_SERIES_ROWS",
+    "TIME_KEYS",
+    "SeriesTooLarge",
+    "UsageQuery",
+    "UsageResult",
+    "choose_cut",
+    "plan_range",
+    "query_timeseries",
+    "query_usage",
+    "timeseries_csv_columns",
+    "usage_csv_columns",
 ]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 _LOOKUP_SPANS = 4  # a 30-day range has at most 4 spans: edge day, month, month, edge day
@@ -106,7 +138,9 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
         columns = [table.c[KEY_COLUMNS[k]].label(k) for k in keys]
     bucket = _bucket(query)
     if bucket is not None:
-        columns.append((day_of(bucket_column) if bucket == "day" and kind != "daily" else bucket_column).label("bucket"))
+        columns.append(
+            (day_of(bucket_column) if bucket == "day" and kind != "daily" else bucket_column).label("bucket")
+        )
     conditions = [time_column >= naive_utc(start), time_column < naive_utc(end), *key_conditions(table, query)]
     if cut is not None:
         conditions.insert(0, table.c.cut == cut)
@@ -176,7 +210,7 @@ def _row_builder(names: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
     if not all(name.isidentifier() for name in names):
         raise ValueError(f"not a column name: {names!r}")
     values = [f"v{i}" for i in range(len(names))]
-    source = f"def build({', '.join(values)}, *hidden):\n    return {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values))}}}\n"
+    source = f"def build({', '.join(values)}, *hidden):\n    return {{{', '.join(f'{n!r}: {v}' for n, v in zip(names, values, strict=True))}}}\n"
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - generated from the fixed names above, like collections.namedtuple
     return namespace["build"]
@@ -186,16 +220,19 @@ def _report_statement(conn: Connection, query: UsageQuery):
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     bucket = _bucket(query)
     cut = choose_cut(query)
-    cumulative = cut is not None and bucket is None  # whole days and hours from the cumulative cuts
-    pieces, spans = [], []
+    cumulative_cut = cut if bucket is None else None  # whole days and hours from the cumulative cuts
+    pieces: list[Select[Any]] = []
+    spans: list[CumulativeSpan] = []
     plan = plan_range(query.start, query.end, daily_allowed="hour" not in query.group_by)
     # Hour-level sums are kept for recent days only: an older day's hours come from the hourly rollup.
-    hours_from = first_period(conn, DAY_TO_HOUR) if cumulative and any(kind == "hourly" for kind, _, _ in plan) else None
+    hours_from = (
+        first_period(conn, DAY_TO_HOUR) if cumulative_cut and any(kind == "hourly" for kind, _, _ in plan) else None
+    )
     for kind, start, end in plan:
         hours_kept = kind == "hourly" and hours_from is not None and naive_utc(start) >= hours_from
-        if cumulative and (kind == "daily" or hours_kept):
+        if cumulative_cut is not None and (kind == "daily" or hours_kept):
             family = MONTH_TO_DATE if kind == "daily" else DAY_TO_HOUR
-            periods = periods_with_rows(conn, family, cut, start, end)
+            periods = periods_with_rows(conn, family, cumulative_cut, start, end)
             spans.extend(cumulative_spans(*periods, family) if periods else ())
         else:
             pieces.append(_piece_query(kind, start, end, query))
@@ -203,24 +240,30 @@ def _report_statement(conn: Connection, query: UsageQuery):
     # join each span's part to every later span (quadratic; SQLite joins at most 64 tables): a range over years of
     # months stacks one small part per span instead, so its cost grows with the months that hold calls.
     by_lookups = not pieces and len(spans) <= _LOOKUP_SPANS
-    if by_lookups:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
-        parts = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
-    else:
-        parts = [cumulative_query(span, query, cut) for span in spans]
+    parts: list[Select[Any]] = []
+    one_row_per_key = False
+    if spans:
+        assert cut is not None  # spans are made only from a cumulative cut
+        if by_lookups:  # month-to-date spans first: their ends hold the most keys, leaving fewer for the later parts
+            parts = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
+            # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut
+            # (merged by lookups, across all spans): a row per group key when the query groups by all its keys.
+            one_row_per_key = {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut])
+        else:
+            parts = [cumulative_query(span, query, cut) for span in spans]
     if not pieces and not parts:  # an empty range, or only periods without calls
         pieces.append(_piece_query("raw", query.end, query.end, query))
     group = _leading(query)
-    # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut (when
-    # merged by lookups, across all spans): a row per group key when the query groups by all of the cut's keys.
-    if parts and by_lookups and {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut]):
-        merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("merged")
+    if parts and one_row_per_key:
+        merged = _stacked(parts, "merged")
     elif len(pieces) == 1 and not parts:
         merged = pieces[0].subquery("merged")
     else:  # the sum per key adds the pieces (and a cut's finer keys) up
-        stacked = [*parts, *pieces]
-        stacked = (union_all(*stacked) if len(stacked) > 1 else stacked[0]).subquery("stacked")
-        merged = select(*[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in MEASURE_NAMES])
-        merged = merged.group_by(*[stacked.c[name] for name in group]).subquery("merged")
+        stacked = _stacked([*parts, *pieces], "stacked")
+        sum_by_key = select(
+            *[stacked.c[name] for name in group], *[func.sum(stacked.c[m]).label(m) for m in MEASURE_NAMES]
+        )
+        merged = sum_by_key.group_by(*[stacked.c[name] for name in group]).subquery("merged")
     sums = {m: merged.c[m] for m in MEASURE_NAMES}
     # Sums of integers come back as Decimal from PostgreSQL (numeric): cast there, not on SQLite (~4 ms a report).
     columns = [
@@ -233,7 +276,13 @@ def _report_statement(conn: Connection, query: UsageQuery):
     return select(*columns).where(sums["requests"] != 0).order_by(*order)
 
 
-def _fetch(conn: Connection, statement, raw: bool) -> list:
+def _stacked(selects: list[Select[Any]], name: str) -> Subquery:
+    """One select, or the UNION ALL of several, as a named subquery. Typed on purpose: mypy (1.20, 2.4) crashes
+    inferring `union_all(*parts)` over an unannotated list."""
+    return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery(name)
+
+
+def _fetch(conn: Connection, statement, raw: bool) -> Sequence[Any]:
     """All rows as tuples. On SQLite straight from the driver's cursor: SQLAlchemy's per-row processing would
     cost more than the query (the values are already what we need: text, numbers, and times as ISO text)."""
     result = conn.execute(statement)
@@ -266,7 +315,9 @@ def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> Usag
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
     keys = tuple(k for k in query.group_by if k not in TIME_KEYS)
-    per_bucket = UsageQuery(query.start, query.end, (interval, *keys), query.filters, query.only_user, query.narrow_rollups)
+    per_bucket = UsageQuery(
+        query.start, query.end, (interval, *keys), query.filters, query.only_user, query.narrow_rollups
+    )
     result = query_usage(conn, per_bucket)
     by_bucket: dict[str, list[dict[str, Any]]] = {}
     for row in result.rows:
@@ -284,12 +335,17 @@ def _every_bucket(by_bucket: dict[str, list[dict[str, Any]]], query: UsageQuery,
         buckets.append(moment.strftime("%Y-%m-%dT%H:00:00Z"))
         moment += step
     # A key combination is everything of a row but its time and figures (names beside ids come with their ids).
-    combos = list(dict.fromkeys(tuple((k, v) for k, v in row.items() if k not in _FIGURE_SET)
-                                for rows in by_bucket.values() for row in rows)) or [()]
+    combos = list(
+        dict.fromkeys(
+            tuple((k, v) for k, v in row.items() if k not in _FIGURE_SET) for rows in by_bucket.values() for row in rows
+        )
+    ) or [()]
     if len(buckets) * len(combos) > MAX_SERIES_ROWS:
-        raise SeriesTooLarge(f"{len(buckets):,} buckets x {len(combos):,} key combinations is more than "
-                             f"{MAX_SERIES_ROWS:,} rows; narrow the range, use day buckets, group by fewer keys or filter")
-    rows = []
+        raise SeriesTooLarge(
+            f"{len(buckets):,} buckets x {len(combos):,} key combinations is more than "
+            f"{MAX_SERIES_ROWS:,} rows; narrow the range, use day buckets, group by fewer keys or filter"
+        )
+    rows: list[dict[str, Any]] = []
     for bucket in buckets:
         present = by_bucket.get(bucket, [])
         seen = {tuple((k, v) for k, v in row.items() if k not in _FIGURE_SET) for row in present}
@@ -299,7 +355,7 @@ def _every_bucket(by_bucket: dict[str, list[dict[str, Any]]], query: UsageQuery,
 
 
 _FIGURE_SET = frozenset(FIGURE_NAMES)
-_ZERO_FIGURES = figures_of({m: 0 for m in MEASURE_NAMES})
+_ZERO_FIGURES = figures_of(dict.fromkeys(MEASURE_NAMES, 0))
 
 
 def timeseries_csv_columns(group_by: Iterable[str]) -> list[str]:

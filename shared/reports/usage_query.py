@@ -7,7 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-GROUP_KEYS = ("user", "subscription", "product", "app", "endUser", "ip", "model", "deployment", "operation", "backend", "status", "day", "hour")
+GROUP_KEYS = (
+    "user",
+    "subscription",
+    "product",
+    "app",
+    "endUser",
+    "ip",
+    "model",
+    "deployment",
+    "operation",
+    "backend",
+    "status",
+    "day",
+    "hour",
+)
 TIME_KEYS = ("day", "hour")
 KEY_COLUMNS = {
     "user": "user_id",
@@ -23,6 +37,8 @@ KEY_COLUMNS = {
     "status": "status",
 }
 FILTER_KEYS = tuple(KEY_COLUMNS)
+
+
 @dataclass(frozen=True)
 class UsageQuery:
     start: datetime
@@ -38,7 +54,10 @@ INTERVALS = ("hour", "day")
 
 def key_conditions(table, query: UsageQuery) -> list:
     """The query's filters and caller limit on a table with the key columns (calls, or any rollup)."""
-    conditions = [table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value) for name, value in query.filters.items()]
+    conditions = [
+        table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value)
+        for name, value in query.filters.items()
+    ]
     if query.only_user is not None:
         conditions.append(table.c.user_id == query.only_user)
     return conditions

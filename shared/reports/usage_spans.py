@@ -6,16 +6,16 @@ bucket before `first`. `span_parts` merges several spans by key lookups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from sqlalchemy import Connection, and_, exists, func, select
 
-from shared.store.times import naive_utc, stored_time
-from shared.store.schema import Cumulative
-from shared.store.measures import MEASURE_NAMES as SUMS
 from shared.reports.usage_query import KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
+from shared.store.measures import MEASURE_NAMES as SUMS
+from shared.store.schema import Cumulative
+from shared.store.times import naive_utc, stored_time
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ def span_parts(spans: Sequence[CumulativeSpan], query: UsageQuery, cut: str) -> 
     """
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     ends = [_span_rows(span, cut, at_last=True, name=f"e{i}") for i, span in enumerate(spans)]
-    starts = [None if span.first == span.period else _span_rows(span, cut, at_last=False, name=f"s{i}") for i, span in enumerate(spans)]
+    starts = [
+        None if span.first == span.period else _span_rows(span, cut, at_last=False, name=f"s{i}")
+        for i, span in enumerate(spans)
+    ]
     parts = []
     for i, (ending, at_end) in enumerate(ends):
         source, terms = ending, {m: ending.c[m] for m in SUMS}
@@ -76,16 +79,22 @@ def span_parts(spans: Sequence[CumulativeSpan], query: UsageQuery, cut: str) -> 
                 table, at_bucket = snapshot
                 source = source.outerjoin(table, and_(table.c.dims_key == ending.c.dims_key, at_bucket))
                 for m in SUMS:
-                    terms[m] = terms[m] + func.coalesce(table.c[m], 0) if adds else terms[m] - func.coalesce(table.c[m], 0)
+                    terms[m] = (
+                        terms[m] + func.coalesce(table.c[m], 0) if adds else terms[m] - func.coalesce(table.c[m], 0)
+                    )
         earlier = [~exists().where(table.c.dims_key == ending.c.dims_key, at_bucket) for table, at_bucket in ends[:i]]
         columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
         parts.append(
-            select(*columns, *[terms[m].label(m) for m in SUMS]).select_from(source).where(at_end, *earlier, *key_conditions(ending, query))
+            select(*columns, *[terms[m].label(m) for m in SUMS])
+            .select_from(source)
+            .where(at_end, *earlier, *key_conditions(ending, query))
         )
     return parts
 
 
-def periods_with_rows(conn: Connection, family: Cumulative, cut: str, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+def periods_with_rows(
+    conn: Connection, family: Cumulative, cut: str, start: datetime, end: datetime
+) -> tuple[datetime, datetime] | None:
     """[start, end) narrowed to the periods the cumulative cut holds rows for (None: no rows at all), so a range
     from year 1 costs one statement per period with data, not one per calendar month since then."""
     bucket = family.tables[cut].c[family.bucket]

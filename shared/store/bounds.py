@@ -22,15 +22,15 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Unicode
 
-from shared.store.records import CallRecord
 from shared.store.measures import MEASURE_NAMES
+from shared.store.records import CallRecord
 from shared.store.schema import PAYLOAD_KEYS, call_payloads, calls, pending_parts, usage_hourly
 from shared.store.times import aware_utc
 
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_TOKENS = 10**9
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens")
 MAX_STATUS = 999  # HTTP statuses are three digits; 0 is "no response"
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # before Azure existed: a broken clock or a forged time
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before Azure existed: a broken clock or a forged time
 FUTURE_SLACK = timedelta(days=1)  # gateway clocks run ahead a little, never a day
 MAX_DURATION_MS = 86_400_000.0  # no gateway holds a call open for a day; longer is a unit or parsing error
 MAX_COST_USD = 1e7  # MAX_TOKENS at the dearest list price (about $600 per million tokens) is $6 x 10^5
@@ -75,7 +75,7 @@ class TextLimit:
         return head + tag
 
 
-@lru_cache(maxsize=None)  # a handful of tables
+@cache  # a handful of tables
 def text_limits(table: Table) -> dict[str, TextLimit]:
     return {
         column.name: TextLimit(column.type.length, isinstance(column.type, Unicode))
@@ -90,15 +90,19 @@ def integer_max(column: Column) -> int:
 
 CALL_TEXT = text_limits(calls)
 PART_TEXT = text_limits(pending_parts)
-_CUT_TEXT = tuple((name, limit) for name, limit in CALL_TEXT.items() if name != "call_id")  # the id is refused, never cut
+_CUT_TEXT = tuple(
+    (name, limit) for name, limit in CALL_TEXT.items() if name != "call_id"
+)  # the id is refused, never cut
 _PAYLOAD_FIELDS = tuple(c.name for c in call_payloads.columns if c.name not in PAYLOAD_KEYS)
 
 
 def check_plausible_bounds_fit_the_schema() -> None:
     """The plausible bounds must fit the columns (a narrower column would bring the overflow back)."""
-    too_wide = [name for name in TOKEN_FIELDS if MAX_TOKENS > integer_max(calls.c[name])]
-    too_wide += [name for name in TOKEN_FIELDS if name in MEASURE_NAMES and MAX_TOKENS > integer_max(usage_hourly.c[name])]
-    if MAX_STATUS > integer_max(calls.c.status):
+    too_wide = [name for name in TOKEN_FIELDS if integer_max(calls.c[name]) < MAX_TOKENS]
+    too_wide += [
+        name for name in TOKEN_FIELDS if name in MEASURE_NAMES and integer_max(usage_hourly.c[name]) < MAX_TOKENS
+    ]
+    if integer_max(calls.c.status) < MAX_STATUS:
         too_wide.append("status")
     if too_wide:
         raise RuntimeError(f"bounds wider than their columns: {', '.join(too_wide)}")
@@ -131,7 +135,9 @@ def bound_record(record: CallRecord, *, now: datetime) -> str | None:
     changed = _cut_to_fit(record)
     if changed:
         record.truncated = True
-        logger.warning("call %s: %s cut or replaced to fit the store (flagged truncated)", record.call_id, ", ".join(changed))
+        logger.warning(
+            "call %s: %s cut or replaced to fit the store (flagged truncated)", record.call_id, ", ".join(changed)
+        )
     return None
 
 
@@ -145,16 +151,20 @@ def _refusal(record: CallRecord, now: datetime) -> str | None:
     if id_limit.size(call_id) > id_limit.length:
         return f"call id {_show(call_id)} is longer than the {id_limit.length} characters the ledger keeps"
     moment = _aware(record.time)
-    latest = _aware(now) + FUTURE_SLACK
+    latest = aware_utc(now) + FUTURE_SLACK
     if moment is None or not EARLIEST <= moment <= latest:
-        return (f"call {call_id}: time {_show(record.time)} is outside the window the ledger accepts "
-                f"({EARLIEST:%Y-%m-%d} to one day after it ingests)")
+        return (
+            f"call {call_id}: time {_show(record.time)} is outside the window the ledger accepts "
+            f"({EARLIEST:%Y-%m-%d} to one day after it ingests)"
+        )
     if not _int_within(record.status, MAX_STATUS):
         return f"call {call_id}: status {_show(record.status)} is not an HTTP status (0 to {MAX_STATUS})"
     for name in TOKEN_FIELDS:
         if not _int_within(getattr(record, name), MAX_TOKENS):
-            return (f"call {call_id}: {name} {_show(getattr(record, name))} is not a plausible token count for one "
-                    f"call (0 to {MAX_TOKENS:,})")
+            return (
+                f"call {call_id}: {name} {_show(getattr(record, name))} is not a plausible token count for one "
+                f"call (0 to {MAX_TOKENS:,})"
+            )
     return None
 
 
@@ -163,7 +173,9 @@ def _cut_to_fit(record: CallRecord) -> list[str]:
     changed = []
     for name, limit in _CUT_TEXT:
         value = getattr(record, name)
-        if value is None or (type(value) is str and value.isascii() and len(value) <= limit.length and "\x00" not in value):
+        if value is None or (
+            type(value) is str and value.isascii() and len(value) <= limit.length and "\x00" not in value
+        ):
             continue  # the common case, checked inline: this runs for some twenty columns of every call
         fitted = clean_text(value if isinstance(value, str) else str(value))
         if limit.size(fitted) > limit.length:
@@ -199,8 +211,10 @@ def part_problem(kind: str, key: str, name: str) -> str | None:
     for label, value, column in (("call id", key, "part_key"), ("piece name", name, "part")):
         limit = PART_TEXT[column]
         if clean_text(value) != value or limit.size(value) > limit.length:
-            return (f"{kind} part with {label} {_show(value)}: longer than {limit.length} characters or holding a "
-                    f"character no store accepts")
+            return (
+                f"{kind} part with {label} {_show(value)}: longer than {limit.length} characters or holding a "
+                f"character no store accepts"
+            )
     return None
 
 
@@ -209,8 +223,12 @@ def _int_within(value: Any, top: int) -> bool:
 
 
 def _plausible_duration(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and 0 <= value <= MAX_DURATION_MS)
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_DURATION_MS
+    )
 
 
 def _aware(moment: Any) -> datetime | None:

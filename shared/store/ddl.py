@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 
 from sqlalchemy.dialects import mssql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from shared.store.schema import metadata
 from shared.store import schema_extensions  # noqa: F401  (tables other modules add to the same metadata)
+from shared.store.schema import metadata
 
 HEADER = """-- aoai-ledger schema for Azure SQL Database, generated from shared/store/schema.py (make schema).
 -- Idempotent: each table is created only when it does not exist yet.
@@ -20,12 +21,15 @@ HEADER = """-- aoai-ledger schema for Azure SQL Database, generated from shared/
 
 
 def render_tsql() -> str:
-    dialect = mssql.dialect(deprecate_large_types=True)  # NVARCHAR(max), not the deprecated NTEXT
+    dialect: Dialect = mssql.dialect(deprecate_large_types=True)  # NVARCHAR(max), not the deprecated NTEXT
     dialect.server_version_info = (16, 0)
     parts = [HEADER]
     for table in metadata.sorted_tables:
         create = str(CreateTable(table).compile(dialect=dialect)).strip()
-        indexes = [str(CreateIndex(index).compile(dialect=dialect)).strip() for index in sorted(table.indexes, key=lambda i: i.name or "")]
+        indexes = [
+            str(CreateIndex(index).compile(dialect=dialect)).strip()
+            for index in sorted(table.indexes, key=lambda i: i.name or "")
+        ]
         body = ";\n    ".join([create, *indexes])
         parts.append(f"IF OBJECT_ID(N'dbo.{table.name}', N'U') IS NULL\nBEGIN\n    {body};\nEND;\nGO\n")
     return "\n".join(parts)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -62,8 +62,10 @@ def _sqlite_engine(url: str) -> Engine:
 def _mssql_engine(url: str, token_provider: TokenProvider | None) -> Engine:
     parsed = make_url(url)
     if token_provider is not None and (parsed.username or parsed.password or "authentication" in parsed.query):
-        raise ValueError("an Azure SQL URL signed in with an Entra token names no user, password or authentication=; "
-                         "use mssql+pyodbc://@<server>.database.windows.net/<db>?driver=ODBC+Driver+18+for+SQL+Server")
+        raise ValueError(
+            "an Azure SQL URL signed in with an Entra token names no user, password or authentication=; "
+            "use mssql+pyodbc://@<server>.database.windows.net/<db>?driver=ODBC+Driver+18+for+SQL+Server"
+        )
     engine = create_engine(url, pool_pre_ping=True, fast_executemany=True, pool_recycle=1800)
     if token_provider is None:
         logger.warning("LEDGER_SQL_URL points at SQL Server but no Entra token provider is wired")
@@ -89,8 +91,11 @@ _SIGN_IN_ATTRIBUTES = {"uid", "pwd", "authentication", "trusted_connection"}
 
 def without_sign_in(connection_string: str) -> str:
     """`connection_string` without the attributes that name a sign-in other than an access token."""
-    kept = [match.group(0).strip().rstrip(";") for match in _ODBC_ATTRIBUTE.finditer(connection_string)
-            if match.group(1).lower() not in _SIGN_IN_ATTRIBUTES]
+    kept = [
+        match.group(0).strip().rstrip(";")
+        for match in _ODBC_ATTRIBUTE.finditer(connection_string)
+        if match.group(1).lower() not in _SIGN_IN_ATTRIBUTES
+    ]
     return ";".join(kept)
 
 

@@ -16,8 +16,12 @@ from sqlalchemy import exc
 # never those (https://github.com/mkleehammer/pyodbc/wiki/Exceptions, psycopg.errors).
 _UNIQUE_SQLSTATE = "23505"  # PostgreSQL unique_violation
 # SQLite, and SQL Server errors 2627 and 2601 (pyodbc reports both as SQLSTATE 23000 with the message).
-_UNIQUE_MESSAGES = ("UNIQUE constraint failed", "Violation of PRIMARY KEY constraint", "Violation of UNIQUE KEY constraint",
-                    "Cannot insert duplicate key")
+_UNIQUE_MESSAGES = (
+    "UNIQUE constraint failed",
+    "Violation of PRIMARY KEY constraint",
+    "Violation of UNIQUE KEY constraint",
+    "Cannot insert duplicate key",
+)
 
 
 def is_data_error(error: BaseException) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import DateTime
 
 
-class day_of(FunctionElement):  # noqa: N801 - reads as a SQL function at the call site
+class day_of(FunctionElement):  # lower case: reads as a SQL function at the call site
     type = DateTime()
     inherit_cache = True
     name = "day_of"
@@ -34,7 +34,7 @@ def _day_of_mssql(element, compiler, **kw) -> str:
     return f"CAST(CAST({compiler.process(element.clauses, **kw)} AS DATE) AS DATETIME2)"
 
 
-class rounded(FunctionElement):  # noqa: N801
+class rounded(FunctionElement):  # lower case, like day_of
     type = Float()
     inherit_cache = True
     name = "rounded"

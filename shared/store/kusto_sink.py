@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -37,12 +38,46 @@ _REAL = ("duration_ms", "backend_ms", "cost_usd")
 # The SQL `calls` columns in table order, minus `hour` (ADX bins `time` itself). Listed, not read from the
 # SQLAlchemy table, so the Kusto schema changes only on purpose; the unit test catches a missing column.
 CALL_FIELDS = (
-    "call_id", "time", "ingested_at", "source", "operation", "api_operation_id", "api_version", "deployment",
-    "model", "ip", "subscription_id", "subscription_name", "product_id", "user_id", "user_name", "app_id",
-    "end_user", "tenant_id", "gateway", "region", "backend_id", "backend_url", "status", "duration_ms", "backend_ms",
-    "streamed", "finish_reason", "content_filtered", "error_code", "error_message", "prompt_tokens",
-    "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "tokens_estimated", "cost_usd",
-    "truncated", "body_missing", "stream_incomplete",
+    "call_id",
+    "time",
+    "ingested_at",
+    "source",
+    "operation",
+    "api_operation_id",
+    "api_version",
+    "deployment",
+    "model",
+    "ip",
+    "subscription_id",
+    "subscription_name",
+    "product_id",
+    "user_id",
+    "user_name",
+    "app_id",
+    "end_user",
+    "tenant_id",
+    "gateway",
+    "region",
+    "backend_id",
+    "backend_url",
+    "status",
+    "duration_ms",
+    "backend_ms",
+    "streamed",
+    "finish_reason",
+    "content_filtered",
+    "error_code",
+    "error_message",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "tokens_estimated",
+    "cost_usd",
+    "truncated",
+    "body_missing",
+    "stream_incomplete",
 )
 TEXT_FIELDS = ("prompt_text", "completion_text")  # only with LEDGER_STORE_TEXT=true
 
@@ -137,7 +172,7 @@ class KustoExport:
         self.sink = sink
         self.store_text = store_text
 
-    def open(self, ingested_at: datetime) -> "KustoBatch":
+    def open(self, ingested_at: datetime) -> KustoBatch:
         return KustoBatch(self, ingested_at)
 
 
@@ -155,12 +190,19 @@ class KustoBatch:
 
     def add(self, records: Sequence[CallRecord]) -> None:
         for record in records:
-            self.rows[record.call_id] = kusto_rows([record], ingested_at=self.ingested_at, store_text=self.export.store_text)
+            self.rows[record.call_id] = kusto_rows(
+                [record], ingested_at=self.ingested_at, store_text=self.export.store_text
+            )
 
     def send(self) -> None:
         if not self.rows:
             return
         tag = batch_tag(list(self.rows))
-        logger.info("sending %d calls to Azure Data Explorer (tag %s, first call %s)", len(self.rows), tag, next(iter(self.rows)))
+        logger.info(
+            "sending %d calls to Azure Data Explorer (tag %s, first call %s)",
+            len(self.rows),
+            tag,
+            next(iter(self.rows)),
+        )
         self.export.sink.send(b"".join(self.rows.values()), tag=tag)
         self.rows.clear()

@@ -7,8 +7,8 @@ The report figures (averages, unpriced requests, ...) derive from these sums: se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import BigInteger, Column, Float, Table, case, func
 from sqlalchemy.sql.elements import ColumnElement
@@ -44,13 +44,17 @@ def _count_of(column: str) -> Callable[[Table], ColumnElement]:
 MEASURES: tuple[Measure, ...] = (
     Measure("requests", BigInteger, "1", lambda calls: func.count()),
     # As `CallRecord.failed`: no response at all (status 0), or an error status.
-    Measure("failed_requests", BigInteger, "call.failed", _count_where(lambda c: (c.c.status == 0) | (c.c.status >= 400))),
+    Measure(
+        "failed_requests", BigInteger, "call.failed", _count_where(lambda c: (c.c.status == 0) | (c.c.status >= 400))
+    ),
     Measure("prompt_tokens", BigInteger, "call.prompt_tokens", _sum_of("prompt_tokens")),
     Measure("completion_tokens", BigInteger, "call.completion_tokens", _sum_of("completion_tokens")),
     Measure("total_tokens", BigInteger, "call.total_tokens", _sum_of("total_tokens")),
     Measure("cached_tokens", BigInteger, "call.cached_tokens", _sum_of("cached_tokens")),
     Measure("reasoning_tokens", BigInteger, "call.reasoning_tokens", _sum_of("reasoning_tokens")),
-    Measure("estimated_tokens_requests", BigInteger, "call.tokens_estimated", _count_where(lambda c: c.c.tokens_estimated)),
+    Measure(
+        "estimated_tokens_requests", BigInteger, "call.tokens_estimated", _count_where(lambda c: c.c.tokens_estimated)
+    ),
     Measure("priced_requests", BigInteger, "call.cost_usd is not None", _count_of("cost_usd")),
     Measure("cost_usd", Float, "call.cost_usd or 0.0", _sum_of("cost_usd")),
     Measure("duration_ms_sum", Float, "call.duration_ms or 0.0", _sum_of("duration_ms")),

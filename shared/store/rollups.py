@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import add
-from datetime import datetime, timedelta
-from typing import Iterable
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.store.measures import MEASURE_NAMES, call_figures
 from shared.store.records import CallRecord
-from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 from shared.store.schema import (
     DAY_TO_HOUR,
     MONTH_TO_DATE,
@@ -30,15 +29,14 @@ from shared.store.schema import (
     usage_hourly,
     usage_hourly_cuts,
 )
+from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 
 RollupKey = tuple
 Deltas = dict[RollupKey, list[float]]
 
 
 def _key(record: CallRecord) -> tuple:
-    return tuple(
-        (record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS
-    )
+    return tuple((record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS)
 
 
 _BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
@@ -50,7 +48,8 @@ def _cut_dims(dims: tuple) -> tuple[tuple[str, tuple], ...]:
     """(cut, `dims` as the cut keeps them, the dropped ones blank) for each cut (cached: a batch sees the same
     combinations again and again)."""
     return tuple(
-        (cut, tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS))) for cut, kept in _CUT_MASKS
+        (cut, tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS, strict=True)))
+        for cut, kept in _CUT_MASKS
     )
 
 
@@ -118,10 +117,10 @@ def _rows(table: Table, leading: tuple[str, ...], deltas: Deltas) -> list[dict]:
         if not any(sums):
             continue
         dims = key[width:]
-        row = dict(zip(leading, key))
+        row = dict(zip(leading, key[:width], strict=True))
         row.update((dim, dims[i]) for i, dim in stored)
         row["dims_key"] = dims_key(dims)
-        row.update(zip(MEASURE_NAMES, sums))
+        row.update(zip(MEASURE_NAMES, sums, strict=True))
         rows.append(row)
     return rows
 
@@ -219,7 +218,9 @@ def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest
     period_column, last_column = family.marks.c  # (period, last bucket)
     where = period_column == period
     if conn.execute(update(family.marks).where(where).values({last_column: last_column})).rowcount == 0:
-        conn.execute(family.marks.insert(), {period_column.name: period, last_column.name: newest})  # a racing first writer fails here
+        conn.execute(
+            family.marks.insert(), {period_column.name: period, last_column.name: newest}
+        )  # a racing first writer fails here
         return None
     last = stored_time(conn.execute(select(last_column).where(where)).scalar_one())
     if newest > last:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -39,7 +40,8 @@ def payload_row(record: CallRecord) -> dict[str, Any]:
     return row
 
 
-def record_from_rows(call: Mapping[str, Any], payload: Mapping[str, Any] | None = None) -> CallRecord:
+def record_from_rows(call: Mapping[Any, Any], payload: Mapping[Any, Any] | None = None) -> CallRecord:
+    """A record from a row of `calls` and one of `call_payloads` (RowMappings: keyed by name or column)."""
     values = {name: call[name] for name in CALL_COLUMNS}
     values["time"] = aware_utc(call["time"])
     for flag in ("streamed", "content_filtered", "tokens_estimated", "truncated", "body_missing", "stream_incomplete"):

@@ -149,6 +149,7 @@ ROLLUP_DIMENSIONS = (
     "end_user",
 )
 
+
 def _dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column]:
     return [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in dims]
 
@@ -265,5 +266,15 @@ def _marks(name: str, period: str, last: str) -> Table:
 
 usage_cum_marks = _marks("usage_cum_marks", "month", "last_day")
 usage_cumh_marks = _marks("usage_cumh_marks", "day", "last_hour")
-MONTH_TO_DATE = Cumulative("day", "month", {cut: _cumulative("usage_cum_", "day", cut, kept) for cut, kept in ROLLUP_CUTS.items()}, usage_cum_marks)
-DAY_TO_HOUR = Cumulative("hour", "day", {cut: _cumulative("usage_cumh_", "hour", cut, kept) for cut, kept in ROLLUP_CUTS.items()}, usage_cumh_marks)
+MONTH_TO_DATE = Cumulative(
+    "day",
+    "month",
+    {cut: _cumulative("usage_cum_", "day", cut, kept) for cut, kept in ROLLUP_CUTS.items()},
+    usage_cum_marks,
+)
+DAY_TO_HOUR = Cumulative(
+    "hour",
+    "day",
+    {cut: _cumulative("usage_cumh_", "hour", cut, kept) for cut, kept in ROLLUP_CUTS.items()},
+    usage_cumh_marks,
+)

@@ -8,7 +8,18 @@ and an accepted one is never repeated.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, PrimaryKeyConstraint, String, Table, Unicode, UnicodeText
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Unicode,
+    UnicodeText,
+)
 
 from shared.store.schema import NAME, UTC_TIME, metadata
 

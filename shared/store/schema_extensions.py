@@ -1,3 +1,6 @@
 """Imports every module that adds tables to `schema.metadata`, so `create_all` and the T-SQL see them all."""
-from shared.store import schema_alerts  # noqa: F401  (quotas, quota_crossings, alerts, alert_channels, alert_posts)
-from shared.store import schema_privacy  # noqa: F401  (access_log)
+
+from shared.store import (
+    schema_alerts,  # noqa: F401  (quotas, quota_crossings, alerts, alert_channels, alert_posts)
+    schema_privacy,  # noqa: F401  (access_log)
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, String, Table, Unicode
 
-from shared.store.schema import ID, NAME, UTC_TIME, metadata
+from shared.store.schema import NAME, UTC_TIME, metadata
 
 access_log = Table(
     "access_log",
@@ -17,7 +17,9 @@ access_log = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UTC_TIME, nullable=False),
     Column("actor", NAME, nullable=False),  # the caller's object id (or name); "anonymous" when there is none
-    Column("action", String(32), nullable=False),  # read_text | erase_user_text | erase_enduser_text | quota_put | quota_delete
+    Column(
+        "action", String(32), nullable=False
+    ),  # read_text | erase_user_text | erase_enduser_text | quota_put | quota_delete
     Column("target", NAME, nullable=False),  # the call id, the user, or `scopeType/scopeId`
     Column("client_ip", String(64)),  # first X-Forwarded-For hop, else the peer
     Column("detail", Unicode(1024)),  # JSON: counts of an erasure, the quota as set, ...

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError
@@ -45,7 +45,7 @@ class SqlStore:
             _sqlite_explicit_transactions(engine)
 
     @classmethod
-    def from_url(cls, url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True) -> "SqlStore":
+    def from_url(cls, url: str, *, token_provider: TokenProvider | None = None, create_schema: bool = True) -> SqlStore:
         return cls(create_store_engine(url, token_provider=token_provider, create_schema=create_schema))
 
     @contextmanager
@@ -55,12 +55,15 @@ class SqlStore:
         A lock not granted within `lock_wait` seconds raises StoreBusy (the transaction is rolled back), on
         every engine: the HTTP API gives its writes a short budget and answers 503 with Retry-After.
         """
-        with self.engine.connect() as conn:
-            with _busy_as(StoreBusy, lock_wait), _lock_budget(conn, self.dialect, lock_wait):
-                with conn.execution_options(sqlite_immediate=True).begin():
-                    if self.dialect == "postgresql":  # for this transaction only
-                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait * 1000)}")
-                    yield conn
+        with (
+            self.engine.connect() as conn,
+            _busy_as(StoreBusy, lock_wait),
+            _lock_budget(conn, self.dialect, lock_wait),
+            conn.execution_options(sqlite_immediate=True).begin(),
+        ):
+            if self.dialect == "postgresql":  # for this transaction only
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait * 1000)}")
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -93,6 +96,7 @@ def _lock_budget(conn: Connection, dialect: str, seconds: float) -> Iterator[Non
     """The lock wait of one transaction on engines where it is a connection setting (restored for the pool)."""
     if dialect == "sqlite" and seconds != SQLITE_BUSY_SECONDS:
         driver = conn.connection.driver_connection
+        assert driver is not None  # None only once invalidated; this connection was just checked out
         driver.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
         try:
             yield
@@ -121,6 +125,8 @@ def _busy_as(error: type[StoreBusy], waited: float) -> Iterator[None]:
 def _is_lock_timeout(exc: DBAPIError) -> bool:
     orig = exc.orig
     message = str(orig)
-    return (getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE  # psycopg 3
-            or message.startswith(_SQLITE_BUSY)
-            or _MSSQL_LOCK_TIMEOUT in message)  # pyodbc: "... Lock request time out period exceeded. (1222) ..."
+    return (
+        getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE  # psycopg 3
+        or message.startswith(_SQLITE_BUSY)
+        or _MSSQL_LOCK_TIMEOUT in message
+    )  # pyodbc: "... Lock request time out period exceeded. (1222) ..."

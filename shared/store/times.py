@@ -6,7 +6,7 @@ ranges, the jobs' periods, the API's `Z` strings).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -14,24 +14,24 @@ def naive_utc(moment: datetime) -> datetime:
     """A time as the store keeps it: UTC without a zone (naive times are taken as UTC already)."""
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def aware_utc(moment: datetime) -> datetime:
     """A naive time (as the store returns it) marked as UTC; an aware one as it is."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def in_utc(moment: datetime) -> datetime:
     """An aware time moved to UTC; a naive one (already UTC) as it is."""
-    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
 
 
 def iso_utc(moment: datetime | None) -> str | None:
     """The API's time format: ISO-8601 UTC with `Z`. Naive times (as the store returns them) are UTC."""
     if moment is None:
         return None
-    return aware_utc(moment).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return aware_utc(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def stored_time(value: Any) -> datetime:

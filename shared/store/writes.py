@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
 
 from shared.store.bounds import fit
+from shared.store.errors import is_data_error, store_message
 from shared.store.records import CallRecord, DeadLetter
 from shared.store.rollups import RollupDeltas
-from shared.store.errors import is_data_error, store_message
 from shared.store.rows import call_row, has_payload, payload_row, record_from_rows
-from shared.store.times import sqlite_value
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
+from shared.store.times import sqlite_value
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class CallWrites:
     duplicates: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # call id -> the database's reason (nothing written)
 
-    def add(self, other: "CallWrites") -> None:
+    def add(self, other: CallWrites) -> None:
         self.recorded.extend(other.recorded)
         self.merged.extend(other.merged)
         self.duplicates.extend(other.duplicates)
@@ -101,8 +102,14 @@ def write_calls(
 RollupChanges = list[tuple[CallRecord, int]]
 
 
-def _write_isolating_refused(conn: Connection, changes: list[CallChange], result: CallWrites, deltas: RollupDeltas,
-                             now: datetime, store_text: bool) -> None:
+def _write_isolating_refused(
+    conn: Connection,
+    changes: list[CallChange],
+    result: CallWrites,
+    deltas: RollupDeltas,
+    now: datetime,
+    store_text: bool,
+) -> None:
     try:
         with conn.begin_nested():
             writes, rollup_changes = _write_changes(conn, changes, now, store_text)
@@ -123,8 +130,9 @@ def _write_isolating_refused(conn: Connection, changes: list[CallChange], result
         deltas.add(record, sign)
 
 
-def _write_changes(conn: Connection, changes: list[CallChange], now: datetime,
-                   store_text: bool) -> tuple[CallWrites, RollupChanges]:
+def _write_changes(
+    conn: Connection, changes: list[CallChange], now: datetime, store_text: bool
+) -> tuple[CallWrites, RollupChanges]:
     """Write calls with distinct ids; returns what happened and the rollup changes it makes."""
     result = CallWrites()
     rollup_changes: RollupChanges = []
@@ -155,7 +163,9 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         return
     names = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    statement = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
+    )
     values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))  # a row's values, in C
     times = [i for i, name in enumerate(names) if isinstance(table.c[name].type, DateTime)]
     if not times:
@@ -186,9 +196,9 @@ def _update_call(conn: Connection, record: CallRecord, now: datetime, store_text
         return
     payload = payload_row(record)
     changed = conn.execute(
-        update(call_payloads).where(call_payloads.c.call_id == record.call_id).values(
-            {k: v for k, v in payload.items() if k != "call_id"}
-        )
+        update(call_payloads)
+        .where(call_payloads.c.call_id == record.call_id)
+        .values({k: v for k, v in payload.items() if k != "call_id"})
     )
     if changed.rowcount == 0:
         conn.execute(call_payloads.insert(), payload)

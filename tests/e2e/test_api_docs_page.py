@@ -18,7 +18,9 @@ def test_the_docs_page_renders_every_route_and_how_to_get_a_token(tmp_path):
         shot = screenshot(f"{base}/api/docs", tmp_path / "docs.png")
     text = unescape(re.sub(r"<[^>]+>", " ", dom))
     for method, path in ROUTE_TABLE.values():
-        assert re.search(rf"{method}\s+/api/{re.escape(path)}(?![\w/.])", text), f"{method} /api/{path} is not on the page"
+        assert re.search(rf"{method}\s+/api/{re.escape(path)}(?![\w/.])", text), (
+            f"{method} /api/{path} is not on the page"
+        )
     assert "az account get-access-token --resource api://<client-id>" in text
     assert "grant_type=client_credentials" in text and "X-MS-CLIENT-PRINCIPAL" in text and "LEDGER_AUTH=dev" in text
     assert not re.search(r"<(script|link)\b|src=\"https?:", dom)  # no script, no external asset

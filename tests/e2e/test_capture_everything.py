@@ -28,11 +28,11 @@ RANGE = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 pytestmark = pytest.mark.xdist_group("e2e-capture")
 
 
-
 def _stream_event(call_id: str, sse: str) -> dict:
     request = orjson.loads((PAYLOADS / "chat_stream_request.json").read_bytes())
-    return capture_event(call_id=call_id, request=request, response=(PAYLOADS / sse).read_text(),
-                         content_type="text/event-stream")
+    return capture_event(
+        call_id=call_id, request=request, response=(PAYLOADS / sse).read_text(), content_type="text/event-stream"
+    )
 
 
 def _get(port: int, path: str) -> dict:
@@ -54,41 +54,83 @@ def _request_detail(port: int, call_id: str, sql_url: str) -> dict:
     store = SqlStore.from_url(sql_url)
     try:
         with store.read() as conn:
-            row = conn.execute(select(calls, call_payloads.c.prompt_text, call_payloads.c.completion_text).select_from(
-                calls.outerjoin(call_payloads, call_payloads.c.call_id == calls.c.call_id)).where(calls.c.call_id == call_id)).mappings().one()
+            row = (
+                conn.execute(
+                    select(calls, call_payloads.c.prompt_text, call_payloads.c.completion_text)
+                    .select_from(calls.outerjoin(call_payloads, call_payloads.c.call_id == calls.c.call_id))
+                    .where(calls.c.call_id == call_id)
+                )
+                .mappings()
+                .one()
+            )
     finally:
         store.dispose()
-    names = {"prompt_tokens": "promptTokens", "completion_tokens": "completionTokens", "total_tokens": "totalTokens",
-             "tokens_estimated": "tokensEstimated", "streamed": "streamed", "finish_reason": "finishReason",
-             "body_missing": "bodyMissing", "truncated": "truncated", "stream_incomplete": "streamIncomplete",
-             "user_id": "user", "ip": "ip", "subscription_id": "subscription", "prompt_text": "promptText",
-             "completion_text": "completionText"}
+    names = {
+        "prompt_tokens": "promptTokens",
+        "completion_tokens": "completionTokens",
+        "total_tokens": "totalTokens",
+        "tokens_estimated": "tokensEstimated",
+        "streamed": "streamed",
+        "finish_reason": "finishReason",
+        "body_missing": "bodyMissing",
+        "truncated": "truncated",
+        "stream_incomplete": "streamIncomplete",
+        "user_id": "user",
+        "ip": "ip",
+        "subscription_id": "subscription",
+        "prompt_text": "promptText",
+        "completion_text": "completionText",
+    }
     return {api: row[column] for column, api in names.items()}
 
 
 def test_every_kind_of_capture_comes_out_of_replay_as_one_correct_call(tmp_path, azurite):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update({"PYTHONPATH": str(ROOT), "LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev",
-                "LEDGER_EMAIL_MODE": "off", "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"),
-                "LEDGER_BODY_STORAGE_CONNECTION_STRING": azurite})
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+            "LEDGER_AUTH": "dev",
+            "LEDGER_EMAIL_MODE": "off",
+            "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "LEDGER_BODY_STORAGE_CONNECTION_STRING": azurite,
+        }
+    )
 
     claim = capture_event(call_id="e2e-claim")
-    answer = {"id": "chatcmpl-big", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
-              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Policy text. " * 20000}}],
-              "usage": {"prompt_tokens": 31, "completion_tokens": 40001, "total_tokens": 40032}}
+    answer = {
+        "id": "chatcmpl-big",
+        "object": "chat.completion",
+        "model": "gpt-4o-2024-08-06",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Policy text. " * 20000}}
+        ],
+        "usage": {"prompt_tokens": 31, "completion_tokens": 40001, "total_tokens": 40032},
+    }
     claim["response"]["body"], claim["response"]["bodyRef"] = None, "claim-bodies/2026/11/27/e2e-claim-response.json"
     put_blob(azurite, claim["response"]["bodyRef"], orjson.dumps(answer))
-    big_request = dict(CHAT_REQUEST, messages=[*CHAT_REQUEST["messages"], {"role": "user", "content": "Annex clause. " * 16000}])
+    big_request = dict(
+        CHAT_REQUEST, messages=[*CHAT_REQUEST["messages"], {"role": "user", "content": "Annex clause. " * 16000}]
+    )
     truncated = orjson.dumps(capture_event(call_id="e2e-truncated", request=big_request))[: 200 * 1024]
-    lines = [orjson.dumps(_stream_event("e2e-stream-usage", "chat_stream_usage.sse")),
-             orjson.dumps(_stream_event("e2e-stream-no-usage", "chat_stream_no_usage.sse")),
-             orjson.dumps(claim), truncated]
+    lines = [
+        orjson.dumps(_stream_event("e2e-stream-usage", "chat_stream_usage.sse")),
+        orjson.dumps(_stream_event("e2e-stream-no-usage", "chat_stream_no_usage.sse")),
+        orjson.dumps(claim),
+        truncated,
+    ]
     capture_file = tmp_path / "capture.jsonl"
     capture_file.write_bytes(b"\n".join(lines) + b"\n")
 
     def replay(*args: str) -> dict:
-        done = subprocess.run([sys.executable, "-m", "devhost", "replay", *args, "--json"], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            [sys.executable, "-m", "devhost", "replay", *args, "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -99,14 +141,22 @@ def test_every_kind_of_capture_comes_out_of_replay_as_one_correct_call(tmp_path,
     assert replay(str(capture_file)) == {"events": 4, "recorded": 0, "duplicates": 4, "deadLettered": 0, "pending": 0}
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"], cwd=tmp_path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while "aoai-ledger local host on" not in (server.stdout.readline() or ""):
             assert server.poll() is None and time.monotonic() < deadline, "devhost serve did not start"
-        calls = {call_id: _request_detail(port, call_id, env["LEDGER_SQL_URL"]) for call_id in
-                 ("e2e-stream-usage", "e2e-stream-no-usage", "e2e-claim", "e2e-truncated", MONITOR_ID)}
+        calls = {
+            call_id: _request_detail(port, call_id, env["LEDGER_SQL_URL"])
+            for call_id in ("e2e-stream-usage", "e2e-stream-no-usage", "e2e-claim", "e2e-truncated", MONITOR_ID)
+        }
         usage = _get(port, f"usage?{RANGE}")
         by_model = _get(port, f"usage?{RANGE}&groupBy=model")
     finally:
@@ -114,7 +164,11 @@ def test_every_kind_of_capture_comes_out_of_replay_as_one_correct_call(tmp_path,
         server.wait(timeout=15)
 
     with_usage = calls["e2e-stream-usage"]
-    assert (with_usage["promptTokens"], with_usage["completionTokens"], with_usage["tokensEstimated"]) == (21, 10, False)
+    assert (with_usage["promptTokens"], with_usage["completionTokens"], with_usage["tokensEstimated"]) == (
+        21,
+        10,
+        False,
+    )
     assert with_usage["streamed"] and with_usage["completionText"] and with_usage["finishReason"] == "stop"
 
     no_usage = calls["e2e-stream-no-usage"]
@@ -131,7 +185,11 @@ def test_every_kind_of_capture_comes_out_of_replay_as_one_correct_call(tmp_path,
 
     llm = calls[MONITOR_ID]
     assert (llm["promptTokens"], llm["completionTokens"], llm["totalTokens"]) == (11840, 9585, 21425)
-    assert llm["tokensEstimated"] is False and "Clause 419." in llm["promptText"] and "Clause 599:" in llm["completionText"]
+    assert (
+        llm["tokensEstimated"] is False
+        and "Clause 419." in llm["promptText"]
+        and "Clause 599:" in llm["completionText"]
+    )
     assert (llm["subscription"], llm["ip"]) == ("sub-marketing", "203.0.113.7")
 
     totals = usage["totals"]

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _get(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the demo's own local host
         return json.loads(response.read())
 
 
@@ -27,8 +27,14 @@ def test_demo_prints_both_reports_on_one_screen_then_serves_the_usage_api(tmp_pa
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["PYTHONPATH"] = str(ROOT)
-    process = subprocess.Popen([sys.executable, "-m", "devhost", "demo", "--port", str(port)], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     try:
         deadline = time.monotonic() + 120
@@ -51,8 +57,10 @@ def test_demo_prints_both_reports_on_one_screen_then_serves_the_usage_api(tmp_pa
         docs = [i for i, line in enumerate(demo) if line.endswith(f"http://127.0.0.1:{port}/api/docs")]
         curls = [i for i, line in enumerate(demo) if "curl " in line]
         assert docs and curls and docs[0] < curls[0], text  # the docs page first, then the curls
-        assert len(curls) >= 5 and all(demo[i].strip().startswith("curl -s '") and demo[i].count("curl ") == 1
-                                       and demo[i].endswith("'") for i in curls), text
+        assert len(curls) >= 5 and all(
+            demo[i].strip().startswith("curl -s '") and demo[i].count("curl ") == 1 and demo[i].endswith("'")
+            for i in curls
+        ), text
         listed = {line.split()[0] for line in demo if line.startswith("   alert")}
         outbox = {path.name for path in old_mail.parent.glob("*.eml")} - {old_mail.name}
         assert listed == outbox and outbox, text  # what this run sent, not what was there before

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -20,17 +20,31 @@ ROOT = Path(__file__).resolve().parents[2]
 call = partial(http_call, timeout=30)  # the first request imports the app
 
 
-
 def test_quota_check_twice_on_the_local_host_mails_the_recipients_once(tmp_path):
     with smtp_server() as (smtp_port, sink):
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-        env.update({"LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev",
-                    "LEDGER_EMAIL_MODE": "smtp", "LEDGER_SMTP_HOST": "127.0.0.1", "LEDGER_SMTP_PORT": str(smtp_port),
-                    "LEDGER_SMTP_STARTTLS": "false", "LEDGER_ALERT_TO": "admins@contoso.com",
-                    "LEDGER_ALERT_FROM": "ledger@contoso.com", "PYTHONPATH": str(ROOT)})
-        process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env.update(
+            {
+                "LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+                "LEDGER_AUTH": "dev",
+                "LEDGER_EMAIL_MODE": "smtp",
+                "LEDGER_SMTP_HOST": "127.0.0.1",
+                "LEDGER_SMTP_PORT": str(smtp_port),
+                "LEDGER_SMTP_STARTTLS": "false",
+                "LEDGER_ALERT_TO": "admins@contoso.com",
+                "LEDGER_ALERT_FROM": "ledger@contoso.com",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -40,11 +54,18 @@ def test_quota_check_twice_on_the_local_host_mails_the_recipients_once(tmp_path)
                         break
                 except OSError:
                     time.sleep(0.1)
-            moment = datetime.now(timezone.utc) - timedelta(seconds=30)
+            moment = datetime.now(UTC) - timedelta(seconds=30)
             for i in range(3):  # 3 x 3,000 tokens = 9,000
-                event = capture_event(time=(moment + timedelta(seconds=i)).isoformat(),
-                                      response=chat_response(prompt=2_900, completion=100))
-                assert call(f"{base}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")[0] == 202
+                event = capture_event(
+                    time=(moment + timedelta(seconds=i)).isoformat(),
+                    response=chat_response(prompt=2_900, completion=100),
+                )
+                assert (
+                    call(
+                        f"{base}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST"
+                    )[0]
+                    == 202
+                )
             quota = {"period": "month", "limitTokens": 10_000, "notify": ["owner@contoso.com", "finance@contoso.com"]}
             status, body = call(f"{base}/api/quotas/subscription/sub-marketing", json.dumps(quota).encode(), "PUT")
             assert status == 201 and json.loads(body)["status"]["percent"] == 90.0

@@ -25,7 +25,6 @@ def _pg_bin(name: str) -> str:
     return found
 
 
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A throwaway PostgreSQL cluster: initdb in a temp dir, a free loopback port, stopped at the end."""
@@ -39,14 +38,25 @@ def postgres_url():
         os.chown(sockets, account.pw_uid, account.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "ledger", "--no-sync"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "ledger", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         for _ in range(50):
-            if subprocess.run([_pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode == 0:
+            if (
+                subprocess.run(
+                    [_pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+                ).returncode
+                == 0
+            ):
                 break
             time.sleep(0.1)
         yield f"postgresql+psycopg://ledger@127.0.0.1:{port}/postgres"
@@ -84,7 +94,11 @@ def refuse_model(store: SqlStore, model: str = REFUSED_MODEL) -> None:
     """A rule the ledger's bounds do not know (as a store of its own may have): the store refuses one model name."""
     with store.engine.begin() as conn:
         if store.dialect == "sqlite":
-            conn.exec_driver_sql(f"CREATE TRIGGER refuse_model BEFORE INSERT ON calls WHEN NEW.model = '{model}' "
-                                 "BEGIN SELECT RAISE(ABORT, 'refuse_model: the store refuses this model'); END")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse_model BEFORE INSERT ON calls WHEN NEW.model = '{model}' "
+                "BEGIN SELECT RAISE(ABORT, 'refuse_model: the store refuses this model'); END"
+            )
         else:
-            conn.exec_driver_sql(f"ALTER TABLE calls ADD CONSTRAINT refuse_model CHECK (model IS NULL OR model <> '{model}')")
+            conn.exec_driver_sql(
+                f"ALTER TABLE calls ADD CONSTRAINT refuse_model CHECK (model IS NULL OR model <> '{model}')"
+            )

@@ -24,15 +24,20 @@ def test_text_reads_and_quota_changes_are_listed_with_who_which_when_and_where(a
     assert call(context, "request_detail", route={"id": "call-1"}, headers=auditor).status == 200
     assert call(context, "request_detail", route={"id": "no-such-call"}, headers=auditor).status == 404  # no text read
     quota = orjson.dumps({"period": "month", "limitTokens": 1000, "thresholds": [80], "notify": []})
-    assert call(context, "quota_put", route={"scopeType": "user", "scopeId": "oid-ana"}, headers=admin, body=quota).status == 201
+    assert (
+        call(context, "quota_put", route={"scopeType": "user", "scopeId": "oid-ana"}, headers=admin, body=quota).status
+        == 201
+    )
     assert call(context, "quota_delete", route={"scopeType": "user", "scopeId": "oid-ana"}, headers=admin).status == 204
 
     assert call(context, "audit_log", headers=auditor).status == 403  # reading the trail is an admin's
     page = orjson.loads(call(context, "audit_log", headers=admin).body)
     entries = [(e["action"], e["actor"], e["target"], e["clientIp"]) for e in page["items"]]
-    assert entries == [("quota_delete", "oid-admin", "user/oid-ana", None),
-                       ("quota_put", "oid-admin", "user/oid-ana", None),
-                       ("read_text", "oid-auditor", "call-1", "198.51.100.9")]
+    assert entries == [
+        ("quota_delete", "oid-admin", "user/oid-ana", None),
+        ("quota_put", "oid-admin", "user/oid-ana", None),
+        ("read_text", "oid-auditor", "call-1", "198.51.100.9"),
+    ]
     assert page["items"][1]["detail"]["limitTokens"] == 1000 and page["items"][0]["time"].endswith("Z")
 
     walked, cursor = [], None

@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import email
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 
-from shared.jobs.anomaly_scan import run_anomaly_scan
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from shared.ingest.types import IncomingEvent
+from shared.jobs.anomaly_scan import run_anomaly_scan
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 
-NOW = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 SPIKE_HOUR = NOW.replace(minute=0) - timedelta(hours=3)
 
 
 def _calls(context, hour: datetime, count: int, tokens: int, user: str = "oid-kofi", **fields) -> None:
-    events = [IncomingEvent(body=encode(capture_event(
-        time=(hour + timedelta(seconds=10 * i)).isoformat(), user_id=user,
-        **({"response": chat_response(prompt=tokens - 50, completion=50)} | fields))), source="test") for i in range(count)]
+    events = [
+        IncomingEvent(
+            body=encode(
+                capture_event(
+                    time=(hour + timedelta(seconds=10 * i)).isoformat(),
+                    user_id=user,
+                    **({"response": chat_response(prompt=tokens - 50, completion=50)} | fields),
+                )
+            ),
+            source="test",
+        )
+        for i in range(count)
+    ]
     context.ingestor.ingest_batch(events)
 
 
@@ -33,8 +43,13 @@ def _history(context, days: int = 9) -> None:
 
 def test_a_spike_is_alerted_once_with_its_figures_and_the_calls_to_look_at(any_store, tmp_path):
     outbox = tmp_path / "outbox"
-    context = make_context(any_store, LEDGER_EMAIL_MODE="outbox", LEDGER_OUTBOX_DIR=str(outbox),
-                           LEDGER_ALERT_TO="admin@contoso.com", LEDGER_PUBLIC_URL="https://ledger.contoso.com")
+    context = make_context(
+        any_store,
+        LEDGER_EMAIL_MODE="outbox",
+        LEDGER_OUTBOX_DIR=str(outbox),
+        LEDGER_ALERT_TO="admin@contoso.com",
+        LEDGER_PUBLIC_URL="https://ledger.contoso.com",
+    )
     _history(context)
     for offset in range(3):  # three busy hours: one episode
         _calls(context, SPIKE_HOUR + timedelta(hours=offset), 40, 1_500)

@@ -18,8 +18,11 @@ from tests.webhook_receiver import webhook_receiver
 
 
 def _webhook_settings(base: str) -> dict[str, str]:
-    return {"LEDGER_EMAIL_MODE": "off", "LEDGER_PUBLIC_URL": "https://ledger.contoso.com",
-            "LEDGER_ALERT_WEBHOOKS": f"teams:{base}/teams, slack:{base}/slack,json:{base}/json"}
+    return {
+        "LEDGER_EMAIL_MODE": "off",
+        "LEDGER_PUBLIC_URL": "https://ledger.contoso.com",
+        "LEDGER_ALERT_WEBHOOKS": f"teams:{base}/teams, slack:{base}/slack,json:{base}/json",
+    }
 
 
 def test_two_concurrent_checks_post_each_alert_once_to_teams_slack_and_json(any_store):
@@ -36,13 +39,21 @@ def test_two_concurrent_checks_post_each_alert_once_to_teams_slack_and_json(any_
     assert sum(len(r["raised"]) for r in reports) == 1
     assert {path: len(posts) for path, posts in received.accepted.items()} == {"/teams": 1, "/slack": 1, "/json": 1}
     card = received.accepted["/teams"][0]["attachments"][0]
-    assert card["contentType"] == "application/vnd.microsoft.card.adaptive" and card["content"]["type"] == "AdaptiveCard"
+    assert (
+        card["contentType"] == "application/vnd.microsoft.card.adaptive" and card["content"]["type"] == "AdaptiveCard"
+    )
     facts = {fact["title"]: fact["value"] for fact in card["content"]["body"][2]["facts"]}
-    assert "sub-marketing" in json.dumps(card) and facts and card["content"]["actions"][0]["url"].startswith("https://ledger.contoso.com/")
+    assert (
+        "sub-marketing" in json.dumps(card)
+        and facts
+        and card["content"]["actions"][0]["url"].startswith("https://ledger.contoso.com/")
+    )
     slack = received.accepted["/slack"][0]
     assert slack["text"] == card["content"]["body"][0]["text"] and slack["blocks"][0]["type"] == "header"
     assert any(block["type"] == "actions" for block in slack["blocks"])
-    assert received.accepted["/json"][0]["subject"] == slack["text"] and received.accepted["/json"][0]["kind"] == "quota"
+    assert (
+        received.accepted["/json"][0]["subject"] == slack["text"] and received.accepted["/json"][0]["kind"] == "quota"
+    )
 
 
 def test_a_refused_post_is_retried_on_the_next_check_and_the_alert_lists_each_channel(store):
@@ -61,7 +72,9 @@ def test_a_refused_post_is_retried_on_the_next_check_and_the_alert_lists_each_ch
     assert base not in json.dumps(items)  # a webhook URL is a credential: never shown
 
 
-@pytest.mark.parametrize("value", ["discord:https://x.example/h", "teams:ftp://x.example/h", "slack:http://hooks.example/h"])
+@pytest.mark.parametrize(
+    "value", ["discord:https://x.example/h", "teams:ftp://x.example/h", "slack:http://hooks.example/h"]
+)
 def test_a_webhook_setting_that_is_wrong_is_refused_without_echoing_the_url(value):
     with pytest.raises(SettingsError, match="LEDGER_ALERT_WEBHOOKS entry 1") as refused:
         load_settings({"LEDGER_ALERT_WEBHOOKS": value})

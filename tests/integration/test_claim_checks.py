@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from shared.ingest.claims import ClaimCheck
 from shared.ingest.types import IncomingEvent
-from shared.store.schema import call_payloads, calls, pending_parts
 from shared.jobs.pending_sweep import sweep_pending
+from shared.store.schema import call_payloads, calls, pending_parts
 from tests.azurite import put_blob
 from tests.builders import CHAT_REQUEST, capture_event, chat_response
 from tests.conftest import make_context
@@ -59,7 +59,11 @@ def _row(store, call_id):
 
 def test_a_present_blob_is_fetched_and_the_call_recorded_with_its_body(store, azurite):
     big_answer = "Economy class for flights under six hours. " * 6000  # ~260 KB: why it was claim-checked
-    put_blob(azurite, "bodies/present-1/response.json", orjson.dumps(chat_response(text=big_answer, prompt=31, completion=4242)))
+    put_blob(
+        azurite,
+        "bodies/present-1/response.json",
+        orjson.dumps(chat_response(text=big_answer, prompt=31, completion=4242)),
+    )
     fake = FakeTime()
     context = claim_context(store, azurite, fake)
     report = context.ingestor.ingest_batch([IncomingEvent(orjson.dumps(claim_event("present-1")))])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from shared.api.csv_export import FORMULA_STARTS
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
-from shared.api.csv_export import FORMULA_STARTS
 from shared.ingest.types import IncomingEvent
 from tests.builders import capture_event, encode
 
@@ -23,15 +23,23 @@ HOSTILE = {
 
 
 def _csv(context, name: str, query: dict[str, str]) -> list[list[str]]:
-    response = handle(name, ApiRequest("GET", "/api/x", {k: [v] for k, v in {**query, "format": "csv"}.items()}), context)
+    response = handle(
+        name, ApiRequest("GET", "/api/x", {k: [v] for k, v in {**query, "format": "csv"}.items()}), context
+    )
     assert response.status == 200 and response.content_type.startswith("text/csv")
     return list(csv.reader(io.StringIO(response.body.decode(), newline="")))
 
 
 def test_usage_and_timeseries_csv_neutralise_formula_cells_and_keep_numbers(context):
-    now = datetime.now(timezone.utc)
-    event = capture_event(call_id="formula-1", time=(now - timedelta(hours=1)).isoformat(), deployment=HOSTILE["deployment"],
-                          user_id=HOSTILE["user"], ip=HOSTILE["ip"], subscription_id=HOSTILE["subscription"])
+    now = datetime.now(UTC)
+    event = capture_event(
+        call_id="formula-1",
+        time=(now - timedelta(hours=1)).isoformat(),
+        deployment=HOSTILE["deployment"],
+        user_id=HOSTILE["user"],
+        ip=HOSTILE["ip"],
+        subscription_id=HOSTILE["subscription"],
+    )
     event["caller"]["appId"] = HOSTILE["app"]
     assert context.ingestor.ingest_batch([IncomingEvent(body=encode(event))]).recorded == 1
     tables = [
@@ -44,4 +52,4 @@ def test_usage_and_timeseries_csv_neutralise_formula_cells_and_keep_numbers(cont
     assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
     assert {"'" + value for value in HOSTILE.values()} <= set(cells)
     header, row = tables[0]
-    assert dict(zip(header, row))["totalTokens"] == "73"  # figures stay numbers
+    assert dict(zip(header, row, strict=True))["totalTokens"] == "73"  # figures stay numbers

@@ -23,42 +23,80 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements.txt"
-DEPLOYED_CODE = [ROOT / "function_app.py", *sorted((ROOT / "blueprints").rglob("*.py")),
-                 *sorted((ROOT / "shared").rglob("*.py"))]  # what .funcignore leaves in the package
+DEPLOYED_CODE = [
+    ROOT / "function_app.py",
+    *sorted((ROOT / "blueprints").rglob("*.py")),
+    *sorted((ROOT / "shared").rglob("*.py")),
+]  # what .funcignore leaves in the package
 # manylinux2014 is glibc 2.17; a wheel for an older glibc runs there too.
 MANYLINUX2014_OR_OLDER = [f"manylinux_2_{minor}_x86_64" for minor in range(17, 4, -1)] + [
-    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+]
 TARGET_TAGS = set(cpython_tags((3, 11), abis=["cp311"], platforms=MANYLINUX2014_OR_OLDER)) | set(
-    compatible_tags((3, 11), "cp311", MANYLINUX2014_OR_OLDER))
-PIP_TARGET = ["--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--python-version", "3.11",
-              "--implementation", "cp"]
+    compatible_tags((3, 11), "cp311", MANYLINUX2014_OR_OLDER)
+)
+PIP_TARGET = [
+    "--only-binary=:all:",
+    "--platform",
+    "manylinux2014_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+]
 
 
 def _python_packages(base: Path) -> tuple[Path, dict]:
     """(site-packages folder, pip's installation report) for requirements.txt alone, as Azure would build it."""
     site, report = base / "site-packages", base / "report.json"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                          "--target", str(site), "--report", str(report), *PIP_TARGET, "-r", str(REQUIREMENTS)],
-                         capture_output=True, text=True, timeout=300)
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+            "--report",
+            str(report),
+            *PIP_TARGET,
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     errors = "\n".join(line for line in pip.stderr.splitlines() if not line.startswith("WARNING"))
     assert pip.returncode == 0, f"requirements.txt does not install from cp311 manylinux2014 wheels:\n{errors}"
     return site, json.loads(report.read_text())
 
 
 def _assert_only_cp311_manylinux2014_wheels(report: dict) -> None:
-    installed = {canonicalize_name(item["metadata"]["name"]): item["download_info"]["url"].rsplit("/", 1)[-1]
-                 for item in report["install"]}
-    not_deployable = {name: file for name, file in installed.items()
-                      if not file.endswith(".whl") or not parse_wheel_filename(file)[3] & TARGET_TAGS}
+    installed = {
+        canonicalize_name(item["metadata"]["name"]): item["download_info"]["url"].rsplit("/", 1)[-1]
+        for item in report["install"]
+    }
+    not_deployable = {
+        name: file
+        for name, file in installed.items()
+        if not file.endswith(".whl") or not parse_wheel_filename(file)[3] & TARGET_TAGS
+    }
     assert not not_deployable, f"not a cp311 manylinux2014 wheel: {not_deployable}"
-    wanted = {canonicalize_name(Requirement(line.split("#")[0]).name)
-              for line in REQUIREMENTS.read_text().splitlines() if line.split("#")[0].strip()}
+    wanted = {
+        canonicalize_name(Requirement(line.split("#")[0]).name)
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.split("#")[0].strip()
+    }
     assert wanted <= set(installed), f"requirements not installed: {wanted - set(installed)}"
 
 
 def _deployed_modules() -> list[str]:
-    return [".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-            for path in DEPLOYED_CODE]
+    return [".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for path in DEPLOYED_CODE]
 
 
 def _imports_of_deployed_code() -> list[tuple[str, list[str]]]:
@@ -101,8 +139,14 @@ print(json.dumps({"failures": failures, "azure.functions": sys.modules["azure.fu
 def _assert_imports_everything_the_app_imports(site: Path) -> None:
     modules = [(module, []) for module in _deployed_modules()] + _imports_of_deployed_code()
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    run = subprocess.run([sys.executable, "-S", "-c", _IMPORT_EVERYTHING, json.dumps(modules)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", _IMPORT_EVERYTHING, json.dumps(modules)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["failures"] == [], "\n".join(f"{module}: {error}" for module, error in result["failures"])

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,26 +23,37 @@ from tests.net import free_port, http_call
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def devhost_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
-                "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox")})
+    env.update(
+        {
+            "LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+            "LEDGER_AUTH": "dev",
+            "LEDGER_EMAIL_MODE": "off",
+            "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"),
+        }
+    )
     env.update(extra)
     return env
 
 
 def run_devhost(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-
+    return subprocess.run(
+        [sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
 def served(tmp_path):
     port = free_port()
     with open(tmp_path / "serve.log", "wb") as log:  # a file, not a pipe nobody reads: the access log must not block
-        process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
-                                   cwd=ROOT, env=devhost_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
+            cwd=ROOT,
+            env=devhost_env(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -60,8 +71,10 @@ def served(tmp_path):
 
 
 def test_serve_answers_the_usage_api_and_ingests_through_the_admin_endpoint(served):
-    event = capture_event(call_id="admin-1", time=datetime.now(timezone.utc).isoformat())
-    status, _ = http_call(f"{served}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST")
+    event = capture_event(call_id="admin-1", time=datetime.now(UTC).isoformat())
+    status, _ = http_call(
+        f"{served}/admin/functions/ingest", json.dumps({"input": encode(event).decode()}).encode(), "POST"
+    )
     assert status == 202
     status, body = http_call(f"{served}/api/usage?groupBy=model")
     assert status == 200
@@ -77,7 +90,9 @@ def test_serve_returns_problem_json_for_bad_parameters_and_404_for_unknown_route
 
 @pytest.mark.parametrize("spelling", ["dev", " DEV ", "Dev\t"])
 def test_serve_refuses_dev_mode_on_a_non_loopback_address_whatever_its_spelling(tmp_path, spelling):
-    result = run_devhost(["serve", "--host", "0.0.0.0", "--port", str(free_port())], devhost_env(tmp_path, LEDGER_AUTH=spelling))
+    result = run_devhost(
+        ["serve", "--host", "0.0.0.0", "--port", str(free_port())], devhost_env(tmp_path, LEDGER_AUTH=spelling)
+    )
     assert result.returncode == 2 and "refusing" in result.stderr
 
 
@@ -96,17 +111,35 @@ def _raw(base: str, request: bytes) -> tuple[int, dict, bytes]:
 
 MALFORMED = {
     "no version": (b"GARBAGE\r\n\r\n", 400),
-    "Content-Length not a number": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: abc\r\n\r\n", 400),
-    "negative Content-Length": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: -5\r\n\r\n{}", 400),
-    "two Content-Lengths": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
-    "exabyte body": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 99999999999999999999\r\n\r\n", 413),
-    "chunked body": (b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 411),
+    "Content-Length not a number": (
+        b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: abc\r\n\r\n",
+        400,
+    ),
+    "negative Content-Length": (
+        b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: -5\r\n\r\n{}",
+        400,
+    ),
+    "two Content-Lengths": (
+        b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        400,
+    ),
+    "exabyte body": (
+        b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        413,
+    ),
+    "chunked body": (
+        b"PUT /api/quotas/user/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        411,
+    ),
     "path not UTF-8": (b"GET /api/requests/%FF%FE HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 400),
     "query not UTF-8": (b"GET /api/usage?model=%C3%28 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 400),
     "raw bytes in the target": (b"GET /api/requests/\xff HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 400),
     "header without a colon": (b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nBroken\r\n\r\n", 400),
     "HTTP/1.1 without Host": (b"GET /api/health HTTP/1.1\r\n\r\n", 400),
-    "admin body not JSON": (b"POST /admin/functions/ingest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 5\r\n\r\n{bad!", 400),
+    "admin body not JSON": (
+        b"POST /admin/functions/ingest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 5\r\n\r\n{bad!",
+        400,
+    ),
 }
 
 
@@ -118,14 +151,26 @@ def test_a_malformed_request_gets_its_4xx_problem_and_the_host_keeps_serving(ser
     assert http_call(f"{served}/api/health")[0] == 200
 
 
-@pytest.mark.parametrize("host, status", [("127.0.0.1:{port}", 200), ("localhost:{port}", 200), ("LocalHost:{port}", 200),
-                                          ("evil.example:{port}", 403), ("127.0.0.1.nip.io:{port}", 403),
-                                          ("localhost:1", 403), ("evil.example", 403)])
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("127.0.0.1:{port}", 200),
+        ("localhost:{port}", 200),
+        ("LocalHost:{port}", 200),
+        ("evil.example:{port}", 403),
+        ("127.0.0.1.nip.io:{port}", 403),
+        ("localhost:1", 403),
+        ("evil.example", 403),
+    ],
+)
 def test_dev_mode_answers_only_requests_addressed_to_the_local_host(served, host, status):
-    event = encode(capture_event(call_id=f"rebound-{status}-{len(host)}", time=datetime.now(timezone.utc).isoformat()))
+    event = encode(capture_event(call_id=f"rebound-{status}-{len(host)}", time=datetime.now(UTC).isoformat()))
     admin = json.dumps({"input": event.decode()}).encode()
-    for request in (b"GET /api/usage HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode(),
-                    b"POST /admin/functions/ingest HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s" % (host.encode(), len(admin), admin)):
+    for request in (
+        b"GET /api/usage HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode(),
+        b"POST /admin/functions/ingest HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s"
+        % (host.encode(), len(admin), admin),
+    ):
         answered, _, body = _raw(served, request)
         assert answered == (status if status != 200 or b"GET" in request[:3] else 202), (host, body)
         if status == 403:
@@ -139,7 +184,9 @@ def test_replay_twice_records_nothing_the_second_time_and_dead_letters_exactly_t
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     env = devhost_env(tmp_path)
-    first = json.loads(run_devhost(["replay", str(path), "--json", "--batch-size", "7"], env).stdout.strip().splitlines()[-1])
+    first = json.loads(
+        run_devhost(["replay", str(path), "--json", "--batch-size", "7"], env).stdout.strip().splitlines()[-1]
+    )
     second = json.loads(run_devhost(["replay", str(path), "--json"], env).stdout.strip().splitlines()[-1])
     assert first == {"events": 22, "recorded": 20, "duplicates": 0, "deadLettered": 2, "pending": 0}
     assert second == {"events": 22, "recorded": 0, "duplicates": 20, "deadLettered": 2, "pending": 0}
@@ -156,10 +203,12 @@ def test_replay_reports_each_unreadable_file_and_the_cut_of_a_capture_file_and_r
     lines = tmp_path / "events.jsonl"
     lines.write_bytes(b"\n".join(encode(capture_event(call_id=f"line-{i}")) for i in range(3)) + b"\n")
     whole = tmp_path / "whole.avro"
-    write_capture_avro(whole, [encode(capture_event(call_id=f"avro-{i}", response=chat_response(text="words " * 400)))
-                               for i in range(40)])
+    write_capture_avro(
+        whole,
+        [encode(capture_event(call_id=f"avro-{i}", response=chat_response(text="words " * 400))) for i in range(40)],
+    )
     cut = tmp_path / "cut.avro"
-    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size * 3 // 4])
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
     not_avro = tmp_path / "notes.avro"
     not_avro.write_bytes(b"these are notes, not a capture file\n")
     result = run_devhost(["replay", str(cut), str(not_avro), str(lines), "--json"], devhost_env(tmp_path))
@@ -183,11 +232,23 @@ def test_replay_of_a_file_that_is_not_there_replays_nothing_and_says_so(tmp_path
 def test_replay_reports_a_batch_the_function_fails_on_and_goes_on_with_the_next(tmp_path):
     env = devhost_env(tmp_path)
     SqlStore.from_url(env["LEDGER_SQL_URL"]).dispose()
-    with sqlite3.connect(tmp_path / "ledger.db") as db:  # the store refuses every insert of a call, as a broken one would
+    with sqlite3.connect(
+        tmp_path / "ledger.db"
+    ) as db:  # the store refuses every insert of a call, as a broken one would
         db.execute("CREATE TRIGGER broken BEFORE INSERT ON calls BEGIN SELECT no_such_function(); END")
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join([b"garbage 1", b"garbage 2", encode(capture_event(call_id="good-1")),
-                                 encode(capture_event(call_id="good-2")), b"garbage 3"]) + b"\n")
+    path.write_bytes(
+        b"\n".join(
+            [
+                b"garbage 1",
+                b"garbage 2",
+                encode(capture_event(call_id="good-1")),
+                encode(capture_event(call_id="good-2")),
+                b"garbage 3",
+            ]
+        )
+        + b"\n"
+    )
     result = run_devhost(["replay", str(path), "--json", "--batch-size", "2"], env)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1
@@ -196,12 +257,16 @@ def test_replay_reports_a_batch_the_function_fails_on_and_goes_on_with_the_next(
 
 
 def test_local_settings_json_values_apply_but_the_environment_wins(tmp_path):
-    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": "sqlite:///from-file.db"}}))
+    (tmp_path / "local.settings.json").write_text(
+        json.dumps({"Values": {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": "sqlite:///from-file.db"}})
+    )
     env = devhost_env(tmp_path)
     env.pop("LEDGER_AUTH")
     env["PYTHONPATH"] = str(ROOT)
     code = "from devhost.functions import load_local_settings as l; import os; l(); print(os.environ['LEDGER_AUTH'], os.environ['LEDGER_SQL_URL'])"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["dev", env["LEDGER_SQL_URL"]]
 
 

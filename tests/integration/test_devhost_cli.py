@@ -17,8 +17,14 @@ from tests.net import free_port, http_call
 
 
 def _devhost(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devhost", *args], cwd=tmp_path, env=devhost_env(tmp_path, **env),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "devhost", *args],
+        cwd=tmp_path,
+        env=devhost_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _closed_port_url() -> str:
@@ -37,13 +43,30 @@ MISTAKES = {  # name: (arguments, extra environment, exit code, words the line m
     "a directory": (["replay", "."], {}, 2, ["is a directory", "name the files in it"]),
     "batch size 0": (["replay", "{sample}", "--batch-size", "0"], {}, 2, ["--batch-size", "at least 1"]),
     "unknown option": (["replay", "{sample}", "--bogus"], {}, 2, ["--bogus", "--help"]),
-    "sample into a missing folder": (["sample", "--out", "no/such/dir/m.jsonl"], {}, 2, ["does not exist", "create it"]),
-    "LEDGER_SQL_URL not a URL": (["replay", "{sample}"], {"LEDGER_SQL_URL": "ledger.db"}, 2,
-                                 ["LEDGER_SQL_URL must be a SQLAlchemy URL", "local.settings.json"]),
-    "LEDGER_SQL_URL unknown dialect": (["replay", "{sample}"], {"LEDGER_SQL_URL": "sqlserver://x/y"}, 2,
-                                       ["LEDGER_SQL_URL sqlserver://x/y cannot be opened", "such as sqlite:///"]),
-    "unreachable database": (["replay", "{sample}"], {"LEDGER_SQL_URL": "{closed}"}, 1,
-                             ["cannot reach the database", "start it", "ledger:***@"]),
+    "sample into a missing folder": (
+        ["sample", "--out", "no/such/dir/m.jsonl"],
+        {},
+        2,
+        ["does not exist", "create it"],
+    ),
+    "LEDGER_SQL_URL not a URL": (
+        ["replay", "{sample}"],
+        {"LEDGER_SQL_URL": "ledger.db"},
+        2,
+        ["LEDGER_SQL_URL must be a SQLAlchemy URL", "local.settings.json"],
+    ),
+    "LEDGER_SQL_URL unknown dialect": (
+        ["replay", "{sample}"],
+        {"LEDGER_SQL_URL": "sqlserver://x/y"},
+        2,
+        ["LEDGER_SQL_URL sqlserver://x/y cannot be opened", "such as sqlite:///"],
+    ),
+    "unreachable database": (
+        ["replay", "{sample}"],
+        {"LEDGER_SQL_URL": "{closed}"},
+        1,
+        ["cannot reach the database", "start it", "ledger:***@"],
+    ),
     "bad Avro": (["replay", "{avro}"], {}, 1, ["not an Avro container file", "give Event Hubs Capture .avro files"]),
 }
 
@@ -72,7 +95,8 @@ def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path):
         port = taken.getsockname()[1]
         result = _devhost(tmp_path, "serve", "--port", str(port), "--no-timers")
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
-        f"devhost serve: 127.0.0.1:{port} is already in use; stop what listens there or choose another --port"]
+        f"devhost serve: 127.0.0.1:{port} is already in use; stop what listens there or choose another --port"
+    ]
 
 
 def test_sample_out_writes_the_month_the_readme_names_and_replay_reads_it(tmp_path):
@@ -93,8 +117,11 @@ def test_serve_logs_one_access_line_per_request_and_its_401_points_at_dev_mode(t
     text = log.read_text()
     access = [line for line in text.splitlines() if re.match(r"\d{4}-\d\d-\d\dT\S+Z 127.0.0.1 ", line)]
     assert [line.split()[2:5] for line in access] == [
-        ["GET", "/api/openapi.json", "200"], ["GET", "/api/usage?groupBy=model", "401"],
-        ["GET", "/api/health", "200"], ["GET", "/api/no-such-route", "404"]]
+        ["GET", "/api/openapi.json", "200"],
+        ["GET", "/api/usage?groupBy=model", "401"],
+        ["GET", "/api/health", "200"],
+        ["GET", "/api/no-such-route", "404"],
+    ]
     assert "start it with LEDGER_AUTH=dev" in text
 
 
@@ -102,7 +129,9 @@ def test_health_is_503_with_a_reason_while_the_store_is_down_and_the_docs_still_
     with local_host(tmp_path, LEDGER_SQL_URL=_closed_port_url()) as (base, log):
         status, body = http_call(f"{base}/api/health")
         assert status == 503 and json.loads(body) == {
-            "status": "unhealthy", "store": "unreachable: OperationalError; the app's log has the database's message"}
+            "status": "unhealthy",
+            "store": "unreachable: OperationalError; the app's log has the database's message",
+        }
         status, body = http_call(f"{base}/api/usage")
         assert status == 503 and "store is unreachable" in json.loads(body)["detail"]
         assert http_call(f"{base}/api/openapi.json")[0] == 200

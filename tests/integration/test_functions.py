@@ -58,8 +58,11 @@ def test_ingest_function_records_a_batch_of_event_hub_events(app):
     events.append(func.EventHubEvent(body=b"\x00garbage", sequence_number=3))
     ingest(events)
     usage = indexed_functions(app)["usage"].get_user_function()
-    response = usage(func.HttpRequest("GET", "http://localhost/api/usage?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
-                                      body=b"", headers={}))
+    response = usage(
+        func.HttpRequest(
+            "GET", "http://localhost/api/usage?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z", body=b"", headers={}
+        )
+    )
     body = json.loads(response.get_body())
     assert response.status_code == 200 and body["totals"]["requests"] == 3
 
@@ -84,7 +87,9 @@ def test_easyauth_principal_is_ignored_where_app_service_authentication_is_off(a
     wiring.reset_app_context()
     principal = base64.b64encode(json.dumps({"claims": [{"typ": "roles", "val": "Usage.ReadAll"}]}).encode()).decode()
     usage = indexed_functions(app)["usage"].get_user_function()
-    response = usage(func.HttpRequest("GET", "http://localhost/api/usage", body=b"", headers={"X-MS-CLIENT-PRINCIPAL": principal}))
+    response = usage(
+        func.HttpRequest("GET", "http://localhost/api/usage", body=b"", headers={"X-MS-CLIENT-PRINCIPAL": principal})
+    )
     assert response.status_code == 401
 
 
@@ -94,12 +99,20 @@ def test_easyauth_principal_with_usage_read_sees_only_its_own_rows(app, monkeypa
     monkeypatch.setenv("LEDGER_AUTH", "easyauth")
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
     wiring.reset_app_context()
-    claims = [{"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "oid-bob"},
-              {"typ": "roles", "val": "Usage.Read"}]
+    claims = [
+        {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "oid-bob"},
+        {"typ": "roles", "val": "Usage.Read"},
+    ]
     principal = base64.b64encode(json.dumps({"auth_typ": "aad", "claims": claims}).encode()).decode()
     usage = indexed_functions(app)["usage"].get_user_function()
-    response = usage(func.HttpRequest("GET", "http://localhost/api/usage?groupBy=user&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
-                                      body=b"", headers={"X-MS-CLIENT-PRINCIPAL": principal}))
+    response = usage(
+        func.HttpRequest(
+            "GET",
+            "http://localhost/api/usage?groupBy=user&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+            body=b"",
+            headers={"X-MS-CLIENT-PRINCIPAL": principal},
+        )
+    )
     rows = json.loads(response.get_body())["rows"]
     assert [(r["user"], r["requests"]) for r in rows] == [("oid-bob", 2)]
 
@@ -123,7 +136,7 @@ def test_route_manifest_matches_the_registered_routes():
     from shared.api.handler import ROUTES
     from shared.api.manifest import ROUTE_TABLE
 
-    assert ROUTE_TABLE == {route.name: (route.method, route.path) for route in ROUTES.values()}
+    assert {route.name: (route.method, route.path) for route in ROUTES.values()} == ROUTE_TABLE
 
 
 def test_importing_function_app_defers_the_store_and_api_to_the_first_invocation():

@@ -11,9 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.api.auth import accepted_issuers
 from shared.api.handler import ROUTES, handle
 from shared.api.http import ApiRequest
-from shared.api.auth import accepted_issuers
 from tests.conftest import make_context
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -68,14 +68,28 @@ def identity_provider():
 @pytest.fixture
 def api(store, identity_provider):
     url, _ = identity_provider
-    return make_context(store, LEDGER_AUTH="jwt", LEDGER_JWT_TENANT_ID=TENANT, LEDGER_JWT_AUDIENCE=AUDIENCE,
-                        LEDGER_JWT_OPENID_CONFIG_URL=url)
+    return make_context(
+        store,
+        LEDGER_AUTH="jwt",
+        LEDGER_JWT_TENANT_ID=TENANT,
+        LEDGER_JWT_AUDIENCE=AUDIENCE,
+        LEDGER_JWT_OPENID_CONFIG_URL=url,
+    )
 
 
 def token(*, key=SIGNING_KEY, kid: str = "key-1", **claims) -> str:
     now = int(time.time())
-    body = {"iss": V2_ISSUER, "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 600, "oid": "oid-ana",
-            "tid": TENANT, "roles": ["Usage.ReadAll"], **claims}
+    body = {
+        "iss": V2_ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "oid": "oid-ana",
+        "tid": TENANT,
+        "roles": ["Usage.ReadAll"],
+        **claims,
+    }
     return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -96,13 +110,16 @@ def test_a_v1_token_of_the_same_tenant_is_served_too(api):
     assert get(api, bearer=token(iss=V1_ISSUER)).status == 200
 
 
-@pytest.mark.parametrize("claims, words", [
-    ({"exp": int(time.time()) - 120}, "expired"),
-    ({"aud": "api://someone-else"}, "audience"),
-    ({"iss": "https://login.microsoftonline.com/99999999-0000-0000-0000-000000000000/v2.0"}, "issuer"),
-    ({"iss": "https://sts.windows.net/99999999-0000-0000-0000-000000000000/"}, "issuer"),
-    ({"exp": None}, "exp"),
-])
+@pytest.mark.parametrize(
+    "claims, words",
+    [
+        ({"exp": int(time.time()) - 120}, "expired"),
+        ({"aud": "api://someone-else"}, "audience"),
+        ({"iss": "https://login.microsoftonline.com/99999999-0000-0000-0000-000000000000/v2.0"}, "issuer"),
+        ({"iss": "https://sts.windows.net/99999999-0000-0000-0000-000000000000/"}, "issuer"),
+        ({"exp": None}, "exp"),
+    ],
+)
 def test_tokens_with_bad_claims_are_401(api, claims, words):
     response = get(api, bearer=token(**claims))
     assert response.status == 401 and words in _detail(response).lower()
@@ -128,8 +145,13 @@ def test_usage_read_token_is_limited_to_its_oid(api):
 
 def test_openid_configuration_and_keys_are_fetched_once_and_cached(store, identity_provider):
     url, fetches = identity_provider
-    context = make_context(store, LEDGER_AUTH="jwt", LEDGER_JWT_TENANT_ID=TENANT, LEDGER_JWT_AUDIENCE=AUDIENCE,
-                           LEDGER_JWT_OPENID_CONFIG_URL=url)
+    context = make_context(
+        store,
+        LEDGER_AUTH="jwt",
+        LEDGER_JWT_TENANT_ID=TENANT,
+        LEDGER_JWT_AUDIENCE=AUDIENCE,
+        LEDGER_JWT_OPENID_CONFIG_URL=url,
+    )
     before = dict(fetches)
     for _ in range(5):
         assert get(context, bearer=token()).status == 200
@@ -137,8 +159,13 @@ def test_openid_configuration_and_keys_are_fetched_once_and_cached(store, identi
 
 
 def test_an_unreachable_identity_provider_is_401_not_500(store):
-    context = make_context(store, LEDGER_AUTH="jwt", LEDGER_JWT_TENANT_ID=TENANT, LEDGER_JWT_AUDIENCE=AUDIENCE,
-                           LEDGER_JWT_OPENID_CONFIG_URL="http://127.0.0.1:9/nothing")
+    context = make_context(
+        store,
+        LEDGER_AUTH="jwt",
+        LEDGER_JWT_TENANT_ID=TENANT,
+        LEDGER_JWT_AUDIENCE=AUDIENCE,
+        LEDGER_JWT_OPENID_CONFIG_URL="http://127.0.0.1:9/nothing",
+    )
     response = get(context, bearer=token())
     assert response.status == 401 and "unreachable" in _detail(response)
 
@@ -146,15 +173,22 @@ def test_an_unreachable_identity_provider_is_401_not_500(store):
 def test_accepted_issuers_are_both_entra_forms_of_the_tenant_only():
     assert accepted_issuers(V2_ISSUER) == [V2_ISSUER, V1_ISSUER]
     assert accepted_issuers("https://login.microsoftonline.com/{tenantid}/v2.0") == [
-        "https://login.microsoftonline.com/{tenantid}/v2.0"]
+        "https://login.microsoftonline.com/{tenantid}/v2.0"
+    ]
     assert accepted_issuers("http://127.0.0.1/x", TENANT) == ["http://127.0.0.1/x", V2_ISSUER, V1_ISSUER]
 
 
-@pytest.mark.parametrize("claims, named", [
-    ({"roles": {"Ledger.Admin": True}}, "roles"), ({"roles": 7}, "roles"), ({"roles": True}, "roles"),
-    ({"roles": ["Usage.ReadAll", {"nested": "Ledger.Admin"}]}, "roles"), ({"oid": ["oid-ana"]}, "oid"),
-    ({"preferred_username": {"a": 1}}, "preferred_username"),
-])
+@pytest.mark.parametrize(
+    "claims, named",
+    [
+        ({"roles": {"Ledger.Admin": True}}, "roles"),
+        ({"roles": 7}, "roles"),
+        ({"roles": True}, "roles"),
+        ({"roles": ["Usage.ReadAll", {"nested": "Ledger.Admin"}]}, "roles"),
+        ({"oid": ["oid-ana"]}, "oid"),
+        ({"preferred_username": {"a": 1}}, "preferred_username"),
+    ],
+)
 def test_a_signed_token_whose_roles_or_ids_are_not_strings_is_a_401_problem_not_a_500(api, claims, named):
     response = get(api, bearer=token(**claims))
     assert response.status == 401 and response.content_type == "application/problem+json"

@@ -13,11 +13,13 @@ import base64
 import gzip
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import orjson
 import pytest
+from azure.kusto.data.exceptions import KustoServiceError  # what the SDK raises when ADX answers 5xx
 from sqlalchemy import func, select
 
 from shared.adapters.kusto import QueuedKustoSink
@@ -68,9 +70,13 @@ class FakeDataManagement:
 
     def answer(self, command: str) -> dict:
         if command == ".get ingestion resources":
-            rows = [["SecuredReadyForAggregationQueue", self.queue_url], ["FailedIngestionsQueue", self.queue_url],
-                    ["SuccessfulIngestionsQueue", self.queue_url], ["TempStorage", self.container_url],
-                    ["IngestionsStatusTable", self.container_url]]
+            rows = [
+                ["SecuredReadyForAggregationQueue", self.queue_url],
+                ["FailedIngestionsQueue", self.queue_url],
+                ["SuccessfulIngestionsQueue", self.queue_url],
+                ["TempStorage", self.container_url],
+                ["IngestionsStatusTable", self.container_url],
+            ]
             names = ("ResourceTypeName", "StorageRoot")
         elif command == ".get kusto identity token":
             rows, names = [["fake-authorization-context"]], ("AuthorizationContext",)
@@ -94,11 +100,21 @@ class Staging:
         suffix = uuid.uuid4().hex[:12]
         self.container = BlobServiceClient.from_connection_string(conn_str).create_container(f"ingest-{suffix}")
         self.queue = QueueServiceClient.from_connection_string(conn_str).create_queue(f"ready-{suffix}")
-        expiry = datetime.now(timezone.utc) + timedelta(hours=2)
-        container_sas = generate_container_sas(ACCOUNT, self.container.container_name, account_key=KEY, expiry=expiry,
-                                               permission=ContainerSasPermissions(read=True, write=True, create=True, list=True))
-        queue_sas = generate_queue_sas(ACCOUNT, self.queue.queue_name, account_key=KEY, expiry=expiry,
-                                       permission=QueueSasPermissions(read=True, add=True, process=True))
+        expiry = datetime.now(UTC) + timedelta(hours=2)
+        container_sas = generate_container_sas(
+            ACCOUNT,
+            self.container.container_name,
+            account_key=KEY,
+            expiry=expiry,
+            permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
+        )
+        queue_sas = generate_queue_sas(
+            ACCOUNT,
+            self.queue.queue_name,
+            account_key=KEY,
+            expiry=expiry,
+            permission=QueueSasPermissions(read=True, add=True, process=True),
+        )
         self.container_url = f"{self.container.url}?{container_sas}"
         self.queue_url = f"{self.queue.url}?{queue_sas}"
 
@@ -152,19 +168,21 @@ def test_the_sdk_uploads_the_rows_and_queues_them_with_the_tag_and_mapping(adx, 
 
 def test_with_a_token_credential_every_management_command_carries_its_bearer_token(adx, staging):
     class FakeCredential:  # stands in for DefaultAzureCredential (managed identity) at the Azure boundary
-        scopes: list[str] = []
+        scopes: ClassVar[list[str]] = []  # shared: the test reads what any instance was asked for
 
         def get_token(self, *scopes, **kwargs):
             from azure.core.credentials import AccessToken
 
             self.scopes.extend(scopes)
-            return AccessToken("token-of-the-managed-identity", int(datetime.now(timezone.utc).timestamp()) + 3600)
+            return AccessToken("token-of-the-managed-identity", int(datetime.now(UTC).timestamp()) + 3600)
 
         def close(self) -> None:
             pass
 
     credential = FakeCredential()
-    QueuedKustoSink(adx.uri, "ledger", table=TABLE, mapping=MAPPING, credential=credential).send(b'{"callId":"a"}\n', tag="ledger-t")
+    QueuedKustoSink(adx.uri, "ledger", table=TABLE, mapping=MAPPING, credential=credential).send(
+        b'{"callId":"a"}\n', tag="ledger-t"
+    )
     assert [auth for _, auth in adx.commands] == ["Bearer token-of-the-managed-identity"] * 2
     assert credential.scopes and all(scope.endswith("/.default") for scope in credential.scopes)
     assert len(staging.messages()) == 1
@@ -172,9 +190,11 @@ def test_with_a_token_credential_every_management_command_carries_its_bearer_tok
 
 def test_a_batch_sends_its_recorded_calls_once_and_a_redelivery_sends_nothing(store, adx, staging):
     context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger")
-    events = _events(capture_event(call_id="k-1", response=chat_response(prompt=31, completion=42)),
-                     capture_event(call_id="k-2", response=chat_response(prompt=5, completion=7)))
-    report = context.ingestor.ingest_batch(events + [IncomingEvent(body=b"not json")])
+    events = _events(
+        capture_event(call_id="k-1", response=chat_response(prompt=31, completion=42)),
+        capture_event(call_id="k-2", response=chat_response(prompt=5, completion=7)),
+    )
+    report = context.ingestor.ingest_batch([*events, IncomingEvent(body=b"not json")])
     assert (report.recorded, report.dead_lettered) == (2, 1)
     (message,) = staging.messages()
     assert orjson.loads(message["AdditionalProperties"]["tags"]) == [f"ingest-by:{batch_tag(['k-1', 'k-2'])}"]
@@ -189,7 +209,9 @@ def test_a_batch_sends_its_recorded_calls_once_and_a_redelivery_sends_nothing(st
 
 
 def test_without_stored_text_the_rows_carry_numbers_only(store, adx, staging):
-    context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger", LEDGER_STORE_TEXT="false")
+    context = make_context(
+        store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger", LEDGER_STORE_TEXT="false"
+    )
     context.ingestor.ingest_batch(_events(capture_event(call_id="n-1")))
     (row,) = staging.rows(staging.messages()[0])
     assert "promptText" not in row and row["totalTokens"] == 73
@@ -199,7 +221,7 @@ def test_when_adx_cannot_be_reached_the_batch_rolls_back_and_the_retry_sends_it(
     context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger")
     events = _events(capture_event(call_id="r-1"), capture_event(call_id="r-2"))
     adx.failing = True
-    with pytest.raises(Exception):
+    with pytest.raises(KustoServiceError):
         context.ingestor.ingest_batch(events)
     assert _calls(store) == 0 and staging.messages() == []  # nothing half-done: the host will retry
     adx.failing = False
@@ -212,12 +234,29 @@ def test_when_adx_cannot_be_reached_the_batch_rolls_back_and_the_retry_sends_it(
 def test_a_merged_call_is_sent_again_as_the_store_now_has_it_with_a_later_ingestion_time(store, adx, staging):
     """ADX keeps both versions; CallsLatest (arg_max(ingestedAt, *) by callId) is the completed call."""
     context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger")
-    stream = ("data: " + orjson.dumps({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
-              "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Short answer."}, "finish_reason": "stop"}]}).decode()
-              + "\n\ndata: [DONE]\n\n")
-    event = capture_event(call_id="m-1", request=dict(CHAT_REQUEST, stream=True), response=stream, content_type="text/event-stream")
+    stream = (
+        "data: "
+        + orjson.dumps(
+            {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "gpt-4o-2024-08-06",
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": "Short answer."}, "finish_reason": "stop"}
+                ],
+            }
+        ).decode()
+        + "\n\ndata: [DONE]\n\n"
+    )
+    event = capture_event(
+        call_id="m-1", request=dict(CHAT_REQUEST, stream=True), response=stream, content_type="text/event-stream"
+    )
     context.ingestor.ingest_batch(_events(event))
-    records = [gateway_record("m-1")] + llm_records("m-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3)
+    records = [
+        gateway_record("m-1"),
+        *llm_records("m-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3),
+    ]
     report = context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": records}))])
     assert report.calls_merged == 1
     first, second = sorted(staging.messages(), key=lambda m: m["SourceMessageCreationTime"])
@@ -229,7 +268,9 @@ def test_a_merged_call_is_sent_again_as_the_store_now_has_it_with_a_later_ingest
 
 
 def test_calls_the_sweep_records_are_sent_too(store, adx, staging):
-    context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger", LEDGER_MONITOR_JOIN_SECONDS="0")
+    context = make_context(
+        store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger", LEDGER_MONITOR_JOIN_SECONDS="0"
+    )
     header = llm_records("s-1", CHAT_REQUEST["messages"], "Short answer.", prompt_tokens=31, completion_tokens=3)[0]
     context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": [header]}))])  # waits for its gateway record
     assert staging.messages() == []

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,12 +35,20 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = 60
 
 
-
 def _seed(url: str) -> None:
     store = SqlStore.from_url(url)
-    now = datetime.now(timezone.utc)
-    events = [encode(capture_event(call_id=f"seed-{i}", time=(now - timedelta(hours=5 * i)).isoformat(),
-                                   user_id=f"oid-{i % 3}", status=200 if i % 7 else 429)) for i in range(40)]
+    now = datetime.now(UTC)
+    events = [
+        encode(
+            capture_event(
+                call_id=f"seed-{i}",
+                time=(now - timedelta(hours=5 * i)).isoformat(),
+                user_id=f"oid-{i % 3}",
+                status=200 if i % 7 else 429,
+            )
+        )
+        for i in range(40)
+    ]
     make_context(store).ingestor.ingest_batch([IncomingEvent(body=b) for b in [*events, b"not json", b"[1, 2]"]])
     store.dispose()
 
@@ -51,20 +59,31 @@ def served(tmp_path_factory):
     url = f"sqlite:///{workdir / 'ledger.db'}"
     _seed(url)
     port = free_port()
-    env = {**os.environ, "LEDGER_SQL_URL": url, "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off",
-           "LEDGER_OUTBOX_DIR": str(workdir / "outbox")}
-    process = subprocess.Popen([sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "LEDGER_SQL_URL": url,
+        "LEDGER_AUTH": "dev",
+        "LEDGER_EMAIL_MODE": "off",
+        "LEDGER_OUTBOX_DIR": str(workdir / "outbox"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "serve", "--port", str(port), "--no-timers"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2):
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2):  # noqa: S310 - http://127.0.0.1, built above
                 break
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                raise AssertionError(process.stdout.read())
+                raise AssertionError(process.stdout.read()) from exc
             time.sleep(0.1)
     yield base
     process.terminate()
@@ -82,13 +101,18 @@ def test_every_documented_operation_answers_as_documented_and_never_500(served):
     for operation in operations:
         label = f"{operation.method.upper()} {operation.path}"
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
         def exercise(case) -> None:
             response = case.call_and_validate(base_url=served, checks=CHECKS, timeout=10)
-            assert response.status_code < 500, (label, response.status_code, response.text[:300])
-            statuses.setdefault(label, set()).add(response.status_code)
+            assert response.status_code < 500, (label, response.status_code, response.text[:300])  # noqa: B023 - called at once, within this iteration
+            statuses.setdefault(label, set()).add(response.status_code)  # noqa: B023 - called at once, within this iteration
 
         exercise()
     assert statuses["GET /api/usage"] & {200}, statuses
@@ -105,14 +129,23 @@ def test_values_outside_the_document_are_problems_never_500(served):
     for operation in operations:  # an operation without inputs has nothing to get wrong
         label = f"{operation.method.upper()} {operation.path}"
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION // 2, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION // 2,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
         def exercise(case) -> None:
             response = case.call(base_url=served, timeout=10)
-            assert response.status_code < 500, (label, response.status_code, response.text[:300])
+            assert response.status_code < 500, (label, response.status_code, response.text[:300])  # noqa: B023 - called at once, within this iteration
             if response.status_code >= 400:
                 content_type = response.headers.get("content-type", [""])[0]
-                assert content_type.startswith("application/problem+json"), (label, response.status_code, response.text[:200])
+                assert content_type.startswith("application/problem+json"), (
+                    label,  # noqa: B023 - called at once, within this iteration
+                    response.status_code,
+                    response.text[:200],
+                )
 
         exercise()

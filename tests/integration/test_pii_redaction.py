@@ -18,14 +18,21 @@ from tests.integration.test_secrets_masked import stored_text
 EMAILS = ("ana.garcia@contoso.com", "bo@fabrikam.co.uk")
 END_USER = "cy@fabrikam.co.uk"  # the app's own user (request body `user`): a caller field, kept as sent
 CARDS = ("4111 1111 1111 1111", "5555555555554444")
-PROMPT = f"I am {EMAILS[0]}, card {CARDS[0]}, phone +44 20 7946 0958, IBAN DE89 3704 0044 0532 0130 00, host 198.51.100.23"
+PROMPT = (
+    f"I am {EMAILS[0]}, card {CARDS[0]}, phone +44 20 7946 0958, IBAN DE89 3704 0044 0532 0130 00, host 198.51.100.23"
+)
 
 
 def corpus() -> list[bytes]:
     request = {**CHAT_REQUEST, "messages": [{"role": "user", "content": PROMPT}], "user": END_USER}
-    events = [capture_event(call_id=f"pii-{i}", request=request,
-                            response=chat_response(text=f"Noted: {EMAILS[1]} pays with {CARDS[1]}.", prompt=30 + i))
-              for i in range(3)]
+    events = [
+        capture_event(
+            call_id=f"pii-{i}",
+            request=request,
+            response=chat_response(text=f"Noted: {EMAILS[1]} pays with {CARDS[1]}.", prompt=30 + i),
+        )
+        for i in range(3)
+    ]
     dead = capture_event(call_id="pii-dead", request=request)
     del dead["time"]  # dead-lettered with its raw bytes
     events.append(dead)
@@ -35,10 +42,21 @@ def corpus() -> list[bytes]:
 
 def _ingest(store, mode: str):
     context = make_context(store, LEDGER_REDACT=mode)
-    result = context.ingestor.ingest_batch([IncomingEvent(body=raw, source=f"corpus:{i}") for i, raw in enumerate(corpus())])
+    result = context.ingestor.ingest_batch(
+        [IncomingEvent(body=raw, source=f"corpus:{i}") for i, raw in enumerate(corpus())]
+    )
     with store.read() as conn:
-        numbers = conn.execute(select(calls.c.call_id, calls.c.prompt_tokens, calls.c.total_tokens, calls.c.cost_usd,
-                                      calls.c.ip, calls.c.user_name, calls.c.end_user).order_by(calls.c.call_id)).all()
+        numbers = conn.execute(
+            select(
+                calls.c.call_id,
+                calls.c.prompt_tokens,
+                calls.c.total_tokens,
+                calls.c.cost_usd,
+                calls.c.ip,
+                calls.c.user_name,
+                calls.c.end_user,
+            ).order_by(calls.c.call_id)
+        ).all()
     return result, [tuple(row) for row in numbers]
 
 
@@ -59,8 +77,12 @@ def test_pii_mode_stores_no_email_or_card_and_keeps_every_number(any_store, tmp_
     assert {row[-1] for row in numbers} == {END_USER}
 
     stored = stored_text(any_store)
-    leaks = [f"{value} in {where}" for where, text in stored.items() for value in (*EMAILS, *CARDS, "5555 5555 5555 4444")
-             if value in text]
+    leaks = [
+        f"{value} in {where}"
+        for where, text in stored.items()
+        for value in (*EMAILS, *CARDS, "5555 5555 5555 4444")
+        if value in text
+    ]
     assert not leaks, leaks
     assert "[EMAIL]" in stored["call_payloads.prompt_text"] and "[CARD]" in stored["call_payloads.completion_text"]
     with any_store.read() as conn:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from shared.store.bounds import CALL_TEXT
 from shared.ingest.types import IncomingEvent
+from shared.reports.usage import UsageQuery, query_usage
+from shared.store.bounds import CALL_TEXT
 from shared.store.schema import calls, dead_letters, pending_parts
 from shared.store.sql import SqlStore
-from shared.reports.usage import UsageQuery, query_usage
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 from tests.integration.conftest import REFUSED_MODEL, refuse_model
@@ -24,7 +25,7 @@ from tests.integration.test_devhost import devhost_env, run_devhost
 from tests.integration.test_ingest import LEGACY_REQUEST, LEGACY_RESPONSE
 
 BEYOND_64_BITS = 2**70
-NOVEMBER = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOVEMBER = datetime(2026, 11, 1, tzinfo=UTC)
 _ids = itertools.count()
 
 
@@ -34,7 +35,11 @@ def _capture(call_id: str, time: str, **changes) -> bytes:
     status = changes.pop("status", 200)
     tokens = changes.pop("prompt_tokens", 31)
     api_version = changes.pop("api_version", None)
-    response = orjson.dumps(changes.pop("response", chat_response())).decode().replace('"prompt_tokens":31', f'"prompt_tokens":{tokens}')
+    response = (
+        orjson.dumps(changes.pop("response", chat_response()))
+        .decode()
+        .replace('"prompt_tokens":31', f'"prompt_tokens":{tokens}')
+    )
     event = capture_event(call_id=call_id, time=time, response=response, status=200, **changes)
     if api_version is not None:
         event["api"]["version"] = api_version
@@ -44,7 +49,12 @@ def _capture(call_id: str, time: str, **changes) -> bytes:
 # kind -> (what becomes of it, its bytes for a call id and a time)
 KINDS = {
     "good": ("recorded", lambda i, t, n: _capture(i, t)),
-    "nul in prompt": ("cut", lambda i, t, n: _capture(i, t, request={"model": "gpt-4o", "messages": [{"role": "user", "content": "a\x00b"}]})),
+    "nul in prompt": (
+        "cut",
+        lambda i, t, n: _capture(
+            i, t, request={"model": "gpt-4o", "messages": [{"role": "user", "content": "a\x00b"}]}
+        ),
+    ),
     "nul in raw body": ("cut", lambda i, t, n: _capture(i, t, request="not json \x00 at all")),
     "300-char model": ("cut", lambda i, t, n: _capture(i, t, response=chat_response(model="m" * 300))),
     "300-char deployment": ("cut", lambda i, t, n: _capture(i, t, deployment="d" * 300)),
@@ -60,17 +70,22 @@ KINDS = {
     "100-char call id": ("dead", lambda i, t, n: _capture(i + "x" * 100, t)),
     "refused by the store": ("dead", lambda i, t, n: _capture(i, t, response=chat_response(model=REFUSED_MODEL))),
     "not json": ("dead", lambda i, t, n: b"\x00\xff not json " + i.encode()),
-    "any names": ("any", lambda i, t, n: _capture(i, t, deployment=n[0] or "d", user_id=n[1], subscription_id=n[2], ip=n[3])),
+    "any names": (
+        "any",
+        lambda i, t, n: _capture(i, t, deployment=n[0] or "d", user_id=n[1], subscription_id=n[2], ip=n[3]),
+    ),
 }
 REPEAT = "repeat of the previous event"
 RECORDED = ("recorded", "cut", "any")
 
 
-def _batch(kinds: list[str], hours: list[int], names: list[str] = ("",) * 4) -> tuple[list[IncomingEvent], list[str], list[str]]:
+def _batch(
+    kinds: list[str], hours: list[int], names: list[str] = ("",) * 4
+) -> tuple[list[IncomingEvent], list[str], list[str]]:
     """Events, what should become of each ("cut": recorded and flagged; "any": recorded, flagged or not), and
     the call id each carries."""
     events, expected, call_ids = [], [], []
-    for kind, hour in zip(kinds, hours):
+    for kind, hour in zip(kinds, hours, strict=False):  # at least an hour per kind; the rest go unused
         if kind == REPEAT and events:
             events.append(IncomingEvent(events[-1].body, source=f"test:{len(events)}"))
             expected.append("dead" if expected[-1] == "dead" else "duplicate")
@@ -88,9 +103,11 @@ def _batch(kinds: list[str], hours: list[int], names: list[str] = ("",) * 4) -> 
 
 def _scan(conn, start: datetime, end: datetime) -> list[tuple]:
     """The calls table read directly: per model, calls, total and cached tokens."""
-    rows = conn.execute(select(calls.c.model, func.count(), func.sum(calls.c.total_tokens), func.sum(calls.c.cached_tokens))
-                        .where(calls.c.time >= start.replace(tzinfo=None), calls.c.time < end.replace(tzinfo=None))
-                        .group_by(calls.c.model)).all()
+    rows = conn.execute(
+        select(calls.c.model, func.count(), func.sum(calls.c.total_tokens), func.sum(calls.c.cached_tokens))
+        .where(calls.c.time >= start.replace(tzinfo=None), calls.c.time < end.replace(tzinfo=None))
+        .group_by(calls.c.model)
+    ).all()
     return sorted(tuple(row) for row in rows)
 
 
@@ -109,7 +126,7 @@ def _check_accounted(store: SqlStore, report, events, expected, call_ids) -> Non
         rows = conn.execute(select(calls).where(calls.c.call_id.in_(set(call_ids)))).mappings().all()
         stored = {row["call_id"]: row["truncated"] for row in rows}
         letters = dict(conn.execute(select(dead_letters.c.raw_sha256, dead_letters.c.reason)).all())
-    for event, outcome, call_id in zip(events, expected, call_ids):
+    for event, outcome, call_id in zip(events, expected, call_ids, strict=True):
         if outcome == "dead":
             assert call_id not in stored
             reason = letters[hashlib.sha256(event.body).hexdigest()]
@@ -123,7 +140,7 @@ def _check_accounted(store: SqlStore, report, events, expected, call_ids) -> Non
     for row in rows:  # what was stored fits every store (SQLite keeps anything; PostgreSQL would have refused)
         for name, limit in CALL_TEXT.items():
             assert row[name] is None or ("\x00" not in row[name] and limit.size(row[name]) <= limit.length), name
-    assert len(stored) == len({c for c, e in zip(call_ids, expected) if e != "dead"})  # each recorded once
+    assert len(stored) == len({c for c, e in zip(call_ids, expected, strict=True) if e != "dead"})  # each recorded once
 
 
 def test_any_batch_with_any_poison_records_the_good_events_once_and_the_reports_match_the_calls(any_store):
@@ -131,13 +148,19 @@ def test_any_batch_with_any_poison_records_the_good_events_once_and_the_reports_
     context = make_context(any_store)
     sqlite = any_store.dialect == "sqlite"
 
-    @settings(max_examples=40 if sqlite else 20, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(kinds=st.lists(st.sampled_from([*KINDS, REPEAT]), min_size=1, max_size=24),
-           hours=st.lists(st.integers(0, 29 * 24), min_size=24, max_size=24),
-           slice_size=st.integers(1, 30),
-           window=st.tuples(st.integers(0, 30 * 24), st.integers(1, 30 * 24)),
-           names=st.lists(st.text(max_size=300), min_size=4, max_size=4))  # NUL, emoji, any length
+    @settings(
+        max_examples=40 if sqlite else 20,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        kinds=st.lists(st.sampled_from([*KINDS, REPEAT]), min_size=1, max_size=24),
+        hours=st.lists(st.integers(0, 29 * 24), min_size=24, max_size=24),
+        slice_size=st.integers(1, 30),
+        window=st.tuples(st.integers(0, 30 * 24), st.integers(1, 30 * 24)),
+        names=st.lists(st.text(max_size=300), min_size=4, max_size=4),
+    )  # NUL, emoji, any length
     def run(kinds, hours, slice_size, window, names):
         events, expected, call_ids = _batch(kinds, hours, names)
         context.ingestor.slice_size = slice_size
@@ -201,8 +224,12 @@ def test_replay_of_a_file_holding_every_hostile_kind_reports_each_event_and_keep
     result = run_devhost(["replay", str(path), "--json", "--batch-size", "5"], env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
-        "events": len(events), "recorded": sum(e in RECORDED for e in expected),
-        "duplicates": expected.count("duplicate"), "deadLettered": expected.count("dead"), "pending": 0}
+        "events": len(events),
+        "recorded": sum(e in RECORDED for e in expected),
+        "duplicates": expected.count("duplicate"),
+        "deadLettered": expected.count("dead"),
+        "pending": 0,
+    }
 
 
 def test_retrying_a_call_that_still_cannot_be_stored_leaves_its_letter_open_with_the_reason(any_store):
@@ -223,9 +250,14 @@ def test_azure_monitor_calls_are_bounded_too_and_a_refused_one_leaves_its_record
 
     context = make_context(any_store, LEDGER_MONITOR_JOIN_SECONDS="0")
     long_deployment, messages = "d" * 300, [{"role": "user", "content": "a\x00b"}]
-    cut = [gateway_record("mon-cut", deployment=long_deployment),
-           *llm_records("mon-cut", messages, "ok", prompt_tokens=5, completion_tokens=1, deployment=long_deployment)]
-    refused = [gateway_record("mon-refused"), *llm_records("mon-refused", messages, "ok", prompt_tokens=2**63 - 1, completion_tokens=1)]
+    cut = [
+        gateway_record("mon-cut", deployment=long_deployment),
+        *llm_records("mon-cut", messages, "ok", prompt_tokens=5, completion_tokens=1, deployment=long_deployment),
+    ]
+    refused = [
+        gateway_record("mon-refused"),
+        *llm_records("mon-refused", messages, "ok", prompt_tokens=2**63 - 1, completion_tokens=1),
+    ]
     report = context.ingestor.ingest_batch([IncomingEvent(orjson.dumps({"records": [r]})) for r in cut + refused])
     assert (report.recorded, report.dead_lettered) == (len(cut), len(refused))
     assert sweep_pending(context) == {"recorded": 0, "merged": 0}  # the refused call's parts: refused again, dropped

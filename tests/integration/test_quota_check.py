@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from shared.alerts.delivery import deliver_pending, sender_for
+from shared.alerts.quotas import Quota, put_quota
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from shared.ingest.types import IncomingEvent
 from shared.jobs.quota_check import run_quota_check
-from shared.alerts.quotas import Quota, put_quota
 from shared.store.schema_alerts import alerts
 from shared.store.sql import SqlStore
 from tests.builders import capture_event, chat_response, encode
@@ -21,22 +21,37 @@ from tests.conftest import make_context
 from tests.net import free_port
 from tests.smtp_server import smtp_server
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _smtp_settings(port: int, **extra: str) -> dict[str, str]:
-    return {"LEDGER_EMAIL_MODE": "smtp", "LEDGER_SMTP_HOST": "127.0.0.1", "LEDGER_SMTP_PORT": str(port),
-            "LEDGER_SMTP_STARTTLS": "false", "LEDGER_ALERT_TO": "admin@contoso.com",
-            "LEDGER_PUBLIC_URL": "https://ledger.contoso.com", **extra}
+    return {
+        "LEDGER_EMAIL_MODE": "smtp",
+        "LEDGER_SMTP_HOST": "127.0.0.1",
+        "LEDGER_SMTP_PORT": str(port),
+        "LEDGER_SMTP_STARTTLS": "false",
+        "LEDGER_ALERT_TO": "admin@contoso.com",
+        "LEDGER_PUBLIC_URL": "https://ledger.contoso.com",
+        **extra,
+    }
 
 
 def _use_tokens(context, tokens: int, calls: int = 4) -> None:
     """Record `calls` calls of subscription sub-marketing this hour, `tokens` in all."""
     per_call = tokens // calls
     moment = NOW.replace(minute=0, second=0, microsecond=0) if NOW.minute else NOW
-    events = [IncomingEvent(body=encode(capture_event(
-        time=(moment + timedelta(seconds=i)).isoformat(), response=chat_response(prompt=per_call - 10, completion=10))),
-        source="test") for i in range(calls)]
+    events = [
+        IncomingEvent(
+            body=encode(
+                capture_event(
+                    time=(moment + timedelta(seconds=i)).isoformat(),
+                    response=chat_response(prompt=per_call - 10, completion=10),
+                )
+            ),
+            source="test",
+        )
+        for i in range(calls)
+    ]
     context.ingestor.ingest_batch(events)
 
 
@@ -74,7 +89,7 @@ def run_checks_concurrently(contexts) -> list[dict]:
         try:
             barrier.wait()
             reports.append(run_quota_check(ctx))
-        except Exception as exc:  # surfaced by the assertion below
+        except Exception as exc:  # noqa: BLE001 - any failure, surfaced by the assertion below
             errors.append(exc)
 
     threads = [threading.Thread(target=check, args=(ctx,)) for ctx in contexts]
@@ -118,8 +133,12 @@ def test_a_failed_send_is_kept_and_retried_on_the_next_check(store):
 
 
 def test_a_new_higher_threshold_alerts_again_in_the_same_period(store):
-    context = make_context(store, LEDGER_EMAIL_MODE="outbox", LEDGER_OUTBOX_DIR=str(store.engine.url.database) + ".out",
-                           LEDGER_ALERT_TO="admin@contoso.com")
+    context = make_context(
+        store,
+        LEDGER_EMAIL_MODE="outbox",
+        LEDGER_OUTBOX_DIR=str(store.engine.url.database) + ".out",
+        LEDGER_ALERT_TO="admin@contoso.com",
+    )
     _quota_at_90_percent(context)
     assert len(run_quota_check(context)["raised"]) == 1
     _use_tokens(context, 2_000)  # now 110 %
@@ -132,7 +151,9 @@ def test_a_new_higher_threshold_alerts_again_in_the_same_period(store):
 
 def test_smtp_login_is_used_when_configured(store):
     with smtp_server(login=("ledger", "s3cret")) as (port, sink):
-        context = make_context(store, **_smtp_settings(port, LEDGER_SMTP_USERNAME="ledger", LEDGER_SMTP_PASSWORD="s3cret"))
+        context = make_context(
+            store, **_smtp_settings(port, LEDGER_SMTP_USERNAME="ledger", LEDGER_SMTP_PASSWORD="s3cret")
+        )
         _quota_at_90_percent(context)
         assert len(run_quota_check(context)["sent"]) == 1
     assert len(sink.messages) == 1
@@ -140,8 +161,19 @@ def test_smtp_login_is_used_when_configured(store):
 
 def test_quotas_file_is_applied_idempotently_and_owns_its_entries(store, tmp_path):
     path = tmp_path / "quotas.json"
-    path.write_text(json.dumps([{"scopeType": "user", "scopeId": "oid-ana", "period": "day", "limitTokens": 5000,
-                                 "notify": ["ana@contoso.com"]}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "scopeType": "user",
+                    "scopeId": "oid-ana",
+                    "period": "day",
+                    "limitTokens": 5000,
+                    "notify": ["ana@contoso.com"],
+                }
+            ]
+        )
+    )
     context = make_context(store, LEDGER_QUOTAS_FILE=str(path))
     run_quota_check(context)
     run_quota_check(context)
@@ -155,13 +187,27 @@ def test_quotas_file_is_applied_idempotently_and_owns_its_entries(store, tmp_pat
 def test_quota_routes_validate_the_body_and_show_status(store):
     context = make_context(store)
     _use_tokens(context, 4_000)
-    bad = handle("quota_put", ApiRequest("PUT", "/api/quotas/subscription/sub-marketing",
-                                         route_params={"scopeType": "subscription", "scopeId": "sub-marketing"},
-                                         body=b'{"period": "month", "limitTokens": "lots"}'), context)
+    bad = handle(
+        "quota_put",
+        ApiRequest(
+            "PUT",
+            "/api/quotas/subscription/sub-marketing",
+            route_params={"scopeType": "subscription", "scopeId": "sub-marketing"},
+            body=b'{"period": "month", "limitTokens": "lots"}',
+        ),
+        context,
+    )
     assert bad.status == 400 and json.loads(bad.body)["parameter"] == "limitTokens"
-    put = handle("quota_put", ApiRequest("PUT", "/api/quotas/subscription/sub-marketing",
-                                         route_params={"scopeType": "subscription", "scopeId": "sub-marketing"},
-                                         body=b'{"period": "month", "limitTokens": 10000}'), context)
+    put = handle(
+        "quota_put",
+        ApiRequest(
+            "PUT",
+            "/api/quotas/subscription/sub-marketing",
+            route_params={"scopeType": "subscription", "scopeId": "sub-marketing"},
+            body=b'{"period": "month", "limitTokens": 10000}',
+        ),
+        context,
+    )
     assert put.status == 201
     status = json.loads(put.body)["status"]
     assert status["usedTokens"] == 4000 and status["percent"] == 40.0 and status["crossed"] == []
@@ -177,15 +223,27 @@ def test_a_quota_on_a_scope_never_seen_is_kept_with_a_warning_naming_it(any_stor
 
     def put(scope_type: str, scope_id: str):
         params = {"scopeType": scope_type, "scopeId": scope_id}
-        return handle("quota_put", ApiRequest("PUT", f"/api/quotas/{scope_type}/{scope_id}", route_params=params,
-                                              body=b'{"period": "month", "limitTokens": 10000}'), context)
+        return handle(
+            "quota_put",
+            ApiRequest(
+                "PUT",
+                f"/api/quotas/{scope_type}/{scope_id}",
+                route_params=params,
+                body=b'{"period": "month", "limitTokens": 10000}',
+            ),
+            context,
+        )
 
     typo = put("user", "oid-anna")
     assert typo.status == 201
     assert json.loads(typo.body)["warning"].startswith("no calls seen for user 'oid-anna' yet; check the id")
     listed = json.loads(handle("quotas", ApiRequest("GET", "/api/quotas"), context).body)["items"]
     assert [(q["scopeType"], q["scopeId"]) for q in listed] == [("user", "oid-anna")]  # kept all the same
-    for scope_type, scope_id in (("user", "oid-ana"), ("subscription", "sub-marketing"), ("model", "gpt-4o-2024-08-06")):
+    for scope_type, scope_id in (
+        ("user", "oid-ana"),
+        ("subscription", "sub-marketing"),
+        ("model", "gpt-4o-2024-08-06"),
+    ):
         seen = put(scope_type, scope_id)
         assert seen.status == 201 and "warning" not in json.loads(seen.body), scope_type
 
@@ -198,6 +256,8 @@ def test_alerts_are_listed_newest_first_with_cursor_pages(store):
     run_quota_check(context)
     page = json.loads(handle("alerts", ApiRequest("GET", "/api/alerts", query={"limit": ["1"]}), context).body)
     assert page["items"][0]["data"]["threshold"] == 100 and page["items"][0]["delivery"]["status"] == "off"
-    rest = json.loads(handle("alerts", ApiRequest("GET", "/api/alerts", query={"cursor": [page["nextCursor"]]}), context).body)
+    rest = json.loads(
+        handle("alerts", ApiRequest("GET", "/api/alerts", query={"cursor": [page["nextCursor"]]}), context).body
+    )
     assert [i["data"]["threshold"] for i in rest["items"]] == [80] and rest["nextCursor"] is None
     assert deliver_pending(store, sender_for(context.settings), context.settings).sent == []

@@ -3,7 +3,7 @@ the default range starts on a whole UTC day, and a time series has every bucket,
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -16,9 +16,12 @@ def _iso(moment: datetime) -> str:
 
 
 def test_the_default_range_starts_at_midnight_utc_so_its_first_day_is_whole(context):
-    first_day = (datetime.now(timezone.utc) - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
-    ingest(context, capture_event(call_id="first-minute-of-the-first-day", time=_iso(first_day)),
-           capture_event(call_id="the-day-before", time=_iso(first_day - timedelta(seconds=1))))
+    first_day = (datetime.now(UTC) - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+    ingest(
+        context,
+        capture_event(call_id="first-minute-of-the-first-day", time=_iso(first_day)),
+        capture_event(call_id="the-day-before", time=_iso(first_day - timedelta(seconds=1))),
+    )
     for name in ("usage", "usage_timeseries"):
         body = orjson.loads(call(context, name).body)
         assert body["from"] == _iso(first_day), name
@@ -30,26 +33,47 @@ def test_the_default_range_starts_at_midnight_utc_so_its_first_day_is_whole(cont
 
 
 def test_a_time_series_has_every_bucket_and_the_empty_ones_are_zeros(context):
-    ingest(context, capture_event(call_id="monday", time="2026-11-23T10:15:00Z"),
-           capture_event(call_id="thursday", time="2026-11-26T08:00:00Z", user_id="oid-ben"))
+    ingest(
+        context,
+        capture_event(call_id="monday", time="2026-11-23T10:15:00Z"),
+        capture_event(call_id="thursday", time="2026-11-26T08:00:00Z", user_id="oid-ben"),
+    )
     week = {"from": "2026-11-23T00:00:00Z", "to": "2026-11-28T00:00:00Z"}
     rows = orjson.loads(call(context, "usage_timeseries", week).body)["rows"]
     assert [row["time"][:10] for row in rows] == ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"]
     assert [row["requests"] for row in rows] == [1, 0, 0, 1, 0]
     empty = rows[1]
-    assert (empty["totalTokens"], empty["failedRequests"], empty["avgTotalTokens"], empty["costUsd"],
-            empty["avgDurationMs"]) == (0, 0, 0.0, None, None)
+    assert (
+        empty["totalTokens"],
+        empty["failedRequests"],
+        empty["avgTotalTokens"],
+        empty["costUsd"],
+        empty["avgDurationMs"],
+    ) == (0, 0, 0.0, None, None)
     assert set(empty) == set(rows[0])  # the same fields as a bucket with calls
 
-    hours = orjson.loads(call(context, "usage_timeseries", {"from": "2026-11-23T09:30:00Z", "to": "2026-11-23T13:00:00Z",
-                                                             "interval": "hour"}).body)["rows"]
+    hours = orjson.loads(
+        call(
+            context,
+            "usage_timeseries",
+            {"from": "2026-11-23T09:30:00Z", "to": "2026-11-23T13:00:00Z", "interval": "hour"},
+        ).body
+    )["rows"]
     assert [(row["time"], row["requests"]) for row in hours] == [
-        ("2026-11-23T09:00:00Z", 0), ("2026-11-23T10:00:00Z", 1), ("2026-11-23T11:00:00Z", 0), ("2026-11-23T12:00:00Z", 0)]
+        ("2026-11-23T09:00:00Z", 0),
+        ("2026-11-23T10:00:00Z", 1),
+        ("2026-11-23T11:00:00Z", 0),
+        ("2026-11-23T12:00:00Z", 0),
+    ]
 
-    by_user = orjson.loads(call(context, "usage_timeseries", {**week, "groupBy": "user", "format": "json"}).body)["rows"]
+    by_user = orjson.loads(call(context, "usage_timeseries", {**week, "groupBy": "user", "format": "json"}).body)[
+        "rows"
+    ]
     assert len(by_user) == 5 * 2  # each user's series is continuous
     assert {(row["time"][:10], row["user"]): row["requests"] for row in by_user if row["requests"]} == {
-        ("2026-11-23", "oid-ana"): 1, ("2026-11-26", "oid-ben"): 1}
+        ("2026-11-23", "oid-ana"): 1,
+        ("2026-11-26", "oid-ben"): 1,
+    }
     csv_lines = call(context, "usage_timeseries", {**week, "format": "csv"}).body.decode().splitlines()
     assert len(csv_lines) == 1 + 5
 

@@ -4,7 +4,7 @@ identical, a second run purges nothing, and request detail says `textPurged`."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy import func, select
@@ -15,14 +15,21 @@ from tests.builders import capture_event
 from tests.conftest import make_context
 from tests.integration.test_usage_api import call, ingest
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def test_old_text_goes_numbers_and_reports_stay_with_ingest_running(any_store):
     context = make_context(any_store)
-    ingest(context, *(capture_event(call_id=f"old-{i}", time=(NOW - timedelta(days=100, hours=i)).isoformat()) for i in range(7)),
-           *(capture_event(call_id=f"new-{i}", time=(NOW - timedelta(days=5, hours=i)).isoformat()) for i in range(3)))
-    query = {"groupBy": "user,model", "from": (NOW - timedelta(days=200)).isoformat(), "to": (NOW - timedelta(days=1)).isoformat()}  # the live calls land after it
+    ingest(
+        context,
+        *(capture_event(call_id=f"old-{i}", time=(NOW - timedelta(days=100, hours=i)).isoformat()) for i in range(7)),
+        *(capture_event(call_id=f"new-{i}", time=(NOW - timedelta(days=5, hours=i)).isoformat()) for i in range(3)),
+    )
+    query = {
+        "groupBy": "user,model",
+        "from": (NOW - timedelta(days=200)).isoformat(),
+        "to": (NOW - timedelta(days=1)).isoformat(),
+    }  # the live calls land after it
     before = call(context, "usage", query=query).body
 
     fresh = [capture_event(call_id=f"live-{i}", time=(NOW - timedelta(minutes=i)).isoformat()) for i in range(20)]
@@ -34,7 +41,9 @@ def test_old_text_goes_numbers_and_reports_stay_with_ingest_running(any_store):
     assert purge_expired(any_store, text_days=90, deadletter_days=30, now=NOW).calls == 0  # safe to run twice
 
     with any_store.read() as conn:
-        kept = conn.execute(select(func.count()).select_from(call_payloads).where(call_payloads.c.prompt_text.is_not(None))).scalar_one()
+        kept = conn.execute(
+            select(func.count()).select_from(call_payloads).where(call_payloads.c.prompt_text.is_not(None))
+        ).scalar_one()
     assert kept == 3 + 20
     assert call(context, "usage", query=query).body == before
     detail = orjson.loads(call(context, "request_detail", route={"id": "old-0"}).body)

@@ -16,14 +16,14 @@ import orjson
 import pytest
 from sqlalchemy import LargeBinary, String, func, select
 
-from shared.reports.deadletters import retry_dead_letter
-from shared.ingest.formats.registry import LegacySampleFormat, default_assemblers, default_formats
-from shared.ingest.formats.monitor import MonitorFormat
-from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.batch import Ingestor
-from shared.ingest.types import IncomingEvent
-from shared.store.kusto_sink import KustoExport
+from shared.ingest.formats.monitor import MonitorFormat
+from shared.ingest.formats.registry import LegacySampleFormat, default_assemblers, default_formats
+from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.redaction import MASK
+from shared.ingest.types import IncomingEvent
+from shared.reports.deadletters import retry_dead_letter
+from shared.store.kusto_sink import KustoExport
 from shared.store.schema import call_payloads, calls, dead_letters, metadata, pending_parts
 from tests.builders import CHAT_REQUEST, capture_event, chat_response, encode
 from tests.conftest import make_context
@@ -44,53 +44,88 @@ SECRETS = {
     "32-hex Azure key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
 }
 S = SECRETS
-CONNECTION_STRINGS = (f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={S['AccountKey']};"
-                      f"EndpointSuffix=core.windows.net Endpoint=sb://ns.servicebus.windows.net/;"
-                      f"SharedAccessKeyName=root;SharedAccessKey={S['SharedAccessKey']} "
-                      f"Server=tcp:db.database.windows.net;Password={S['Password']};Driver={{ODBC}};Pwd={S['Pwd']};")
+CONNECTION_STRINGS = (
+    f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={S['AccountKey']};"
+    f"EndpointSuffix=core.windows.net Endpoint=sb://ns.servicebus.windows.net/;"
+    f"SharedAccessKeyName=root;SharedAccessKey={S['SharedAccessKey']} "
+    f"Server=tcp:db.database.windows.net;Password={S['Password']};Driver={{ODBC}};Pwd={S['Pwd']};"
+)
 URL_QUERY = f"?api-version=2024-10-21&api-key={S['api key']}&sig={S['SAS sig']}"
-HEADERS = {"api-key": S["api key"], "Authorization": f"Bearer {S['bearer token']}",
-           "Ocp-Apim-Subscription-Key": S["32-hex Azure key"], "x-ms-region": "East US 2"}
+HEADERS = {
+    "api-key": S["api key"],
+    "Authorization": f"Bearer {S['bearer token']}",
+    "Ocp-Apim-Subscription-Key": S["32-hex Azure key"],
+    "x-ms-region": "East US 2",
+}
 
 
 def carrier(place: str) -> str:
     """Prose carrying every kind of secret, the way people paste them."""
-    return (f"[{place}] my api-key: {S['api key']} and Authorization: Bearer {S['bearer token']}; id token {JWT}; "
-            f"{CONNECTION_STRINGS} blob https://acct.blob.core.windows.net/c/b{URL_QUERY}&sp=r; keys "
-            f"{S['OpenAI project key']} {S['OpenAI key']} and {S['32-hex Azure key']} (request 5f1c0d2e-7a3b-4c5d-8e9f-0a1b2c3d4e5f)")
+    return (
+        f"[{place}] my api-key: {S['api key']} and Authorization: Bearer {S['bearer token']}; id token {JWT}; "
+        f"{CONNECTION_STRINGS} blob https://acct.blob.core.windows.net/c/b{URL_QUERY}&sp=r; keys "
+        f"{S['OpenAI project key']} {S['OpenAI key']} and {S['32-hex Azure key']} (request 5f1c0d2e-7a3b-4c5d-8e9f-0a1b2c3d4e5f)"
+    )
 
 
 def json_carrier(place: str) -> dict:
     """The same secrets as JSON fields (tool arguments, parameters), so they travel escaped inside JSON text."""
-    return {"place": place, "api-key": S["api key"], "headers": HEADERS, "connection": CONNECTION_STRINGS,
-            "token": JWT, "openai": S["OpenAI project key"], "legacy": S["OpenAI key"], "key": S["32-hex Azure key"]}
+    return {
+        "place": place,
+        "api-key": S["api key"],
+        "headers": HEADERS,
+        "connection": CONNECTION_STRINGS,
+        "token": JWT,
+        "openai": S["OpenAI project key"],
+        "legacy": S["OpenAI key"],
+        "key": S["32-hex Azure key"],
+    }
 
 
 def escaped_body(place: str) -> str:
     """A raw request body whose prompt quotes JSON with `\\u0022`-escaped quotes (some SDKs escape every quote)."""
-    quoted = f'config \\u0022api-key\\u0022: \\u0022{S["api key"]}\\u0022, \\u0022token\\u0022: \\u0022{JWT}\\u0022'
+    quoted = f"config \\u0022api-key\\u0022: \\u0022{S['api key']}\\u0022, \\u0022token\\u0022: \\u0022{JWT}\\u0022"
     return '{"model": "gpt-4o", "messages": [{"role": "user", "content": "' + quoted + " " + place + '"}]}'
 
 
 def tool_response(place: str) -> dict:
     response = chat_response(text=carrier(f"{place} completion"), finish_reason="tool_calls")
-    response["choices"][0]["message"]["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
-        "name": "connect", "arguments": orjson.dumps(json_carrier(f"{place} tool call")).decode()}}]
+    response["choices"][0]["message"]["tool_calls"] = [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "connect", "arguments": orjson.dumps(json_carrier(f"{place} tool call")).decode()},
+        }
+    ]
     return response
 
 
 def capture_events() -> list[dict]:
-    request = {**CHAT_REQUEST, "messages": [{"role": "user", "content": carrier("capture prompt")},
-                                            {"role": "user", "content": orjson.dumps(json_carrier("quoted")).decode()}],
-               "user": carrier("capture parameter"), "metadata": json_carrier("capture parameter")}
-    ok = capture_event(call_id="capture-ok", request=request, response=tool_response("capture"),
-                       backend={"id": "aoai-eastus2", "url": f"https://contoso.openai.azure.com/openai{URL_QUERY}"})
+    request = {
+        **CHAT_REQUEST,
+        "messages": [
+            {"role": "user", "content": carrier("capture prompt")},
+            {"role": "user", "content": orjson.dumps(json_carrier("quoted")).decode()},
+        ],
+        "user": carrier("capture parameter"),
+        "metadata": json_carrier("capture parameter"),
+    }
+    ok = capture_event(
+        call_id="capture-ok",
+        request=request,
+        response=tool_response("capture"),
+        backend={"id": "aoai-eastus2", "url": f"https://contoso.openai.azure.com/openai{URL_QUERY}"},
+    )
     ok["request"]["path"] = f"/openai/deployments/chat-prod/chat/completions{URL_QUERY}"
     ok["request"]["headers"] = HEADERS  # not in the contract: kept only in raw bytes
     ok["response"]["headers"] = HEADERS
-    failed = capture_event(call_id="capture-401", status=401, request=escaped_body("capture raw body"),
-                           response={"error": {"code": "401", "message": carrier("capture error body")}},
-                           error={"source": "backend", "reason": "Unauthorized", "message": carrier("capture error")})
+    failed = capture_event(
+        call_id="capture-401",
+        status=401,
+        request=escaped_body("capture raw body"),
+        response={"error": {"code": "401", "message": carrier("capture error body")}},
+        error={"source": "backend", "reason": "Unauthorized", "message": carrier("capture error")},
+    )
     dead = capture_event(call_id="capture-dead", request=request, response=tool_response("capture dead"))
     del dead["time"]  # dead-lettered: its raw bytes, every secret inside, are kept
     dead["response"]["headers"] = HEADERS
@@ -98,13 +133,31 @@ def capture_events() -> list[dict]:
 
 
 def legacy_events() -> tuple[dict, dict, dict]:
-    common = {"message-id": "5d2f0c8e-0c55-4a34-9f1e-6f4f0a0b1c2d", "operation": "ChatCompletions_Create",
-              "backend": f"contoso-eastus2.openai.azure.com/openai{URL_QUERY}", "headers": HEADERS}
-    request = {**common, "event-type": "Request", "event-time": "11/27/2026 9:00:00 AM", "model": "gpt-4o",
-               "prompt": "", "messages": orjson.dumps([{"role": "user", "content": carrier("legacy prompt")}]).decode()}
+    common = {
+        "message-id": "5d2f0c8e-0c55-4a34-9f1e-6f4f0a0b1c2d",
+        "operation": "ChatCompletions_Create",
+        "backend": f"contoso-eastus2.openai.azure.com/openai{URL_QUERY}",
+        "headers": HEADERS,
+    }
+    request = {
+        **common,
+        "event-type": "Request",
+        "event-time": "11/27/2026 9:00:00 AM",
+        "model": "gpt-4o",
+        "prompt": "",
+        "messages": orjson.dumps([{"role": "user", "content": carrier("legacy prompt")}]).decode(),
+    }
     choices = tool_response("legacy")["choices"]
-    response = {**common, "event-type": "Response", "event-time": "11/27/2026 9:00:02 AM", "model": "gpt-4o-2024-08-06",
-                "choices": orjson.dumps(choices).decode(), "completion_tokens": "3", "prompt_tokens": "14", "total_tokens": "17"}
+    response = {
+        **common,
+        "event-type": "Response",
+        "event-time": "11/27/2026 9:00:02 AM",
+        "model": "gpt-4o-2024-08-06",
+        "choices": orjson.dumps(choices).decode(),
+        "completion_tokens": "3",
+        "prompt_tokens": "14",
+        "total_tokens": "17",
+    }
     dead = {**request, "event-type": carrier("legacy unknown event type")}
     return request, response, dead
 
@@ -115,10 +168,18 @@ def monitor_events() -> tuple[dict, dict]:
     gateway["properties"]["url"] += f"&api-key={S['api key']}&sig={S['SAS sig']}"
     gateway["properties"]["backendUrl"] += f"&sig={S['SAS sig']}"
     gateway["properties"]["requestHeaders"] = HEADERS
-    gateway["properties"]["lastError"] = {"source": "backend", "reason": "Unauthorized", "message": carrier("monitor error")}
+    gateway["properties"]["lastError"] = {
+        "source": "backend",
+        "reason": "Unauthorized",
+        "message": carrier("monitor error"),
+    }
     messages = [{"role": "user", "content": carrier("monitor prompt")}]
     llm = llm_records(call_id, messages, carrier("monitor completion"), prompt_tokens=40, completion_tokens=60)
-    orphan = {**gateway, "correlationId": None, "properties": {**gateway["properties"], "note": carrier("monitor dead")}}
+    orphan = {
+        **gateway,
+        "correlationId": None,
+        "properties": {**gateway["properties"], "note": carrier("monitor dead")},
+    }
     return {"records": [gateway, *llm]}, {"records": [orphan]}
 
 
@@ -133,7 +194,10 @@ class CollectingKustoSink:
 
 
 def _batch(*docs) -> list[IncomingEvent]:
-    return [IncomingEvent(body=doc if isinstance(doc, bytes) else encode(doc), source=f"test:{i}") for i, doc in enumerate(docs)]
+    return [
+        IncomingEvent(body=doc if isinstance(doc, bytes) else encode(doc), source=f"test:{i}")
+        for i, doc in enumerate(docs)
+    ]
 
 
 def stored_text(store) -> dict[str, str]:
@@ -146,7 +210,9 @@ def stored_text(store) -> dict[str, str]:
                     continue
                 values = conn.execute(select(column).where(column.is_not(None))).scalars()
                 found[f"{table.name}.{column.name}"] = "\n".join(
-                    bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview)) else str(v) for v in values)
+                    bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview)) else str(v)
+                    for v in values
+                )
     return found
 
 
@@ -172,8 +238,14 @@ def plain_log_records():
 def test_no_secret_reaches_any_column_the_adx_rows_or_a_log_line_for_any_format(any_store, caplog, plain_log_records):
     context = make_context(any_store)
     adx = CollectingKustoSink()
-    ingestor = Ingestor(any_store, context.prices, default_formats(), default_assemblers(), salvager=CaptureSalvager(),
-                        sinks=[KustoExport(adx)])
+    ingestor = Ingestor(
+        any_store,
+        context.prices,
+        default_formats(),
+        default_assemblers(),
+        salvager=CaptureSalvager(),
+        sinks=[KustoExport(adx)],
+    )
     captured, failed, dead_capture = capture_events()
     legacy_request, legacy_response, legacy_dead = legacy_events()
     monitor_call, monitor_dead = monitor_events()
@@ -181,8 +253,19 @@ def test_no_secret_reaches_any_column_the_adx_rows_or_a_log_line_for_any_format(
     claim_checked = capture_event(call_id="capture-claim")
     claim_checked["request"].update(body=None, bodyRef=f"bodies/capture-claim-request?sig={S['SAS sig']}")
     with caplog.at_level(logging.DEBUG):
-        first = ingestor.ingest_batch(_batch(captured, failed, dead_capture, legacy_request, legacy_dead, monitor_call,
-                                             monitor_dead, cut[: len(cut) * 2 // 3], claim_checked))
+        first = ingestor.ingest_batch(
+            _batch(
+                captured,
+                failed,
+                dead_capture,
+                legacy_request,
+                legacy_dead,
+                monitor_call,
+                monitor_dead,
+                cut[: len(cut) * 2 // 3],
+                claim_checked,
+            )
+        )
         # Halves and pieces wait as pending parts: scanned while they wait, then joined by a later batch.
         waiting = stored_text(any_store)
         second = ingestor.ingest_batch(_batch(legacy_response))
@@ -201,10 +284,23 @@ def test_no_secret_reaches_any_column_the_adx_rows_or_a_log_line_for_any_format(
         sources = dict(conn.execute(select(calls.c.source, func.count()).group_by(calls.c.source)).all())
         payloads = conn.execute(select(call_payloads)).mappings().all()
     assert sources == {"capture/v1": 4, "legacy-sample": 1, "azure-monitor": 1}
-    for place in ("capture prompt", "capture completion", "capture parameter", "capture tool call", "capture error body",
-                  "capture raw body", "legacy prompt", "legacy tool call", "monitor prompt", "monitor completion"):
+    for place in (
+        "capture prompt",
+        "capture completion",
+        "capture parameter",
+        "capture tool call",
+        "capture error body",
+        "capture raw body",
+        "legacy prompt",
+        "legacy tool call",
+        "monitor prompt",
+        "monitor completion",
+    ):
         assert any(place in str(dict(p)) for p in payloads), place
-    assert f"[capture prompt] my api-key: {MASK} and Authorization: Bearer {MASK}; id token {MASK};" in stored["call_payloads.prompt_text"]
+    assert (
+        f"[capture prompt] my api-key: {MASK} and Authorization: Bearer {MASK}; id token {MASK};"
+        in stored["call_payloads.prompt_text"]
+    )
     assert "request 5f1c0d2e-7a3b-4c5d-8e9f-0a1b2c3d4e5f" in stored["call_payloads.prompt_text"]  # a GUID is no secret
     for place in ("capture error body", "monitor error"):
         assert f"[{place}] my api-key: {MASK}" in stored["calls.error_message"]
@@ -239,9 +335,15 @@ def test_a_dead_lettered_event_is_masked_in_its_row_and_still_replays_into_a_cal
 def test_retrying_a_letter_kept_before_masking_writes_no_secret_in_its_reason(any_store):
     context = make_context(any_store)
     with any_store.write() as conn:  # as an older ledger stored it: the bytes as they came
-        letter_id = conn.execute(dead_letters.insert().values(
-            received_at=datetime(2026, 11, 1), raw_sha256="0" * 64, reason="unknown event-type", status="open",
-            raw=encode(legacy_events()[2]))).inserted_primary_key[0]
+        letter_id = conn.execute(
+            dead_letters.insert().values(
+                received_at=datetime(2026, 11, 1),
+                raw_sha256="0" * 64,
+                reason="unknown event-type",
+                status="open",
+                raw=encode(legacy_events()[2]),
+            )
+        ).inserted_primary_key[0]
     retried = retry_dead_letter(any_store, context.ingestor, letter_id)
     assert retried.outcome == "dead" and "unknown event-type" in retried.reason
     with any_store.read() as conn:

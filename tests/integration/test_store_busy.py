@@ -34,7 +34,9 @@ def _lock_held_elsewhere(store):
 
 
 def _put(context):
-    request = ApiRequest("PUT", "/api/quotas/user/oid-ana", route_params={"scopeType": "user", "scopeId": "oid-ana"}, body=QUOTA)
+    request = ApiRequest(
+        "PUT", "/api/quotas/user/oid-ana", route_params={"scopeType": "user", "scopeId": "oid-ana"}, body=QUOTA
+    )
     return handle("quota_put", request, context)
 
 

@@ -8,31 +8,54 @@ import io
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from sqlalchemy import func, select
 
+from shared.api.auth import ALL_ROLES, USAGE_READ, Caller
 from shared.api.handler import ROUTES, handle
 from shared.api.http import ApiRequest
-from shared.api.auth import ALL_ROLES, USAGE_READ, Caller
 from shared.ingest.batch import Ingestor
 from shared.ingest.types import IncomingEvent
 from shared.store.schema import calls, dead_letters
 from tests.builders import capture_event, encode
 from tests.conftest import make_context
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 CONTRACT_LIST_FIELDS = [
-    "requestId", "time", "operation", "deployment", "model", "user", "userName", "subscription", "subscriptionName",
-    "app", "ip", "status", "durationMs", "promptTokens", "completionTokens", "totalTokens", "costUsd", "streamed",
+    "requestId",
+    "time",
+    "operation",
+    "deployment",
+    "model",
+    "user",
+    "userName",
+    "subscription",
+    "subscriptionName",
+    "app",
+    "ip",
+    "status",
+    "durationMs",
+    "promptTokens",
+    "completionTokens",
+    "totalTokens",
+    "costUsd",
+    "streamed",
     "tokensEstimated",
     "endUser",  # Additions v1.1
 ]
 CONTRACT_DETAIL_FIELDS = [
-    "request", "promptText", "completionText", "finishReason", "toolCalls", "contentFilter", "cachedTokens",
-    "reasoningTokens", "truncated",
+    "request",
+    "promptText",
+    "completionText",
+    "finishReason",
+    "toolCalls",
+    "contentFilter",
+    "cachedTokens",
+    "reasoningTokens",
+    "truncated",
 ]
 
 
@@ -44,10 +67,22 @@ def principal(oid: str | None, *roles: str) -> dict[str, str]:
     return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(doc).encode()).decode()}
 
 
-def call(context, name: str, query: dict[str, str] | None = None, route: dict[str, str] | None = None,
-         headers: dict[str, str] | None = None, body: bytes = b""):
-    request = ApiRequest(ROUTES[name].method, f"/api/{ROUTES[name].path}", {k: [v] for k, v in (query or {}).items()},
-                         route or {}, headers or {}, body)
+def call(
+    context,
+    name: str,
+    query: dict[str, str] | None = None,
+    route: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+):
+    request = ApiRequest(
+        ROUTES[name].method,
+        f"/api/{ROUTES[name].path}",
+        {k: [v] for k, v in (query or {}).items()},
+        route or {},
+        headers or {},
+        body,
+    )
     return handle(name, request, context)
 
 
@@ -59,8 +94,18 @@ def ingest(context, *events) -> None:
 def api(store):
     """An Easy Auth deployment with a few calls of two users and one dead letter."""
     context = make_context(store, LEDGER_AUTH="easyauth", LEDGER_EASYAUTH_TRUSTED="true")
-    ingest(context, *(capture_event(call_id=f"seed-{i}", time=(NOW - timedelta(hours=3 * i)).isoformat(),
-                                    user_id="oid-ana" if i % 2 else "oid-ben", ip=f"203.0.113.{i % 4}") for i in range(12)))
+    ingest(
+        context,
+        *(
+            capture_event(
+                call_id=f"seed-{i}",
+                time=(NOW - timedelta(hours=3 * i)).isoformat(),
+                user_id="oid-ana" if i % 2 else "oid-ben",
+                ip=f"203.0.113.{i % 4}",
+            )
+            for i in range(12)
+        ),
+    )
     context.ingestor.ingest_batch([IncomingEvent(body=b"\x00\x01 not json at all")])
     return context
 
@@ -103,8 +148,17 @@ def test_easyauth_principal_is_refused_unless_the_platform_or_a_setting_vouches_
     assert garbled.status == 401
 
 
-@pytest.mark.parametrize("principal_doc", [{"claims": 5}, {"claims": {"typ": "roles"}}, {"claims": [], "role_typ": ["roles"]},
-                                           {"claims": [], "role_typ": {"a": 1}}, [1, 2], "text"])
+@pytest.mark.parametrize(
+    "principal_doc",
+    [
+        {"claims": 5},
+        {"claims": {"typ": "roles"}},
+        {"claims": [], "role_typ": ["roles"]},
+        {"claims": [], "role_typ": {"a": 1}},
+        [1, 2],
+        "text",
+    ],
+)
 def test_an_easyauth_principal_of_the_wrong_shape_is_a_401_problem_not_a_500(store, principal_doc):
     platform = make_context(store, LEDGER_AUTH="easyauth", WEBSITE_AUTH_ENABLED="true")
     encoded = base64.b64encode(json.dumps(principal_doc).encode()).decode()
@@ -122,24 +176,27 @@ def test_dev_mode_refuses_requests_addressed_to_another_host(store):
         assert response.status == 401 and "addressed to localhost" in json.loads(response.body)["detail"], host
 
 
-@pytest.mark.parametrize("name, query, parameter", [
-    ("usage", {"groupBy": "user,nope"}, "groupBy"),
-    ("usage", {"groupBy": "user,model,ip,app"}, "groupBy"),
-    ("usage", {"from": "yesterday"}, "from"),
-    ("usage", {"to": "2026-13-01T00:00:00Z"}, "to"),
-    ("usage", {"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "from"),
-    ("usage", {"status": "teapot"}, "status"),
-    ("usage", {"format": "xml"}, "format"),
-    ("usage_timeseries", {"interval": "week"}, "interval"),
-    ("usage_timeseries", {"groupBy": "day"}, "groupBy"),
-    ("usage_timeseries", {"groupBy": "user,model,ip,app"}, "groupBy"),
-    ("requests", {"limit": "0"}, "limit"),
-    ("requests", {"limit": "1001"}, "limit"),
-    ("requests", {"limit": "ten"}, "limit"),
-    ("requests", {"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
-    ("deadletters", {"cursor": "%%%"}, "cursor"),
-    ("deadletters", {"status": "lost"}, "status"),
-])
+@pytest.mark.parametrize(
+    "name, query, parameter",
+    [
+        ("usage", {"groupBy": "user,nope"}, "groupBy"),
+        ("usage", {"groupBy": "user,model,ip,app"}, "groupBy"),
+        ("usage", {"from": "yesterday"}, "from"),
+        ("usage", {"to": "2026-13-01T00:00:00Z"}, "to"),
+        ("usage", {"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "from"),
+        ("usage", {"status": "teapot"}, "status"),
+        ("usage", {"format": "xml"}, "format"),
+        ("usage_timeseries", {"interval": "week"}, "interval"),
+        ("usage_timeseries", {"groupBy": "day"}, "groupBy"),
+        ("usage_timeseries", {"groupBy": "user,model,ip,app"}, "groupBy"),
+        ("requests", {"limit": "0"}, "limit"),
+        ("requests", {"limit": "1001"}, "limit"),
+        ("requests", {"limit": "ten"}, "limit"),
+        ("requests", {"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+        ("deadletters", {"cursor": "%%%"}, "cursor"),
+        ("deadletters", {"status": "lost"}, "status"),
+    ],
+)
 def test_bad_parameters_are_400_problems_naming_the_parameter(api, name, query, parameter):
     response = call(api, name, query, headers=principal("oid-ana", "Ledger.Admin"))
     assert response.status == 400 and response.content_type == "application/problem+json"
@@ -154,13 +211,16 @@ def test_a_path_id_that_is_not_a_number_is_a_400_naming_it(api):
 
 def test_usage_and_timeseries_csv_parse_back_to_the_json_figures(api):
     admin = principal("oid-x", "Usage.ReadAll")
-    for name, query in (("usage", {"groupBy": "user,ip"}), ("usage_timeseries", {"groupBy": "user", "interval": "hour"})):
+    for name, query in (
+        ("usage", {"groupBy": "user,ip"}),
+        ("usage_timeseries", {"groupBy": "user", "interval": "hour"}),
+    ):
         rows = json.loads(call(api, name, query, headers=admin).body)["rows"]
         response = call(api, name, {**query, "format": "csv"}, headers=admin)
         assert response.status == 200 and response.content_type.startswith("text/csv")
         parsed = list(csv.DictReader(io.StringIO(response.body.decode())))
         assert len(parsed) == len(rows) > 0
-        for row, back in zip(rows, parsed):
+        for row, back in zip(rows, parsed, strict=True):
             for key, value in row.items():
                 assert back[key] == ("" if value is None else str(value)), (name, key)
 
@@ -190,15 +250,20 @@ def test_audit_list_has_exactly_the_contract_fields_newest_first(api):
     assert len(body["items"]) == 5 and body["nextCursor"]
     assert all(list(item) == CONTRACT_LIST_FIELDS for item in body["items"])
     assert [item["requestId"] for item in body["items"]] == [f"seed-{i}" for i in range(5)]
-    rest = json.loads(call(api, "requests", {"limit": "5", "cursor": body["nextCursor"]},
-                           headers=principal("oid-x", "Usage.ReadAll")).body)
+    rest = json.loads(
+        call(
+            api, "requests", {"limit": "5", "cursor": body["nextCursor"]}, headers=principal("oid-x", "Usage.ReadAll")
+        ).body
+    )
     assert [item["requestId"] for item in rest["items"]] == [f"seed-{i}" for i in range(5, 10)]
 
 
 def test_request_detail_has_the_text_and_parameters_and_unknown_ids_are_404(api):
     auditor = principal("oid-x", "Audit.Read")
     detail = json.loads(call(api, "request_detail", route={"id": "seed-3"}, headers=auditor).body)
-    assert set(CONTRACT_LIST_FIELDS + CONTRACT_DETAIL_FIELDS + ["tokensEstimated", "bodyMissing", "streamIncomplete"]) <= set(detail)
+    assert set(
+        CONTRACT_LIST_FIELDS + CONTRACT_DETAIL_FIELDS + ["tokensEstimated", "bodyMissing", "streamIncomplete"]
+    ) <= set(detail)
     assert detail["request"] == {"model": "gpt-4o", "temperature": 0.2, "max_tokens": 200}
     assert "travel policy" in detail["promptText"] and detail["completionText"].startswith("Book economy")
     assert detail["finishReason"] == "stop" and detail["contentFilter"]
@@ -209,7 +274,9 @@ def test_request_detail_has_the_text_and_parameters_and_unknown_ids_are_404(api)
 def test_walking_the_cursors_visits_every_call_once_while_ingest_runs(store):
     context = make_context(store)
     base = NOW - timedelta(days=1)
-    seeded = [capture_event(call_id=f"old-{i:04d}", time=(base + timedelta(seconds=37 * i)).isoformat()) for i in range(400)]
+    seeded = [
+        capture_event(call_id=f"old-{i:04d}", time=(base + timedelta(seconds=37 * i)).isoformat()) for i in range(400)
+    ]
     seeded += [capture_event(call_id=f"tie-{i}", time=base.isoformat()) for i in range(30)]  # same time: call_id orders
     ingest(context, *seeded)
     stop = threading.Event()
@@ -217,8 +284,15 @@ def test_walking_the_cursors_visits_every_call_once_while_ingest_runs(store):
     def keep_ingesting() -> None:
         n = 0
         while not stop.is_set():  # new calls land before, among and after the walk's position
-            ingest(context, *(capture_event(call_id=f"new-{n}-{k}", time=(base + timedelta(seconds=(n * 97 + k * 13) % 15000)).isoformat())
-                              for k in range(10)))
+            ingest(
+                context,
+                *(
+                    capture_event(
+                        call_id=f"new-{n}-{k}", time=(base + timedelta(seconds=(n * 97 + k * 13) % 15000)).isoformat()
+                    )
+                    for k in range(10)
+                ),
+            )
             n += 1
 
     writer = threading.Thread(target=keep_ingesting)
@@ -255,8 +329,13 @@ def test_retry_records_a_dead_letter_the_current_parser_reads_and_resolves_it(ap
     letter = next(item for item in letters if item["source"] == "partition 0 offset 9")
     assert letter["preview"].startswith('{"schema":"aoai-ledger/capture/v1"') and letter["size"] == len(encode(event))
     retried = json.loads(call(api, "deadletter_retry", route={"id": str(letter["id"])}, headers=admin).body)
-    assert retried == {"id": letter["id"], "outcome": "recorded", "status": "resolved", "callId": "once-unreadable",
-                       "reason": letter["reason"]}
+    assert retried == {
+        "id": letter["id"],
+        "outcome": "recorded",
+        "status": "resolved",
+        "callId": "once-unreadable",
+        "reason": letter["reason"],
+    }
     assert call(api, "request_detail", route={"id": "once-unreadable"}, headers=admin).status == 200
     again = json.loads(call(api, "deadletter_retry", route={"id": str(letter["id"])}, headers=admin).body)
     assert again["outcome"] == "duplicate" and again["status"] == "resolved"
@@ -280,7 +359,9 @@ def test_dead_letter_pages_walk_newest_first_without_repeats(api):
     admin = principal("oid-admin", "Ledger.Admin")
     ids, cursor = [], None
     while True:
-        page = json.loads(call(api, "deadletters", {"limit": "3", **({"cursor": cursor} if cursor else {})}, headers=admin).body)
+        page = json.loads(
+            call(api, "deadletters", {"limit": "3", **({"cursor": cursor} if cursor else {})}, headers=admin).body
+        )
         ids += [item["id"] for item in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
@@ -307,5 +388,7 @@ def test_a_to_too_early_for_the_default_range_is_a_400_naming_to(store):
     from shared.api.http import ApiRequest
     from tests.conftest import make_context
 
-    response = handle("usage", ApiRequest("GET", "/api/usage", query={"to": ["0001-01-01T00:01:00Z"]}), make_context(store))
+    response = handle(
+        "usage", ApiRequest("GET", "/api/usage", query={"to": ["0001-01-01T00:01:00Z"]}), make_context(store)
+    )
     assert response.status == 400 and b'"parameter":"to"' in response.body

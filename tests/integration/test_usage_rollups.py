@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from shared.ingest.calls import record_calls
+from shared.reports.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
 from shared.store.records import CallRecord
-from shared.store.times import aware_utc
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
 from shared.store.sql import SqlStore
-from shared.reports.usage import GROUP_KEYS, KEY_COLUMNS, UsageQuery, choose_cut, query_timeseries, query_usage
+from shared.store.times import aware_utc
 
-BASE = datetime(2026, 10, 30, tzinfo=timezone.utc)  # the span crosses a month: cumulative cuts restart
+BASE = datetime(2026, 10, 30, tzinfo=UTC)  # the span crosses a month: cumulative cuts restart
 SPAN_MINUTES = 3 * 24 * 60
 VALUES = {
-    "user_id": ["u1", "u2", "u3", None], "subscription_id": ["s1", "s2"], "product_id": ["gold", None],
-    "app_id": ["a1", "a2", None], "ip": ["10.0.0.1", "10.0.0.2"], "model": ["gpt-4o", "gpt-4o-mini", None],
-    "deployment": ["chat", "mini"], "backend_id": ["east", "west", None],
+    "user_id": ["u1", "u2", "u3", None],
+    "subscription_id": ["s1", "s2"],
+    "product_id": ["gold", None],
+    "app_id": ["a1", "a2", None],
+    "ip": ["10.0.0.1", "10.0.0.2"],
+    "model": ["gpt-4o", "gpt-4o-mini", None],
+    "deployment": ["chat", "mini"],
+    "backend_id": ["east", "west", None],
 }
 KEY_OF_COLUMN = {column: key for key, column in KEY_COLUMNS.items()}
 
@@ -36,19 +41,24 @@ def call_records(draw) -> list[CallRecord]:
     records = []
     for i in range(draw(st.integers(1, 40))):
         prompt, completion = draw(st.integers(0, 500)), draw(st.integers(0, 500))
-        records.append(CallRecord(
-            call_id=f"c{i}",
-            time=BASE + timedelta(minutes=draw(st.integers(0, SPAN_MINUTES - 1)), seconds=draw(st.integers(0, 59))),
-            source="capture/v1",
-            operation=draw(st.sampled_from(["chat.completions", "embeddings"])),
-            status=draw(st.sampled_from([200, 200, 429, 500, 0])),
-            duration_ms=draw(st.one_of(st.none(), st.integers(1, 5000).map(float))),
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
-            cached_tokens=draw(st.integers(0, prompt)), reasoning_tokens=draw(st.integers(0, completion)),
-            tokens_estimated=draw(st.booleans()),
-            cost_usd=draw(st.one_of(st.none(), st.integers(0, 10_000).map(lambda c: c / 1e6))),
-            **{column: draw(st.sampled_from(values)) for column, values in VALUES.items()},
-        ))
+        records.append(
+            CallRecord(
+                call_id=f"c{i}",
+                time=BASE + timedelta(minutes=draw(st.integers(0, SPAN_MINUTES - 1)), seconds=draw(st.integers(0, 59))),
+                source="capture/v1",
+                operation=draw(st.sampled_from(["chat.completions", "embeddings"])),
+                status=draw(st.sampled_from([200, 200, 429, 500, 0])),
+                duration_ms=draw(st.one_of(st.none(), st.integers(1, 5000).map(float))),
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=prompt + completion,
+                cached_tokens=draw(st.integers(0, prompt)),
+                reasoning_tokens=draw(st.integers(0, completion)),
+                tokens_estimated=draw(st.booleans()),
+                cost_usd=draw(st.one_of(st.none(), st.integers(0, 10_000).map(lambda c: c / 1e6))),
+                **{column: draw(st.sampled_from(values)) for column, values in VALUES.items()},
+            )
+        )
     return records
 
 
@@ -60,8 +70,16 @@ def _redeliveries(records: list[CallRecord], draw) -> list[CallRecord]:
         if kind == "duplicate":
             again.append(replace(record))
         elif kind == "monitor":
-            again.append(replace(record, source="azure-monitor", prompt_tokens=record.prompt_tokens + 7,
-                                 total_tokens=record.total_tokens + 7, tokens_estimated=False, app_id=record.app_id or "a9"))
+            again.append(
+                replace(
+                    record,
+                    source="azure-monitor",
+                    prompt_tokens=record.prompt_tokens + 7,
+                    total_tokens=record.total_tokens + 7,
+                    tokens_estimated=False,
+                    app_id=record.app_id or "a9",
+                )
+            )
     return again
 
 
@@ -92,8 +110,14 @@ def _oracle(rows: list[dict], query: UsageQuery) -> dict[tuple, dict]:
             continue
         if query.only_user is not None and row["user_id"] != query.only_user:
             continue
-        key = tuple(moment.strftime("%Y-%m-%d") if k == "day" else moment.strftime("%Y-%m-%dT%H:00:00Z") if k == "hour"
-                    else row[KEY_COLUMNS[k]] for k in query.group_by)
+        key = tuple(
+            moment.strftime("%Y-%m-%d")
+            if k == "day"
+            else moment.strftime("%Y-%m-%dT%H:00:00Z")
+            if k == "hour"
+            else row[KEY_COLUMNS[k]]
+            for k in query.group_by
+        )
         groups.setdefault(key, []).append(row)
     out = {}
     for key, members in groups.items():
@@ -159,16 +183,25 @@ def _cumulative_cuts_hold_month_to_date_sums(conn, raw: list[dict]) -> None:
     are left to the hourly rollup)."""
     for family in (MONTH_TO_DATE, DAY_TO_HOUR):
         period_column, last_column = family.marks.c
-        marks = {aware_utc(p).replace(tzinfo=None): aware_utc(last).replace(tzinfo=None)
-                 for p, last in conn.execute(select(period_column, last_column))}
+        marks = {
+            aware_utc(p).replace(tzinfo=None): aware_utc(last).replace(tzinfo=None)
+            for p, last in conn.execute(select(period_column, last_column))
+        }
         for cut, table in family.tables.items():
             kept = ROLLUP_CUTS[cut]
-            stored = {(aware_utc(r[family.bucket]).replace(tzinfo=None), tuple(r[d] for d in kept)): (r["requests"], r["total_tokens"])
-                      for r in conn.execute(select(table)).mappings()}
+            stored = {
+                (aware_utc(r[family.bucket]).replace(tzinfo=None), tuple(r[d] for d in kept)): (
+                    r["requests"],
+                    r["total_tokens"],
+                )
+                for r in conn.execute(select(table)).mappings()
+            }
             expected: dict[tuple, list[int]] = {}
             for row in raw:
                 moment = aware_utc(row["time"]).replace(tzinfo=None)
-                bucket = moment.replace(minute=0, second=0, microsecond=0, **({"hour": 0} if family.bucket == "day" else {}))
+                bucket = moment.replace(
+                    minute=0, second=0, microsecond=0, **({"hour": 0} if family.bucket == "day" else {})
+                )
                 key = tuple(row[d] if row[d] is not None else "" for d in kept)
                 if family is DAY_TO_HOUR and family.period_of(bucket) < min(marks):
                     continue  # a day before the first one kept: its hours are read from the hourly rollup
@@ -178,7 +211,9 @@ def _cumulative_cuts_hold_month_to_date_sums(conn, raw: list[dict]) -> None:
                     sums[0] += 1
                     sums[1] += row["total_tokens"]
                     bucket += family.step
-            assert {k: v for k, v in stored.items() if v != (0, 0)} == {k: tuple(v) for k, v in expected.items()}, table.name
+            assert {k: v for k, v in stored.items() if v != (0, 0)} == {k: tuple(v) for k, v in expected.items()}, (
+                table.name
+            )
 
 
 def test_a_query_uses_the_narrowest_cut_holding_all_its_keys():
@@ -196,8 +231,12 @@ def test_cumulative_reads_compile_to_tsql_with_bound_values():
 
     from shared.reports.usage_spans import cumulative_query, cumulative_spans, span_parts
 
-    query = UsageQuery(BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1")
-    statements = [cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)]
+    query = UsageQuery(
+        BASE + timedelta(days=10), BASE + timedelta(days=40), ("user",), {"model": "gpt-4o"}, only_user="u1"
+    )
+    statements = [
+        cumulative_query(span, query, "user,model") for span in cumulative_spans(query.start, query.end, MONTH_TO_DATE)
+    ]
     assert len(statements) == 2  # the range spans two months: each month's sums are read on their own
     for statement in statements:
         tsql = str(statement.compile(dialect=mssql_pyodbc.dialect()))
@@ -216,10 +255,12 @@ def test_report_expressions_compile_for_each_engine():
     from sqlalchemy import literal_column
     from sqlalchemy.dialects import mssql, postgresql, sqlite
 
-    from shared.store.expressions import day_of, round_half_up, rounded
     from shared.reports.usage import _piece_query
+    from shared.store.expressions import day_of, round_half_up, rounded
 
-    piece = _piece_query("hourly", BASE, BASE + timedelta(hours=5), UsageQuery(BASE, BASE + timedelta(days=1), ("day", "user")))
+    piece = _piece_query(
+        "hourly", BASE, BASE + timedelta(hours=5), UsageQuery(BASE, BASE + timedelta(days=1), ("day", "user"))
+    )
     assert "CAST(CAST(usage_hourly_cuts.hour AS DATE) AS DATETIME2)" in str(piece.compile(dialect=mssql.dialect()))
     assert "date_trunc('day', usage_hourly_cuts.hour)" in str(piece.compile(dialect=postgresql.dialect()))
     value = literal_column("x")
@@ -237,11 +278,22 @@ def test_a_rolling_30_day_report_reads_cumulative_sums_not_hourly_rows():
     store = SqlStore.from_url("sqlite://")
     try:
         with store.write() as conn:
-            records = [CallRecord(call_id=f"c{hours}", time=BASE + timedelta(hours=hours), source="capture/v1",
-                                  operation="chat.completions", status=200, user_id="u1", model="gpt-4o")
-                       for hours in (20, 30, 30 * 24 + 2)]  # both edge days and one whole day between
+            records = [
+                CallRecord(
+                    call_id=f"c{hours}",
+                    time=BASE + timedelta(hours=hours),
+                    source="capture/v1",
+                    operation="chat.completions",
+                    status=200,
+                    user_id="u1",
+                    model="gpt-4o",
+                )
+                for hours in (20, 30, 30 * 24 + 2)
+            ]  # both edge days and one whole day between
             record_calls(store, conn, records, now=datetime(2026, 12, 1), reprice=lambda _record: None)
-        query = UsageQuery(BASE + timedelta(hours=13, minutes=27), BASE + timedelta(days=30, hours=13, minutes=27), ("user", "model"))
+        query = UsageQuery(
+            BASE + timedelta(hours=13, minutes=27), BASE + timedelta(days=30, hours=13, minutes=27), ("user", "model")
+        )
         with store.read() as conn:
             sql = str(_report_statement(conn, query).compile(conn))
             assert query_usage(conn, query).rows[0]["requests"] == 3
@@ -255,13 +307,29 @@ def test_grouping_by_fewer_keys_than_the_cut_adds_the_cuts_rows_up():
     """`groupBy=user` over whole days from the first of a month is one read of the (user, model) sums: a user
     with two models must still come back as one row."""
     store = SqlStore.from_url("sqlite://")
-    november = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    november = datetime(2026, 11, 1, tzinfo=UTC)
     try:
         with store.write() as conn:
-            record_calls(store, conn, [CallRecord(call_id=f"c{i}", time=november + timedelta(hours=5 + i), source="capture/v1",
-                                                operation="chat.completions", status=200, user_id="u1", model=f"m{i % 2}",
-                                                prompt_tokens=10, total_tokens=10) for i in range(4)],
-                              now=datetime(2026, 12, 1), reprice=lambda _record: None)
+            record_calls(
+                store,
+                conn,
+                [
+                    CallRecord(
+                        call_id=f"c{i}",
+                        time=november + timedelta(hours=5 + i),
+                        source="capture/v1",
+                        operation="chat.completions",
+                        status=200,
+                        user_id="u1",
+                        model=f"m{i % 2}",
+                        prompt_tokens=10,
+                        total_tokens=10,
+                    )
+                    for i in range(4)
+                ],
+                now=datetime(2026, 12, 1),
+                reprice=lambda _record: None,
+            )
         with store.read() as conn:
             rows = query_usage(conn, UsageQuery(november, november + timedelta(days=2), ("user",))).rows
     finally:

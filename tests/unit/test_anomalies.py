@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from shared.alerts.anomalies import AnomalyLimits, find_error_bursts, find_filter_bursts, find_newcomers, find_spikes, robust_baseline
+from shared.alerts.anomalies import (
+    AnomalyLimits,
+    find_error_bursts,
+    find_filter_bursts,
+    find_newcomers,
+    find_spikes,
+    robust_baseline,
+)
 
 HOUR = timedelta(hours=1)
-NOON = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
 LIMITS = AnomalyLimits()
 
 
@@ -54,8 +61,11 @@ def test_a_level_reached_gradually_over_recent_hours_is_no_spike():
 
 
 def test_error_burst_needs_both_the_rate_and_the_count():
-    counts = {(("subscription", "s"), NOON): (40, 20, 18), (("subscription", "t"), NOON): (4, 3, 3),
-              (("subscription", "u"), NOON): (400, 20, 10)}
+    counts = {
+        (("subscription", "s"), NOON): (40, 20, 18),
+        (("subscription", "t"), NOON): (4, 3, 3),
+        (("subscription", "u"), NOON): (400, 20, 10),
+    }
     found = find_error_bursts(counts, LIMITS)
     assert [(a.scope_id, a.value, a.facts["throttled"]) for a in found] == [("s", 0.5, 18)]
 
@@ -66,8 +76,11 @@ def test_filter_burst_fires_at_the_configured_count():
 
 
 def test_a_new_ip_alerts_only_for_a_subscription_with_history():
-    first_seen = {("ip", "old-sub", "203.0.113.99"): NOON, ("ip", "young-sub", "198.51.100.1"): NOON,
-                  ("ip", "old-sub", "203.0.113.7"): NOON - timedelta(days=20)}
+    first_seen = {
+        ("ip", "old-sub", "203.0.113.99"): NOON,
+        ("ip", "young-sub", "198.51.100.1"): NOON,
+        ("ip", "old-sub", "203.0.113.7"): NOON - timedelta(days=20),
+    }
     starts = {"old-sub": NOON - timedelta(days=30), "young-sub": NOON - timedelta(days=2)}
     found = find_newcomers(first_seen, starts, NOON - timedelta(days=14), LIMITS)
     assert [(a.kind, a.scope_id, a.facts["ip"]) for a in found] == [("new_ip", "old-sub", "203.0.113.99")]

@@ -67,7 +67,9 @@ def problems_of(module: str, source: str, *, is_package: bool = False) -> list[s
             problems.append(f"{where}: {LEAF} is a leaf and imports nothing from shared")
         elif target == ROOT_MODULE or target.startswith(ROOT_MODULE + "."):
             if module != ROOT_MODULE:
-                problems.append(f"{where}: the composition root is imported only by blueprints/, devhost/, tests and bench")
+                problems.append(
+                    f"{where}: the composition root is imported only by blueprints/, devhost/, tests and bench"
+                )
         elif module == ROOT_MODULE or target in ("shared", "shared.app"):
             continue
         elif layer_of(target) == "app":
@@ -101,7 +103,8 @@ def test_no_module_in_shared_is_over_400_lines(path):
 def test_the_check_finds_an_upward_import_a_lazy_one_the_root_and_an_sdk_outside_the_adapters():
     lazy_upward = "def write():\n    from shared.ingest.merge import merge_records\n"
     assert problems_of("shared.store.writes", lazy_upward) == [
-        "shared.store.writes:2 imports shared.ingest.merge.merge_records: store is below ingest and must not import it"]
+        "shared.store.writes:2 imports shared.ingest.merge.merge_records: store is below ingest and must not import it"
+    ]
     assert problems_of("shared.ingest.formats.monitor", "from shared.ingest.batch import Decoded\n") == []  # same layer
     assert problems_of("shared.ingest.formats.values", "from .. import batch\n") == []  # relative, same layer
     assert problems_of("shared.store.rows", "from ..ingest import merge\n") != []  # relative, upward

@@ -79,8 +79,9 @@ def test_azure_sql_connection_carries_the_entra_token_and_no_other_sign_in(crede
 
     attributes = {part.split("=", 1)[0].strip().lower() for part in call.connection_string.split(";")}
     assert not attributes & {"trusted_connection", "uid", "pwd", "authentication"}, call.connection_string
-    assert call.connection_string == ("DRIVER={ODBC Driver 18 for SQL Server};"
-                                      "Server=sql-ledger.database.windows.net;Database=ledger")
+    assert call.connection_string == (
+        "DRIVER={ODBC Driver 18 for SQL Server};Server=sql-ledger.database.windows.net;Database=ledger"
+    )
     assert call.attrs_before == {SQL_COPT_SS_ACCESS_TOKEN: _docs_token_struct("eyJ0eXAi.first-token")}
     assert credential.scopes == [("https://database.windows.net/.default",)]
 
@@ -107,13 +108,17 @@ def test_an_options_string_keeps_everything_but_the_sign_in():
     engine = create_store_engine(url, token_provider=lambda: "token")
     assert _driver_call(engine).connection_string == (
         "DRIVER={ODBC Driver 18 for SQL Server};Server=sql-ledger.database.windows.net;Database=ledger;"
-        "Encrypt=yes;TrustServerCertificate=no")
+        "Encrypt=yes;TrustServerCertificate=no"
+    )
 
 
-@pytest.mark.parametrize("url", [
-    "mssql+pyodbc://ledger:secret@sql-ledger.database.windows.net/ledger?driver=ODBC+Driver+18+for+SQL+Server",
-    AZURE_SQL_URL + "&authentication=ActiveDirectoryMsi",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mssql+pyodbc://ledger:secret@sql-ledger.database.windows.net/ledger?driver=ODBC+Driver+18+for+SQL+Server",
+        AZURE_SQL_URL + "&authentication=ActiveDirectoryMsi",
+    ],
+)
 def test_a_url_with_its_own_sign_in_is_refused_with_the_url_to_use(url):
     with pytest.raises(ValueError, match=r"mssql\+pyodbc://@<server>"):
         create_store_engine(url, token_provider=lambda: "token")

@@ -52,7 +52,9 @@ def test_an_interrupted_build_leaves_nothing_a_rerun_could_take_for_finished(tmp
 
 def test_a_killed_builders_partial_is_cleared_and_a_running_ones_is_left_alone(tmp_path: Path) -> None:
     entry = tmp_path / "usage_api-gen1-5calls.db"
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     abandoned = tmp_path / f"{entry.name}{PARTIAL}{gone.stdout.strip()}"
     abandoned.write_bytes(b"le")
     running = tmp_path / f"{entry.name}{PARTIAL}1"  # pid 1 is always running

@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from sqlalchemy import String
 
 from shared.store import bounds
-from shared.store.bounds import CALL_TEXT, MAX_TOKENS, TextLimit, bound_record, clean_text, fit, part_problem, plausible_cost
+from shared.store.bounds import (
+    CALL_TEXT,
+    MAX_TOKENS,
+    TextLimit,
+    bound_record,
+    clean_text,
+    fit,
+    part_problem,
+    plausible_cost,
+)
 from shared.store.records import CallRecord
 from shared.store.schema import ROLLUP_DIMENSIONS, calls, dead_letters, usage_daily_cuts, usage_hourly
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def _record(**values) -> CallRecord:
-    defaults = dict(call_id="call-1", time=NOW - timedelta(hours=1), source="capture/v1", operation="chat.completions",
-                    model="gpt-4o", deployment="chat-prod", api_version="2024-10-21", status=200, duration_ms=812.0,
-                    prompt_tokens=31, completion_tokens=42, total_tokens=73, prompt_text="Summarise the policy.",
-                    request_params={"temperature": 0.2})
+    defaults = dict(
+        call_id="call-1",
+        time=NOW - timedelta(hours=1),
+        source="capture/v1",
+        operation="chat.completions",
+        model="gpt-4o",
+        deployment="chat-prod",
+        api_version="2024-10-21",
+        status=200,
+        duration_ms=812.0,
+        prompt_tokens=31,
+        completion_tokens=42,
+        total_tokens=73,
+        prompt_text="Summarise the policy.",
+        request_params={"temperature": 0.2},
+    )
     return CallRecord(**(defaults | values))
 
 
@@ -68,8 +89,12 @@ def test_wide_columns_count_utf16_units_and_narrow_ones_utf8_bytes():
 
 
 def test_characters_a_store_refuses_are_replaced_and_flagged():
-    record = _record(prompt_text="before\x00after", completion_text="lone \ud800 surrogate", model="gpt\x00-4o",
-                     tool_calls=[{"name": "f\ud800", "arguments": 2**70}])
+    record = _record(
+        prompt_text="before\x00after",
+        completion_text="lone \ud800 surrogate",
+        model="gpt\x00-4o",
+        tool_calls=[{"name": "f\ud800", "arguments": 2**70}],
+    )
     assert bound_record(record, now=NOW) is None
     assert record.prompt_text == "before\ufffdafter" and record.model == "gpt\ufffd-4o"
     assert record.completion_text.encode()  # encodable now
@@ -84,20 +109,23 @@ def test_an_unreadable_duration_becomes_unknown_and_flagged(duration):
     assert (record.duration_ms, record.backend_ms, record.truncated) == (None, None, True)
 
 
-@pytest.mark.parametrize("values, words", [
-    ({"call_id": "x" * 65}, "longer than the 64"),
-    ({"call_id": "id\x00"}, "no store accepts"),
-    ({"time": datetime(9999, 12, 31, tzinfo=timezone.utc)}, "outside the window"),
-    ({"time": datetime(1999, 12, 31, tzinfo=timezone.utc)}, "outside the window"),
-    ({"time": NOW + timedelta(days=1, minutes=1)}, "outside the window"),
-    ({"status": 1000}, "not an HTTP status"),
-    ({"status": -1}, "not an HTTP status"),
-    ({"status": 2**70}, "not an HTTP status"),
-    ({"cached_tokens": 2**63 - 5}, "cached_tokens"),
-    ({"prompt_tokens": MAX_TOKENS + 1}, "not a plausible token count"),
-    ({"completion_tokens": -3}, "not a plausible token count"),
-    ({"total_tokens": 2**80}, "total_tokens"),
-])
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"call_id": "x" * 65}, "longer than the 64"),
+        ({"call_id": "id\x00"}, "no store accepts"),
+        ({"time": datetime(9999, 12, 31, tzinfo=UTC)}, "outside the window"),
+        ({"time": datetime(1999, 12, 31, tzinfo=UTC)}, "outside the window"),
+        ({"time": NOW + timedelta(days=1, minutes=1)}, "outside the window"),
+        ({"status": 1000}, "not an HTTP status"),
+        ({"status": -1}, "not an HTTP status"),
+        ({"status": 2**70}, "not an HTTP status"),
+        ({"cached_tokens": 2**63 - 5}, "cached_tokens"),
+        ({"prompt_tokens": MAX_TOKENS + 1}, "not a plausible token count"),
+        ({"completion_tokens": -3}, "not a plausible token count"),
+        ({"total_tokens": 2**80}, "total_tokens"),
+    ],
+)
 def test_what_cannot_be_recorded_truthfully_is_refused_with_a_reason(values, words):
     assert words in bound_record(_record(**values), now=NOW)
 
@@ -109,7 +137,15 @@ def test_the_window_edges_are_accepted():
 
 
 def test_a_cost_no_call_can_have_is_recorded_as_unpriced_not_summed():
-    assert [plausible_cost(c) for c in (None, 0.0, 12.5, math.inf, math.nan, -0.01, 1e300)] == [None, 0.0, 12.5, None, None, None, None]
+    assert [plausible_cost(c) for c in (None, 0.0, 12.5, math.inf, math.nan, -0.01, 1e300)] == [
+        None,
+        0.0,
+        12.5,
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_pending_parts_whose_key_does_not_fit_are_refused():

@@ -78,16 +78,26 @@ def test_every_app_setting_a_binding_names_is_a_known_setting():
             for value in binding.values():
                 for setting in APP_SETTING_EXPRESSION.findall(value if isinstance(value, str) else ""):
                     named[setting] = name
-    unknown = {setting: name for setting, name in named.items()
-               if setting not in SETTING_NAMES and setting not in PLATFORM_SETTINGS}
+    unknown = {
+        setting: name
+        for setting, name in named.items()
+        if setting not in SETTING_NAMES and setting not in PLATFORM_SETTINGS
+    }
     assert not unknown, f"bindings name settings shared/app/settings.py does not define: {unknown}"
     assert {"EVENTHUB_NAME", "EVENTHUB_MONITOR_NAME", "EVENTHUB_CONSUMER_GROUP", "QUOTA_CHECK_SCHEDULE"} <= set(named)
 
 
 def test_every_binding_connection_is_a_configured_setting_or_identity_prefix():
-    connections = {binding["connection"]: name for name, function in _functions().items()
-                   for binding in bindings(function) if binding.get("connection")}
+    connections = {
+        binding["connection"]: name
+        for name, function in _functions().items()
+        for binding in bindings(function)
+        if binding.get("connection")
+    }
     assert connections, "no binding names a connection"
-    unknown = {connection: name for connection, name in connections.items()
-               if connection not in SETTING_NAMES | CONNECTION_PREFIXES | set(PLATFORM_SETTINGS)}
+    unknown = {
+        connection: name
+        for connection, name in connections.items()
+        if connection not in SETTING_NAMES | CONNECTION_PREFIXES | set(PLATFORM_SETTINGS)
+    }
     assert not unknown, f"connections with no setting behind them: {unknown}"

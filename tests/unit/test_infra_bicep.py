@@ -32,18 +32,25 @@ def test_bicep_file_parses_without_errors(path: Path):
     assert not problems, f"{_id(path)} does not parse:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("source", [
-    "resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  name: 'kv'\n",   # unclosed body
-    "param location strin g\n",                                                       # broken type
-    "resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  name: 'kv',,\n}\n",  # stray commas
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  name: 'kv'\n",  # unclosed body
+        "param location strin g\n",  # broken type
+        "resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  name: 'kv',,\n}\n",  # stray commas
+    ],
+)
 def test_syntax_check_reports_broken_bicep(source: str):
     assert syntax_problems(parse(source))
 
 
 def _local_module_calls() -> list[tuple[Path, object]]:
-    return [(path, call) for path in BICEP_FILES for call in module_calls(parse_file(path))
-            if not call.source.startswith("br")]  # registry modules are checked by their publisher
+    return [
+        (path, call)
+        for path in BICEP_FILES
+        for call in module_calls(parse_file(path))
+        if not call.source.startswith("br")
+    ]  # registry modules are checked by their publisher
 
 
 def module_call_problems(caller: Path, call) -> list[str]:
@@ -52,10 +59,14 @@ def module_call_problems(caller: Path, call) -> list[str]:
     if not target.is_file():
         return [f"{where}: {call.source} does not exist"]
     declared = parameters(parse_file(target))
-    problems = [f"{where}: passes {name}, which {call.source} does not declare"
-                for name in sorted(call.params - set(declared))]
-    problems += [f"{where}: does not pass {name}, which {call.source} requires"
-                 for name, parameter in sorted(declared.items()) if parameter.required and name not in call.params]
+    problems = [
+        f"{where}: passes {name}, which {call.source} does not declare" for name in sorted(call.params - set(declared))
+    ]
+    problems += [
+        f"{where}: does not pass {name}, which {call.source} requires"
+        for name, parameter in sorted(declared.items())
+        if parameter.required and name not in call.params
+    ]
     return problems
 
 
@@ -82,7 +93,9 @@ def test_functions_app_on_flex_consumption_validates_tokens_itself():
     # must not trust X-MS-CLIENT-PRINCIPAL: it runs with LEDGER_AUTH=jwt and its tenant and audience.
     source = (INFRA / "modules" / "functions.bicep").read_text()
     assert "'FC1'" in source
-    settings = dict(re.findall(r"^  (LEDGER_AUTH|LEDGER_JWT_TENANT_ID|LEDGER_JWT_AUDIENCE): (.+?)(?:\s*//.*)?$", source, re.M))
+    settings = dict(
+        re.findall(r"^  (LEDGER_AUTH|LEDGER_JWT_TENANT_ID|LEDGER_JWT_AUDIENCE): (.+?)(?:\s*//.*)?$", source, re.M)
+    )
     assert settings.get("LEDGER_AUTH") == "'jwt'"
     assert settings.get("LEDGER_JWT_TENANT_ID") not in (None, "''")
     assert settings.get("LEDGER_JWT_AUDIENCE") not in (None, "''")

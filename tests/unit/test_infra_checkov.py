@@ -49,9 +49,21 @@ def scan() -> dict:
         pytest.fail(f"{CHECKOV.relative_to(ROOT)} is missing: run `make tools` (make test does)")
     # --skip-download: no calls to the vendor's platform (there is no network for it here, and none is needed).
     done = subprocess.run(
-        [str(CHECKOV), "--directory", str(INFRA), "--framework", "bicep", "--output", "json",
-         "--compact", "--skip-download"],
-        capture_output=True, text=True, timeout=240, cwd=ROOT,
+        [
+            str(CHECKOV),
+            "--directory",
+            str(INFRA),
+            "--framework",
+            "bicep",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
     )
     if done.returncode not in (0, 1):  # 1 means "found something"
         pytest.fail(f"checkov exited {done.returncode}: {done.stderr[-2000:]}")
@@ -60,8 +72,10 @@ def scan() -> dict:
 
 
 def findings(report: dict) -> set[Finding]:
-    return {Finding(item["check_id"], item["file_path"].lstrip("/"), item["resource"])
-            for item in report.get("results", {}).get("failed_checks", [])}
+    return {
+        Finding(item["check_id"], item["file_path"].lstrip("/"), item["resource"])
+        for item in report.get("results", {}).get("failed_checks", [])
+    }
 
 
 def test_checkov_scans_every_bicep_file():
@@ -76,14 +90,17 @@ def test_checkov_finds_nothing_beyond_the_accepted_baseline():
     accepted = read_baseline(BASELINE.read_text())
     new = sorted(found - set(accepted))
     gone = sorted(set(accepted) - found)
-    problems = [f"new finding: {' '.join(finding)} (fix it, or accept it in infra/checkov-baseline.txt with a reason)"
-                for finding in new]
+    problems = [
+        f"new finding: {' '.join(finding)} (fix it, or accept it in infra/checkov-baseline.txt with a reason)"
+        for finding in new
+    ]
     problems += [f"no longer found, remove from the baseline: {' '.join(finding)}" for finding in gone]
     assert not problems, "\n".join(problems)
 
 
 def test_baseline_needs_a_reason_on_every_line():
     assert read_baseline("# comment\n\nCKV_AZURE_1 modules/a.bicep T.x  # accepted because\n") == {
-        Finding("CKV_AZURE_1", "modules/a.bicep", "T.x"): "accepted because"}
+        Finding("CKV_AZURE_1", "modules/a.bicep", "T.x"): "accepted because"
+    }
     with pytest.raises(ValueError, match="reason"):
         read_baseline("CKV_AZURE_1 modules/a.bicep T.x\n")

@@ -22,19 +22,50 @@ API_POLICY = POLICIES / "api-azure-openai.xml"
 # The field paths of ../shared/contracts/capture-event-v1.md (the contract), copied here so the test does
 # not depend on files outside the repository. `error` is null in outbound and an object in on-error.
 CAPTURE_V1_PATHS = {
-    "schema", "id", "time",
-    "gateway", "gateway.service", "gateway.region",
-    "api", "api.id", "api.operation", "api.version",
+    "schema",
+    "id",
+    "time",
+    "gateway",
+    "gateway.service",
+    "gateway.region",
+    "api",
+    "api.id",
+    "api.operation",
+    "api.version",
     "deployment",
-    "caller", "caller.ip", "caller.subscriptionId", "caller.subscriptionName", "caller.productId",
-    "caller.userId", "caller.userName", "caller.appId", "caller.tenantId",
-    "backend", "backend.id", "backend.url",
-    "request", "request.method", "request.path", "request.contentType", "request.size",
-    "request.body", "request.bodyRef",
-    "response", "response.status", "response.contentType", "response.size", "response.headers",
-    "response.body", "response.bodyRef",
-    "timing", "timing.totalMs", "timing.backendMs",
-    "error", "error.source", "error.reason", "error.message",
+    "caller",
+    "caller.ip",
+    "caller.subscriptionId",
+    "caller.subscriptionName",
+    "caller.productId",
+    "caller.userId",
+    "caller.userName",
+    "caller.appId",
+    "caller.tenantId",
+    "backend",
+    "backend.id",
+    "backend.url",
+    "request",
+    "request.method",
+    "request.path",
+    "request.contentType",
+    "request.size",
+    "request.body",
+    "request.bodyRef",
+    "response",
+    "response.status",
+    "response.contentType",
+    "response.size",
+    "response.headers",
+    "response.body",
+    "response.bodyRef",
+    "timing",
+    "timing.totalMs",
+    "timing.backendMs",
+    "error",
+    "error.source",
+    "error.reason",
+    "error.message",
 }
 
 _PROPERTY = re.compile(r'new\s+JProperty\(\s*"([^"]+)"')
@@ -179,8 +210,11 @@ def test_backend_forwards_once_inside_the_retry_and_never_buffers_streams():
 
 
 def test_a_stream_body_is_read_only_when_capture_stream_bodies_is_on():
-    reader = next(node for node in ET.parse(CAPTURE_FRAGMENT).getroot().iter("set-variable")
-                  if node.get("name") == "ledger-response-body")
+    reader = next(
+        node
+        for node in ET.parse(CAPTURE_FRAGMENT).getroot().iter("set-variable")
+        if node.get("name") == "ledger-response-body"
+    )
     expression = reader.get("value")
     assert '"{{capture-stream-bodies}}"' in expression
     assert 'contentType.StartsWith("text/event-stream") && !captureStreams) { return ""; }' in expression

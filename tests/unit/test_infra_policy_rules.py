@@ -59,8 +59,10 @@ def test_policy_elements_use_only_the_attributes_and_values_of_their_reference_p
     "code, refused",
     [
         ('context.Timestamp.ToUniversalTime().ToString("o")', "System.DateTime.ToUniversalTime"),
-        ('{ DateTime at = context.Variables.GetValueOrDefault<DateTime>("t"); return at.ToLocalTime(); }',
-         "System.DateTime.ToLocalTime"),
+        (
+            '{ DateTime at = context.Variables.GetValueOrDefault<DateTime>("t"); return at.ToLocalTime(); }',
+            "System.DateTime.ToLocalTime",
+        ),
         ("{ var now = DateTime.UtcNow; return now.ToUniversalTime(); }", "System.DateTime.ToUniversalTime"),
         ('DateTime.UtcNow.ToString("o", System.Globalization.CultureInfo.InvariantCulture)', "System.Globalization"),
         ("CultureInfo.InvariantCulture.Name", "CultureInfo"),
@@ -89,7 +91,7 @@ def test_expression_check_refuses_what_apim_does_not_allow(code: str, refused: s
         'context.Variables.ContainsKey("maxAge") ? int.Parse((string)context.Variables["maxAge"]) : 3600',
         '{ string[] value; if (context.Request.Headers.TryGetValue("Authorization", out value)) { if (value != null '
         "&& value.Length > 0) { return Encoding.UTF8.GetString(Convert.FromBase64String(value[0])); } } return null; }",
-        'context.Timestamp.ToString("yyyy-MM-dd\'T\'HH\':\'mm\':\'ss\'.\'fff\'Z\'")',
+        "context.Timestamp.ToString(\"yyyy-MM-dd'T'HH':'mm':'ss'.'fff'Z'\")",
         '(long)DateTime.UtcNow.Subtract(context.Variables.GetValueOrDefault<DateTime>("t", context.Timestamp))'
         ".TotalMilliseconds",
         '((Jwt)context.Variables["jwt"]).Claims.GetValueOrDefault("oid", "")',
@@ -103,14 +105,19 @@ def test_expression_check_accepts_what_the_reference_page_shows(code: str):
 
 def _policy(tmp_path: Path, backend: str, inbound: str = "") -> Path:
     path = tmp_path / "policy.xml"
-    path.write_text(f"<policies><inbound><base />{inbound}</inbound><backend>{backend}</backend>"
-                    "<outbound><base /></outbound><on-error><base /></on-error></policies>")
+    path.write_text(
+        f"<policies><inbound><base />{inbound}</inbound><backend>{backend}</backend>"
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+    )
     return path
 
 
 def test_two_forward_requests_are_refused_even_in_exclusive_branches(tmp_path: Path):
-    path = _policy(tmp_path, '<choose><when condition="@(true)"><forward-request buffer-response="false" /></when>'
-                             "<otherwise><forward-request /></otherwise></choose>")
+    path = _policy(
+        tmp_path,
+        '<choose><when condition="@(true)"><forward-request buffer-response="false" /></when>'
+        "<otherwise><forward-request /></otherwise></choose>",
+    )
     assert any("2 forward-request" in problem for problem in forward_request_problems(path))
 
 
@@ -140,10 +147,15 @@ def test_attribute_check_refuses_what_the_reference_pages_do_not_allow(tmp_path:
 @pytest.mark.parametrize(
     "inbound, refused",
     [
-        ('<llm-token-limit counter-key="k" tokens-per-minute="1" estimate-prompt-tokens="false" '
-         'remaining-tokens-variable="x" />', "'remaining-tokens-variable'"),
-        ('<llm-emit-token-metric namespace="n">' + '<dimension name="API ID" />' * 6 + "</llm-emit-token-metric>",
-         "more than 5 dimensions"),
+        (
+            '<llm-token-limit counter-key="k" tokens-per-minute="1" estimate-prompt-tokens="false" '
+            'remaining-tokens-variable="x" />',
+            "'remaining-tokens-variable'",
+        ),
+        (
+            '<llm-emit-token-metric namespace="n">' + '<dimension name="API ID" />' * 6 + "</llm-emit-token-metric>",
+            "more than 5 dimensions",
+        ),
     ],
 )
 def test_llm_policies_outside_their_reference_pages_are_refused(tmp_path: Path, inbound: str, refused: str):

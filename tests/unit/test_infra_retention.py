@@ -18,8 +18,11 @@ def _lifecycle_rules() -> dict[str, str]:
     """Name -> text of each rule in storage.bicep's management policy."""
     policy = re.search(r"managementPolicies@[^']+' = \{(.*?)\n\}\n", STORAGE.read_text(), re.S).group(1)
     starts = [(m.group(1), m.start()) for m in re.finditer(r"name: '([\w-]+)'\n", policy)]
-    return {name: policy[start:(starts[i + 1][1] if i + 1 < len(starts) else len(policy))]
-            for i, (name, start) in enumerate(starts) if name != "default"}
+    return {
+        name: policy[start : (starts[i + 1][1] if i + 1 < len(starts) else len(policy))]
+        for i, (name, start) in enumerate(starts)
+        if name != "default"
+    }
 
 
 def test_azd_variables_feed_the_text_retention_and_redaction_parameters_with_the_apps_defaults():

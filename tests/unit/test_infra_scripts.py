@@ -79,23 +79,30 @@ def required_env_values(script: str) -> set[str]:
 def env_values_provided() -> set[str]:
     outputs = set(re.findall(r"^output\s+([A-Z][A-Z0-9_]+)\s", (INFRA / "main.bicep").read_text(), re.M))
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
-    from_parameters = {name for entry in parameters.values()
-                       for name in re.findall(r"\$\{([A-Z][A-Z0-9_]+)", str(entry.get("value", "")))}
-    set_by_scripts = {name for path in SCRIPTS.glob("*.sh")
-                      for name in re.findall(r"azd env set ([A-Z][A-Z0-9_]+)", path.read_text())}
+    from_parameters = {
+        name
+        for entry in parameters.values()
+        for name in re.findall(r"\$\{([A-Z][A-Z0-9_]+)", str(entry.get("value", "")))
+    }
+    set_by_scripts = {
+        name for path in SCRIPTS.glob("*.sh") for name in re.findall(r"azd env set ([A-Z][A-Z0-9_]+)", path.read_text())
+    }
     return outputs | from_parameters | set_by_scripts | AZD_VALUES
 
 
 def test_every_env_value_a_script_needs_is_provided():
     provided = env_values_provided()
-    problems = [f"{path.name} needs {name}, which no output, parameter, azd or script sets"
-                for path in sorted(SCRIPTS.glob("*.sh")) for name in sorted(required_env_values(path.read_text()))
-                if name not in provided]
+    problems = [
+        f"{path.name} needs {name}, which no output, parameter, azd or script sets"
+        for path in sorted(SCRIPTS.glob("*.sh"))
+        for name in sorted(required_env_values(path.read_text()))
+        if name not in provided
+    ]
     assert not problems, "\n".join(problems)
 
 
 def test_env_value_reader_skips_reads_with_a_fallback():
-    script = 'a=$(azd env get-value NEEDED)\nb=$(azd env get-value OPTIONAL 2>/dev/null || echo x)\nc=$(get ALSO)\n'
+    script = "a=$(azd env get-value NEEDED)\nb=$(azd env get-value OPTIONAL 2>/dev/null || echo x)\nc=$(get ALSO)\n"
     assert required_env_values(script) == {"NEEDED", "ALSO"}
 
 

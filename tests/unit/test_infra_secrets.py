@@ -15,11 +15,19 @@ import pytest
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
-SECRET_NAME = re.compile(r"key(?!vault)|secret|password|connectionstring|sas|token", re.I)  # keyVault* is a name, not a key
+SECRET_NAME = re.compile(
+    r"key(?!vault)|secret|password|connectionstring|sas|token", re.I
+)  # keyVault* is a name, not a key
 KEY_FUNCTIONS = re.compile(r"\blist(Keys|ConnectionStrings|Secrets|AccountSas|ServiceSas)\s*\(|\.listKeys\(", re.I)
 # Names that look secret-ish but are not: azd's resource token and the Key Vault secret *id* of a certificate.
-ALLOWED_NAMES = {"resourceToken", "token", "sslCertificateSecretId", "smtpPasswordSecretName", "alertWebhooksSecretName",
-                 "LEDGER_SSL_CERTIFICATE_SECRET_ID"}  # names of Key Vault secrets, not their values
+ALLOWED_NAMES = {
+    "resourceToken",
+    "token",
+    "sslCertificateSecretId",
+    "smtpPasswordSecretName",
+    "alertWebhooksSecretName",
+    "LEDGER_SSL_CERTIFICATE_SECRET_ID",
+}  # names of Key Vault secrets, not their values
 
 
 def _outputs(text: str) -> list[tuple[str, str]]:
@@ -39,7 +47,9 @@ def test_bicep_files_exist():
 @pytest.mark.parametrize("path", BICEP_FILES, ids=_id)
 def test_no_output_carries_a_secret(path: Path):
     for name, expression in _outputs(path.read_text()):
-        assert not (SECRET_NAME.search(name) and name not in ALLOWED_NAMES), f"{_id(path)}: output {name} looks like a secret"
+        assert not (SECRET_NAME.search(name) and name not in ALLOWED_NAMES), (
+            f"{_id(path)}: output {name} looks like a secret"
+        )
         assert not KEY_FUNCTIONS.search(expression), f"{_id(path)}: output {name} reads keys"
         assert "ConnectionString" not in expression, f"{_id(path)}: output {name} exposes a connection string"
 

@@ -51,7 +51,7 @@ def readme_setting_names(text: str) -> set[str] | None:
         if line.startswith("#") and "settings" in line.lower():
             names: set[str] = set()
             in_table = False
-            for row in lines[index + 1:]:
+            for row in lines[index + 1 :]:
                 if row.startswith("#"):
                     break
                 if row.lstrip().startswith("|"):

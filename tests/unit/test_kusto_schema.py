@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from shared.ingest.calls import CallWriter
 from shared.ingest.pricing import PriceBook
-from shared.store.kusto_sink import MAPPING, TABLE, KustoExport, batch_tag, camel, columns, json_mapping, kusto_rows, table_schema
+from shared.store.kusto_sink import (
+    MAPPING,
+    TABLE,
+    KustoExport,
+    batch_tag,
+    camel,
+    columns,
+    json_mapping,
+    kusto_rows,
+    table_schema,
+)
 from shared.store.records import CallRecord
 from shared.store.schema import calls
 from shared.store.sql import SqlStore
@@ -22,22 +32,42 @@ SQL_FIELDS = [c.name for c in calls.columns if c.name in {f.name for f in datacl
 
 
 def _record(**overrides) -> CallRecord:
-    values = dict(call_id="call-1", time=datetime(2026, 11, 27, 9, 0, 0, 123000, tzinfo=timezone.utc), source="capture/v1",
-                  operation="chat.completions", model="gpt-4o", subscription_id="sub-1", user_id="oid-ana", status=200,
-                  duration_ms=812.5, streamed=True, prompt_tokens=31, completion_tokens=42, total_tokens=73,
-                  cost_usd=0.00051, tokens_estimated=False, prompt_text="Which hotel?", completion_text="The Ritz.",
-                  request_body='{"messages": []}')
+    values = dict(
+        call_id="call-1",
+        time=datetime(2026, 11, 27, 9, 0, 0, 123000, tzinfo=UTC),
+        source="capture/v1",
+        operation="chat.completions",
+        model="gpt-4o",
+        subscription_id="sub-1",
+        user_id="oid-ana",
+        status=200,
+        duration_ms=812.5,
+        streamed=True,
+        prompt_tokens=31,
+        completion_tokens=42,
+        total_tokens=73,
+        cost_usd=0.00051,
+        tokens_estimated=False,
+        prompt_text="Which hotel?",
+        completion_text="The Ritz.",
+        request_body='{"messages": []}',
+    )
     return CallRecord(**(values | overrides))
 
 
 def _kql_table_columns(table: str = "Calls") -> list[tuple[str, str]]:
     body = re.search(rf"^\.create-merge table {table} \((.*?)^\)", KQL.read_text(), re.S | re.M).group(1)
     pairs = [line.strip().rstrip(",") for line in body.strip().splitlines()]
-    return [(name.strip().removeprefix("['").removesuffix("']"), kind.strip()) for name, kind in (p.split(":") for p in pairs)]
+    return [
+        (name.strip().removeprefix("['").removesuffix("']"), kind.strip())
+        for name, kind in (p.split(":") for p in pairs)
+    ]
 
 
 def _kql_mapping() -> tuple[str, list[dict]]:
-    match = re.search(r'^\.create-or-alter table Calls ingestion json mapping "(\w+)"\n((?:\s+\'.*\'\n)+)', KQL.read_text(), re.M)
+    match = re.search(
+        r'^\.create-or-alter table Calls ingestion json mapping "(\w+)"\n((?:\s+\'.*\'\n)+)', KQL.read_text(), re.M
+    )
     text = "".join(re.findall(r"'(.*)'", match.group(2)))
     return match.group(1), orjson.loads(text)
 
@@ -46,7 +76,7 @@ def test_every_sql_calls_field_of_the_record_is_a_kusto_column_and_mapped():
     for store_text in (True, False):
         names = {c.field for c in columns(store_text)}
         mapped = {m["column"] for m in json_mapping(store_text)}
-        for field in SQL_FIELDS + ["ingested_at"]:
+        for field in [*SQL_FIELDS, "ingested_at"]:
             assert field in names, field
             assert camel(field) in mapped, field
 
@@ -67,20 +97,25 @@ def test_text_columns_only_when_text_is_kept():
 
 
 def test_rows_are_json_lines_in_the_mapping_shape():
-    ingested = datetime(2026, 11, 27, 9, 5, tzinfo=timezone.utc)
+    ingested = datetime(2026, 11, 27, 9, 5, tzinfo=UTC)
     lines = kusto_rows([_record(), _record(call_id="call-2", cost_usd=None)], ingested_at=ingested).splitlines()
     first, second = (orjson.loads(line) for line in lines)
     assert list(first) == [m["column"] for m in json_mapping(True)]
     assert first["callId"] == "call-1" and first["time"] == "2026-11-27T09:00:00.123000Z"
     assert first["ingestedAt"] == "2026-11-27T09:05:00.000000Z"
-    assert (first["streamed"], first["contentFiltered"], first["costUsd"], first["totalTokens"]) == (True, False, 0.00051, 73)
+    assert (first["streamed"], first["contentFiltered"], first["costUsd"], first["totalTokens"]) == (
+        True,
+        False,
+        0.00051,
+        73,
+    )
     assert (first["promptText"], first["completionText"]) == ("Which hotel?", "The Ritz.")
     assert "requestBody" not in first  # raw bodies stay in SQL
     assert second["costUsd"] is None  # unpriced stays null, never 0
 
 
 def test_rows_carry_no_text_when_text_is_not_kept():
-    row = orjson.loads(kusto_rows([_record()], ingested_at=datetime(2026, 11, 27, tzinfo=timezone.utc), store_text=False))
+    row = orjson.loads(kusto_rows([_record()], ingested_at=datetime(2026, 11, 27, tzinfo=UTC), store_text=False))
     assert "promptText" not in row and "completionText" not in row and row["promptTokens"] == 31
 
 
@@ -97,13 +132,18 @@ class _CollectingSink:
 def test_the_rows_ingest_hands_adx_carry_no_secret_whoever_built_the_record():
     """Ingest masks a call before it writes it and gives the sinks what it wrote (new calls as written, merged
     ones re-read), so ADX keeps no more than SQL does, however the record was made."""
-    key, url = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234", "https://h.openai.azure.com/x?api-key=Zx9kQ2mV7pL4rT8w&sig=AbC%2Bdef123%3D"
+    key, url = (
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234",
+        "https://h.openai.azure.com/x?api-key=Zx9kQ2mV7pL4rT8w&sig=AbC%2Bdef123%3D",
+    )
     adx = _CollectingSink()
     store = SqlStore.from_url("sqlite://")
     writer = CallWriter(store, PriceBook(), sinks=[KustoExport(adx)])
     now = datetime(2026, 11, 27, 9, 5)
-    pieces = [_record(prompt_text=f"use {key}", completion_text=f"Bearer {key}", backend_url=url),
-              _record(source="azure-monitor", error_message=f"denied for {key}", error_code="E")]  # merged into the first
+    pieces = [
+        _record(prompt_text=f"use {key}", completion_text=f"Bearer {key}", backend_url=url),
+        _record(source="azure-monitor", error_message=f"denied for {key}", error_code="E"),
+    ]  # merged into the first
     try:
         for piece in pieces:
             with store.write() as conn:
@@ -134,9 +174,16 @@ def test_the_kql_file_creates_the_same_table_and_mapping():
 
 def test_the_kql_file_deduplicates_merged_calls_and_has_hourly_views():
     text = KQL.read_text()
-    assert re.search(r"materialized-view .*CallsLatest on table CallUsage\n\{\n\s+CallUsage\n\s+\| summarize arg_max\(ingestedAt, \*\) by callId", text)
+    assert re.search(
+        r"materialized-view .*CallsLatest on table CallUsage\n\{\n\s+CallUsage\n\s+\| summarize arg_max\(ingestedAt, \*\) by callId",
+        text,
+    )
     for view, key in (("UsageHourlyBySubscription", "subscriptionId"), ("UsageHourlyByUser", "userId")):
-        assert re.search(rf"materialized-view .*{view} on table Calls\n\{{.*?by hour = bin\(\['time'\], 1h\), {key}, model\n\}}", text, re.S)
+        assert re.search(
+            rf"materialized-view .*{view} on table Calls\n\{{.*?by hour = bin\(\['time'\], 1h\), {key}, model\n\}}",
+            text,
+            re.S,
+        )
     # a database script runs commands separated by blank lines: no command may contain one
     for command in re.split(r"\n\s*\n", text):
         lines = [line for line in command.splitlines() if not line.lstrip().startswith("//")]
@@ -144,7 +191,9 @@ def test_the_kql_file_deduplicates_merged_calls_and_has_hourly_views():
 
 
 TEXT_COLUMNS = ("promptText", "completionText")
-RETENTION = re.compile(r"^\.alter-merge table (\w+) policy retention softdelete = (\d+)d recoverability = disabled$", re.M)
+RETENTION = re.compile(
+    r"^\.alter-merge table (\w+) policy retention softdelete = (\d+)d recoverability = disabled$", re.M
+)
 
 
 def test_text_lives_only_in_calls_which_keeps_the_text_retention_while_call_usage_keeps_every_number():
@@ -153,8 +202,15 @@ def test_text_lives_only_in_calls_which_keeps_the_text_retention_while_call_usag
     assert _kql_table_columns("CallUsage") == [c for c in _kql_table_columns() if c[0] not in TEXT_COLUMNS]
     assert re.search(r"CallsWithoutText\(\)\n\{\n\s+Calls\n\s+\| project-away promptText, completionText\n\}", text)
     policy = re.search(r"^\.alter table CallUsage policy update @'(.*)'$", text, re.M)
-    assert orjson.loads(policy.group(1)) == [{"IsEnabled": True, "Source": "Calls", "Query": "CallsWithoutText()",
-                                              "IsTransactional": True, "PropagateIngestionProperties": False}]
+    assert orjson.loads(policy.group(1)) == [
+        {
+            "IsEnabled": True,
+            "Source": "Calls",
+            "Query": "CallsWithoutText()",
+            "IsTransactional": True,
+            "PropagateIngestionProperties": False,
+        }
+    ]
     # only Calls has its own retention, the settings' default of 90 days (the database keeps 365)
     assert RETENTION.findall(text) == [("Calls", "90")]
     # a view keeps its own copy past Calls' retention: one that keeps whole rows reads CallUsage

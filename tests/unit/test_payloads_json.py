@@ -16,13 +16,16 @@ def body(name: str) -> bytes:
 
 
 def test_chat_tool_calls_usage_from_string_numbers_and_cached_tokens():
-    facts = parse_payloads("chat.completions", body("chat_tools_request.json"), body("chat_tools_response.json"),
-                           "application/json")
+    facts = parse_payloads(
+        "chat.completions", body("chat_tools_request.json"), body("chat_tools_response.json"), "application/json"
+    )
     assert facts.request_model == "gpt-4o"
     assert facts.response_model == "gpt-4o-2024-11-20"
     assert facts.finish_reason == "tool_calls"
-    assert [c["function"]["arguments"] for c in facts.tool_calls] == ['{"city":"Paris","unit":"c"}',
-                                                                        '{"city":"Lisbon","unit":"c"}']
+    assert [c["function"]["arguments"] for c in facts.tool_calls] == [
+        '{"city":"Paris","unit":"c"}',
+        '{"city":"Lisbon","unit":"c"}',
+    ]
     usage = facts.usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (98, 52, 150)
     assert usage.cached_tokens == 64 and usage.reasoning_tokens == 0 and not usage.estimated
@@ -35,7 +38,10 @@ def test_chat_params_drop_messages_and_keep_tool_names():
     assert facts.params["tools"] == ["get_weather"]
     assert facts.params["temperature"] == 0.2 and facts.params["max_tokens"] == 400
     assert facts.params["tool_choice"] == "auto" and facts.params["user"] == "ana@contoso.com"
-    assert facts.prompt_text == "You are a travel assistant for Contoso.\nWhat is the weather in Paris and in Lisbon today?"
+    assert (
+        facts.prompt_text
+        == "You are a travel assistant for Contoso.\nWhat is the weather in Paris and in Lisbon today?"
+    )
 
 
 def test_chat_content_filter_finish_reason_marks_call_filtered_and_keeps_verdicts():
@@ -44,14 +50,18 @@ def test_chat_content_filter_finish_reason_marks_call_filtered_and_keeps_verdict
     assert facts.finish_reason == "content_filter"
     assert facts.content_filter["prompt"][0]["prompt_index"] == 0
     assert facts.content_filter["completion"][0]["content_filter_results"]["violence"] == {
-        "filtered": True, "severity": "medium"}
+        "filtered": True,
+        "severity": "medium",
+    }
     assert facts.completion_text == "The knights circled each other in the courtyard"
 
 
 def test_chat_message_content_parts_become_text_with_image_placeholder():
-    request = b'{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},' \
-              b'{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},' \
-              b'{"role":"assistant","content":null,"tool_calls":[]}]}'
+    request = (
+        b'{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},'
+        b'{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},'
+        b'{"role":"assistant","content":null,"tool_calls":[]}]}'
+    )
     facts = parse_payloads("chat.completions", request, None)
     assert facts.prompt_text == "What is this?\n[image]"
 
@@ -82,21 +92,27 @@ def test_legacy_completions_text_and_prompt_list():
 
 
 def test_embeddings_string_input_is_prompt_text_and_has_no_completion_tokens():
-    facts = parse_payloads("embeddings", body("embeddings_string_request.json"), body("embeddings_string_response.json"))
+    facts = parse_payloads(
+        "embeddings", body("embeddings_string_request.json"), body("embeddings_string_response.json")
+    )
     assert facts.prompt_text == "The ledger keeps every Azure OpenAI call."
     assert facts.params == {"model": "text-embedding-3-small", "dimensions": 256, "encoding_format": "float"}
     assert (facts.usage.prompt_tokens, facts.usage.completion_tokens, facts.usage.total_tokens) == (10, 0, 10)
 
 
 def test_embeddings_token_id_input_has_no_text_and_counts_ids_when_usage_is_absent():
-    facts = parse_payloads("embeddings", body("embeddings_tokens_request.json"), body("embeddings_tokens_response.json"))
+    facts = parse_payloads(
+        "embeddings", body("embeddings_tokens_request.json"), body("embeddings_tokens_response.json")
+    )
     assert facts.prompt_text is None and facts.usage.prompt_tokens == 6 and not facts.usage.estimated
     facts = parse_payloads("embeddings", body("embeddings_tokens_request.json"), None)
     assert facts.usage.prompt_tokens == 6 and facts.usage.estimated
 
 
 def test_dalle3_counts_images_and_keeps_per_image_filter_results():
-    facts = parse_payloads("images.generations", body("images_dalle3_request.json"), body("images_dalle3_response.json"))
+    facts = parse_payloads(
+        "images.generations", body("images_dalle3_request.json"), body("images_dalle3_response.json")
+    )
     assert facts.prompt_text == "A watercolor lighthouse at dawn"
     assert facts.usage.images == 1 and facts.usage.total_tokens == 0 and not facts.usage.estimated
     assert facts.params["size"] == "1024x1024" and facts.params["quality"] == "hd"
@@ -106,15 +122,17 @@ def test_dalle3_counts_images_and_keeps_per_image_filter_results():
 
 
 def test_gpt_image_1_uses_input_and_output_tokens():
-    facts = parse_payloads("images.generations", body("images_gptimage1_request.json"),
-                           body("images_gptimage1_response.json"))
+    facts = parse_payloads(
+        "images.generations", body("images_gptimage1_request.json"), body("images_gptimage1_response.json")
+    )
     usage = facts.usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.images) == (14, 2112, 2126, 2)
 
 
 def test_whisper_verbose_json_duration_becomes_audio_seconds_from_multipart_request():
-    facts = parse_payloads("audio.transcriptions", body("whisper_multipart_request.txt"),
-                           body("whisper_verbose_response.json"))
+    facts = parse_payloads(
+        "audio.transcriptions", body("whisper_multipart_request.txt"), body("whisper_verbose_response.json")
+    )
     assert facts.request_model == "whisper-1"
     assert facts.params["response_format"] == "verbose_json"
     assert facts.prompt_text == "Contoso, Fabrikam"
@@ -162,8 +180,9 @@ def test_responses_json_text_instructions_and_usage_details():
 
 def test_responses_function_call_and_reasoning_tokens():
     facts = parse_payloads("responses", None, body("responses_reasoning_tools.json"))
-    assert facts.tool_calls == [{"id": "call_9x", "type": "function",
-                                 "function": {"name": "lookup_order", "arguments": '{"order":"A-17"}'}}]
+    assert facts.tool_calls == [
+        {"id": "call_9x", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order":"A-17"}'}}
+    ]
     assert facts.usage.reasoning_tokens == 192
 
 
@@ -186,8 +205,9 @@ def test_assistants_run_list_and_running_run_count_nothing():
 
 
 def test_assistants_message_text_is_never_estimated():
-    facts = parse_payloads("assistants", b'{"role":"user","content":"What is my invoice total?"}',
-                           body("assistants_message.json"))
+    facts = parse_payloads(
+        "assistants", b'{"role":"user","content":"What is my invoice total?"}', body("assistants_message.json")
+    )
     assert facts.prompt_text == "What is my invoice total?"
     assert facts.completion_text == "Your invoice total is 42 EUR."
     assert facts.usage is None

@@ -24,8 +24,12 @@ def body(name: str) -> bytes:
 
 
 def chat(stream_name: str, request: bytes | None = None, content_type: str | None = SSE):
-    return parse_payloads("chat.completions", request if request is not None else body("chat_stream_request.json"),
-                          body(stream_name), content_type)
+    return parse_payloads(
+        "chat.completions",
+        request if request is not None else body("chat_stream_request.json"),
+        body(stream_name),
+        content_type,
+    )
 
 
 def oracle(stream_name: str):
@@ -39,9 +43,19 @@ def oracle(stream_name: str):
     return state.current_completion_snapshot
 
 
-@pytest.mark.parametrize("name", ["chat_stream_azure.sse", "chat_stream_usage.sse", "chat_stream_no_usage.sse",
-                                  "chat_stream_n2.sse", "chat_stream_tool_calls.sse", "chat_stream_late_filter.sse",
-                                  "chat_stream_interrupted.sse", "chat_stream_filtered.sse"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chat_stream_azure.sse",
+        "chat_stream_usage.sse",
+        "chat_stream_no_usage.sse",
+        "chat_stream_n2.sse",
+        "chat_stream_tool_calls.sse",
+        "chat_stream_late_filter.sse",
+        "chat_stream_interrupted.sse",
+        "chat_stream_filtered.sse",
+    ],
+)
 def test_chat_stream_matches_openai_accumulator(name):
     facts = chat(name)
     expected = oracle(name)
@@ -53,14 +67,19 @@ def test_chat_stream_matches_openai_accumulator(name):
     assert ours == theirs
     if expected.usage is not None:
         assert (facts.usage.prompt_tokens, facts.usage.completion_tokens, facts.usage.total_tokens) == (
-            expected.usage.prompt_tokens, expected.usage.completion_tokens, expected.usage.total_tokens)
+            expected.usage.prompt_tokens,
+            expected.usage.completion_tokens,
+            expected.usage.total_tokens,
+        )
         assert not facts.usage.estimated
 
 
 def test_azure_first_chunk_with_empty_choices_gives_prompt_filter_results_not_usage():
     facts = chat("chat_stream_azure.sse")
     assert facts.content_filter["prompt"][0]["content_filter_results"]["jailbreak"] == {
-        "filtered": False, "detected": False}
+        "filtered": False,
+        "detected": False,
+    }
     assert facts.response_model == "gpt-4o-2024-11-20"
     assert facts.completion_text == "The ledger records every call, streamed or not."
     assert facts.streamed and facts.stream_complete
@@ -98,9 +117,14 @@ def test_n2_stream_choice_zero_is_the_completion_and_both_are_estimated_when_nee
     assert facts.usage.total_tokens == 20
     no_usage = body("chat_stream_n2.sse").decode().rsplit("data: {", 1)[0] + "data: [DONE]\n\n"
     estimated = parse_payloads("chat.completions", None, no_usage, SSE)
-    only_first = parse_payloads("chat.completions", None,
-                                "data: " + orjson.dumps({"choices": [{"index": 0, "delta": {"content": "Yes, it does."}}]}).decode()
-                                + "\n\ndata: [DONE]\n\n", SSE)
+    only_first = parse_payloads(
+        "chat.completions",
+        None,
+        "data: "
+        + orjson.dumps({"choices": [{"index": 0, "delta": {"content": "Yes, it does."}}]}).decode()
+        + "\n\ndata: [DONE]\n\n",
+        SSE,
+    )
     assert estimated.usage.completion_tokens > only_first.usage.completion_tokens
 
 

@@ -12,13 +12,28 @@ from genai_prices import Usage, calc_price
 from shared.ingest.pricing import PriceBook, load_overrides, normalise_model, to_genai_usage
 from shared.store.records import TokenUsage
 
-AZURE_NAMES = ["gpt-35-turbo", "gpt-4o-2024-08-06", "gpt-4o-mini", "gpt-4o-mini-2024-07-18",
-               "text-embedding-3-small", "o3-mini", "o3-mini-2025-01-31", "gpt-4.1", "gpt-5-mini"]
+AZURE_NAMES = [
+    "gpt-35-turbo",
+    "gpt-4o-2024-08-06",
+    "gpt-4o-mini",
+    "gpt-4o-mini-2024-07-18",
+    "text-embedding-3-small",
+    "o3-mini",
+    "o3-mini-2025-01-31",
+    "gpt-4.1",
+    "gpt-5-mini",
+]
 
 
 def usage(prompt: int = 0, completion: int = 0, cached: int = 0, reasoning: int = 0, **kw: object) -> TokenUsage:
-    return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
-                      cached_tokens=cached, reasoning_tokens=reasoning, **kw)  # type: ignore[arg-type]
+    return TokenUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        cached_tokens=cached,
+        reasoning_tokens=reasoning,
+        **kw,  # type: ignore[arg-type]  # any other field a test sets, whatever its type
+    )
 
 
 def write_prices(tmp_path: Path, entries: object) -> Path:
@@ -32,9 +47,18 @@ def test_azure_model_names_resolve_to_a_list_price(model: str) -> None:
     assert PriceBook().cost_usd(model, usage(1000, 100)) is not None
 
 
-@pytest.mark.parametrize("model", AZURE_NAMES + ["gpt-4", "o1", "gpt-4.1-nano"])
-@pytest.mark.parametrize("counts", [(1000, 300, 200, 0), (123_457, 9_876, 100_000, 4_321), (1, 1, 1, 1),
-                                    (0, 0, 0, 0), (7, 0, 0, 0), (250_000, 50_000, 0, 40_000)])
+@pytest.mark.parametrize("model", [*AZURE_NAMES, "gpt-4", "o1", "gpt-4.1-nano"])
+@pytest.mark.parametrize(
+    "counts",
+    [
+        (1000, 300, 200, 0),
+        (123_457, 9_876, 100_000, 4_321),
+        (1, 1, 1, 1),
+        (0, 0, 0, 0),
+        (7, 0, 0, 0),
+        (250_000, 50_000, 0, 40_000),
+    ],
+)
 def test_fast_path_equals_genai_prices_exactly(model: str, counts: tuple[int, int, int, int]) -> None:
     book = PriceBook()
     call = usage(*counts)
@@ -81,7 +105,8 @@ def test_known_model_with_no_tokens_costs_zero() -> None:
 def test_gpt35_spelling_is_normalised() -> None:
     assert normalise_model("GPT-35-Turbo") == "gpt-3.5-turbo"
     assert PriceBook().cost_usd("gpt-35-turbo", usage(1_000_000)) == PriceBook().cost_usd(
-        "gpt-3.5-turbo", usage(1_000_000))
+        "gpt-3.5-turbo", usage(1_000_000)
+    )
 
 
 def test_whisper_is_priced_per_audio_minute() -> None:
@@ -97,23 +122,34 @@ def test_dalle_images_have_no_list_price_so_cost_none() -> None:
 
 
 def test_override_prices_images_and_tokens(tmp_path: Path) -> None:
-    path = write_prices(tmp_path, {"prices": [
-        {"model": "dall-e-3", "perImage": 0.04},
-        {"model": "gpt-4o*", "inputPerMTok": 2.0, "cachedInputPerMTok": 1.0, "outputPerMTok": 8.0},
-    ]})
+    path = write_prices(
+        tmp_path,
+        {
+            "prices": [
+                {"model": "dall-e-3", "perImage": 0.04},
+                {"model": "gpt-4o*", "inputPerMTok": 2.0, "cachedInputPerMTok": 1.0, "outputPerMTok": 8.0},
+            ]
+        },
+    )
     book = PriceBook(path)
     assert book.cost_usd("dall-e-3", usage(images=3)) == pytest.approx(0.12)
     assert book.cost_usd("gpt-4o-2024-08-06", usage(1000, 500, cached=400)) == pytest.approx(
-        600 * 2e-6 + 400 * 1e-6 + 500 * 8e-6)
+        600 * 2e-6 + 400 * 1e-6 + 500 * 8e-6
+    )
     assert book.cost_usd("gpt-4.1", usage(1000)) == pytest.approx(1000 * 2e-6)  # falls back to list price
 
 
 def test_override_most_specific_entry_wins_whatever_the_file_order(tmp_path: Path) -> None:
-    path = write_prices(tmp_path, {"prices": [
-        {"model": "gpt-4o*", "inputPerMTok": 1.0},
-        {"model": "gpt-4o*", "region": "swedencentral", "inputPerMTok": 2.0},
-        {"deployment": "chat-prod", "inputPerMTok": 3.0},
-    ]})
+    path = write_prices(
+        tmp_path,
+        {
+            "prices": [
+                {"model": "gpt-4o*", "inputPerMTok": 1.0},
+                {"model": "gpt-4o*", "region": "swedencentral", "inputPerMTok": 2.0},
+                {"deployment": "chat-prod", "inputPerMTok": 3.0},
+            ]
+        },
+    )
     book = PriceBook(path)
     m = usage(1_000_000)
     assert book.cost_usd("gpt-4o", m, deployment="chat-prod", region="Sweden Central") == pytest.approx(3.0)
@@ -140,16 +176,18 @@ def test_override_can_match_on_operation(tmp_path: Path) -> None:
     assert book.cost_usd("anything", usage(2_000_000), operation="chat.completions") is None
 
 
-@pytest.mark.parametrize(("entries", "problem"), [
-    ({"prices": [{"model": "a", "inputPerMTok": 1}, {"model": "b", "inputPerMTok": -1}]}, "entry 1: inputPerMTok"),
-    ({"prices": [{"model": "a"}]}, "entry 0: no price given"),
-    ({"prices": [{"model": "a", "inputPerMtok": 1}]}, "entry 0: unknown key(s) inputPerMtok"),
-    ({"prices": [{"model": "a", "ptu": "yes"}]}, "entry 0: ptu must be"),
-    ({"prices": ["gpt-4o"]}, "entry 0: expected an object"),
-    ({"models": []}, 'expected an object {"prices"'),
-])
-def test_malformed_override_file_names_file_entry_and_problem(tmp_path: Path, entries: object,
-                                                              problem: str) -> None:
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ({"prices": [{"model": "a", "inputPerMTok": 1}, {"model": "b", "inputPerMTok": -1}]}, "entry 1: inputPerMTok"),
+        ({"prices": [{"model": "a"}]}, "entry 0: no price given"),
+        ({"prices": [{"model": "a", "inputPerMtok": 1}]}, "entry 0: unknown key(s) inputPerMtok"),
+        ({"prices": [{"model": "a", "ptu": "yes"}]}, "entry 0: ptu must be"),
+        ({"prices": ["gpt-4o"]}, "entry 0: expected an object"),
+        ({"models": []}, 'expected an object {"prices"'),
+    ],
+)
+def test_malformed_override_file_names_file_entry_and_problem(tmp_path: Path, entries: object, problem: str) -> None:
     path = write_prices(tmp_path, entries)
     with pytest.raises(ValueError) as info:
         load_overrides(path)
@@ -159,7 +197,7 @@ def test_malformed_override_file_names_file_entry_and_problem(tmp_path: Path, en
 def test_override_file_that_is_not_json_raises_value_error(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ValueError, match="prices.json: cannot read it as JSON"):
+    with pytest.raises(ValueError, match=r"prices\.json: cannot read it as JSON"):
         PriceBook(path)
 
 

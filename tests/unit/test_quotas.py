@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from shared.alerts.quotas import Quota, QuotaError, period_bounds, quota_from_json, status_of
 
-UTC = timezone.utc
+UTC = UTC
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -39,8 +39,14 @@ def test_october_in_paris_spans_the_daylight_saving_change():
 
 def test_iso_week_starts_on_monday():
     # Sunday 2026-11-29 at 23:30 UTC is Monday 00:30 in Paris: a new week there, the old one in UTC.
-    assert period_bounds("week", at("2026-11-29T23:30:00Z"), PARIS) == (at("2026-11-29T23:00:00Z"), at("2026-12-06T23:00:00Z"))
-    assert period_bounds("week", at("2026-11-29T23:30:00Z"), ZoneInfo("UTC")) == (at("2026-11-23T00:00:00Z"), at("2026-11-30T00:00:00Z"))
+    assert period_bounds("week", at("2026-11-29T23:30:00Z"), PARIS) == (
+        at("2026-11-29T23:00:00Z"),
+        at("2026-12-06T23:00:00Z"),
+    )
+    assert period_bounds("week", at("2026-11-29T23:30:00Z"), ZoneInfo("UTC")) == (
+        at("2026-11-23T00:00:00Z"),
+        at("2026-11-30T00:00:00Z"),
+    )
 
 
 def test_december_rolls_into_the_next_year():
@@ -59,7 +65,9 @@ def test_status_uses_the_higher_share_of_the_two_limits_and_forecasts_linearly()
 
 def test_status_reaching_100_after_the_period_end_has_no_full_moment():
     quota = Quota("user", "u", "day", 1000, None)
-    status = status_of(quota, at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), at("2026-11-01T12:00:00Z"), 400, None)
+    status = status_of(
+        quota, at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), at("2026-11-01T12:00:00Z"), 400, None
+    )
     assert (status.percent, status.forecast_percent, status.forecast_full_at, status.crossed) == (40.0, 80.0, None, ())
 
 
@@ -68,15 +76,18 @@ def test_quota_definition_defaults_thresholds_and_dedupes_recipients():
     assert quota.thresholds == (50, 80, 100) and quota.notify == ("a@x.com",)
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"period": "year", "limitTokens": 1}, "period"),
-    ({"period": "day"}, "limitTokens"),
-    ({"period": "day", "limitTokens": -5}, "limitTokens"),
-    ({"period": "day", "limitCostUsd": "ten"}, "limitCostUsd"),
-    ({"period": "day", "limitTokens": 1, "thresholds": [0]}, "thresholds"),
-    ({"period": "day", "limitTokens": 1, "notify": ["not-an-address"]}, "notify"),
-    ({"period": "day", "limitTokens": 1, "budget": 3}, "budget"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"period": "year", "limitTokens": 1}, "period"),
+        ({"period": "day"}, "limitTokens"),
+        ({"period": "day", "limitTokens": -5}, "limitTokens"),
+        ({"period": "day", "limitCostUsd": "ten"}, "limitCostUsd"),
+        ({"period": "day", "limitTokens": 1, "thresholds": [0]}, "thresholds"),
+        ({"period": "day", "limitTokens": 1, "notify": ["not-an-address"]}, "notify"),
+        ({"period": "day", "limitTokens": 1, "budget": 3}, "budget"),
+    ],
+)
 def test_an_invalid_quota_names_the_field(body, field):
     with pytest.raises(QuotaError) as error:
         quota_from_json(body, "subscription", "s")

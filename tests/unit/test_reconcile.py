@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from shared.adapters.monitor_query import gateway_hourly_kql
 from shared.jobs.reconcile import compare, run_reconcile
 from shared.store.sql import SqlStore
 from tests.conftest import make_context
 
-H0 = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
+H0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 H1 = H0 + timedelta(hours=1)
 
 
@@ -27,7 +27,11 @@ def test_an_hour_missing_from_the_ledger_entirely_is_a_gap_and_extra_ledger_call
 
 def test_kql_counts_llm_operations_per_hour_case_insensitively():
     kql = gateway_hourly_kql(["ChatCompletions_Create", "embeddings_create"])
-    assert kql.startswith("ApiManagementGatewayLogs") and '"chatcompletions_create"' in kql and "bin(TimeGenerated, 1h)" in kql
+    assert (
+        kql.startswith("ApiManagementGatewayLogs")
+        and '"chatcompletions_create"' in kql
+        and "bin(TimeGenerated, 1h)" in kql
+    )
 
 
 def test_reconcile_without_a_workspace_is_skipped_with_one_log_line(tmp_path, caplog):
@@ -40,7 +44,7 @@ def test_reconcile_without_a_workspace_is_skipped_with_one_log_line(tmp_path, ca
 def test_a_gap_is_alerted_once(tmp_path):
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'l.db'}")
     context = make_context(store)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     rows = [{"hour": hour, "calls": 10}]
     first = run_reconcile(context, now=now, query=lambda start, end: rows)

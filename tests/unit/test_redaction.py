@@ -12,10 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.store.records import CallRecord, DeadLetter
-from shared.ingest.redaction import (MASK, install_log_redaction, redact_bytes, redact_dead_letter, redact_json, redact_record,
-                                     redact_text)
+from shared.ingest.redaction import (
+    MASK,
+    install_log_redaction,
+    redact_bytes,
+    redact_dead_letter,
+    redact_json,
+    redact_record,
+    redact_text,
+)
 from shared.ingest.secret_patterns import KINDS, find_secrets
+from shared.store.records import CallRecord, DeadLetter
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJvaWQiOiIxMjM0NTY3ODkwIiwidXBuIjoiYW5hQGNvbnRvc28uY29tIn0.c2lnbmF0dXJlLXBhcnQ"
 HEX_KEY = "0123456789abcdef0123456789ABCDEF"
@@ -34,18 +41,31 @@ MASKED = {
     "openai-legacy-key": ("sk-4f9Qx2LmN8pR3tV7wY1zA5cE9gJ2kM6o", "sk-4f9Qx2LmN8pR3tV7wY1zA5cE9gJ2kM6o"),
     "api-key-header": ("api-key: Zx9kQ2mV7pL4rT8w", "Zx9kQ2mV7pL4rT8w"),
     "api-key-json": ('{"api-key": "Zx9kQ2mV7pL4rT8w"}', "Zx9kQ2mV7pL4rT8w"),
-    "api-key-query": ("https://x.openai.azure.com/openai?api-version=2024-10-21&api-key=Zx9kQ2mV7pL4rT8w", "Zx9kQ2mV7pL4rT8w"),
+    "api-key-query": (
+        "https://x.openai.azure.com/openai?api-version=2024-10-21&api-key=Zx9kQ2mV7pL4rT8w",
+        "Zx9kQ2mV7pL4rT8w",
+    ),
     "api-key-env": (f"AZURE_OPENAI_API_KEY={AZURE_KEY}", AZURE_KEY),
     "subscription-key": (f"Ocp-Apim-Subscription-Key: {AZURE_KEY}", AZURE_KEY),
     "key1-json": (f'{{"key1": "{AZURE_KEY}"}}', AZURE_KEY),
-    "account-key": ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Q2xvdWRLZXkxMjM0NTY3ODkw+/AbCd==;"
-                    "EndpointSuffix=core.windows.net", "Q2xvdWRLZXkxMjM0NTY3ODkw+/AbCd=="),
-    "shared-access-key": ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=root;"
-                          "SharedAccessKey=U2VydmljZUJ1c0tleTEyMzQ1Njc4OTA=", "U2VydmljZUJ1c0tleTEyMzQ1Njc4OTA="),
-    "sas-signature": ("https://acct.blob.core.windows.net/c/b.json?sv=2022-11-02&se=2026-12-01&sig=AbC%2Bdef123%3D&sp=r",
-                      "AbC%2Bdef123%3D"),
-    "sql-password": ("Server=tcp:x.database.windows.net;Database=db;User ID=sa;Password=Hunter2-Pass!;Encrypt=yes",
-                     "Hunter2-Pass!"),
+    "account-key": (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Q2xvdWRLZXkxMjM0NTY3ODkw+/AbCd==;"
+        "EndpointSuffix=core.windows.net",
+        "Q2xvdWRLZXkxMjM0NTY3ODkw+/AbCd==",
+    ),
+    "shared-access-key": (
+        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=root;"
+        "SharedAccessKey=U2VydmljZUJ1c0tleTEyMzQ1Njc4OTA=",
+        "U2VydmljZUJ1c0tleTEyMzQ1Njc4OTA=",
+    ),
+    "sas-signature": (
+        "https://acct.blob.core.windows.net/c/b.json?sv=2022-11-02&se=2026-12-01&sig=AbC%2Bdef123%3D&sp=r",
+        "AbC%2Bdef123%3D",
+    ),
+    "sql-password": (
+        "Server=tcp:x.database.windows.net;Database=db;User ID=sa;Password=Hunter2-Pass!;Encrypt=yes",
+        "Hunter2-Pass!",
+    ),
     "odbc-pwd": ("Driver={ODBC Driver 18};Uid=sa;Pwd={se;cret-Value-1};Encrypt=yes", "se;cret-Value-1"),
     "password-json": ('{"user": "ana", "password": "correct horse"}', "correct"),
     "password-yaml": ("password: hunter2", "hunter2"),
@@ -109,17 +129,22 @@ def test_every_kind_of_secret_has_a_positive_case_and_no_kept_text_looks_like_on
 def test_only_the_secret_goes_and_its_label_stays() -> None:
     assert redact_text(f'curl -H "Authorization: Bearer {JWT}"') == f'curl -H "Authorization: Bearer {MASK}"'
     assert redact_text(MASKED["sas-signature"][0]) == (
-        f"https://acct.blob.core.windows.net/c/b.json?sv=2022-11-02&se=2026-12-01&sig={MASK}&sp=r")
+        f"https://acct.blob.core.windows.net/c/b.json?sv=2022-11-02&se=2026-12-01&sig={MASK}&sp=r"
+    )
     assert redact_text(MASKED["account-key"][0]) == (
-        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={MASK};EndpointSuffix=core.windows.net")
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={MASK};EndpointSuffix=core.windows.net"
+    )
 
 
-@pytest.mark.parametrize("template", [
-    '{{\\"api-key\\": \\"{}\\"}}',  # a JSON body inside a JSON string
-    '\\\\\\"api-key\\\\\\": \\\\\\"{}\\\\\\"',  # ... inside a third level
-    'note: \\u0022api-key\\u0022: \\u0022{}\\u0022',  # quotes written as \u0022
-    'header:\\napi-key: {}\\n',  # after an escaped newline
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{\\"api-key\\": \\"{}\\"}}',  # a JSON body inside a JSON string
+        '\\\\\\"api-key\\\\\\": \\\\\\"{}\\\\\\"',  # ... inside a third level
+        "note: \\u0022api-key\\u0022: \\u0022{}\\u0022",  # quotes written as \u0022
+        "header:\\napi-key: {}\\n",  # after an escaped newline
+    ],
+)
 def test_labelled_keys_are_found_inside_escaped_json(template: str) -> None:
     text = template.format("Zx9kQ2mV7pL4rT8w")
     masked = redact_text(text)
@@ -144,8 +169,12 @@ def test_a_mask_never_makes_text_longer() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([t for t, _ in MASKED.values()] + list(KEPT.values()) + [" ", "\n", '"', "\\", "=", ":"]),
-                max_size=8))
+@given(
+    st.lists(
+        st.sampled_from([t for t, _ in MASKED.values()] + list(KEPT.values()) + [" ", "\n", '"', "\\", "=", ":"]),
+        max_size=8,
+    )
+)
 def test_masking_twice_changes_nothing_and_never_lengthens(pieces: list[str]) -> None:
     text = " ".join(pieces)
     once = redact_text(text)
@@ -154,9 +183,15 @@ def test_masking_twice_changes_nothing_and_never_lengthens(pieces: list[str]) ->
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.one_of(st.sampled_from([t for t, _ in MASKED.values()]), st.text(max_size=20), st.integers(-2**63, 2**63 - 1)),
-                    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                    max_leaves=12))
+@given(
+    st.recursive(
+        st.one_of(
+            st.sampled_from([t for t, _ in MASKED.values()]), st.text(max_size=20), st.integers(-(2**63), 2**63 - 1)
+        ),
+        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+        max_leaves=12,
+    )
+)
 def test_masked_json_bytes_still_parse_to_the_same_shape(doc) -> None:
     raw = orjson.dumps({"body": orjson.dumps(doc).decode(), "doc": doc})
     masked = redact_bytes(raw)
@@ -175,8 +210,13 @@ def test_raw_bytes_are_masked_in_place_and_other_bytes_survive() -> None:
 
 
 def test_json_values_are_masked_with_their_labels_in_view() -> None:
-    tool_calls = [{"id": "call_1", "type": "function",
-                   "function": {"name": "connect", "arguments": '{"api_key": "Zx9kQ2mV7pL4rT8w", "region": "eu"}'}}]
+    tool_calls = [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "connect", "arguments": '{"api_key": "Zx9kQ2mV7pL4rT8w", "region": "eu"}'},
+        }
+    ]
     masked = redact_json(tool_calls)
     assert masked[0]["function"]["arguments"] == f'{{"api_key": "{MASK}", "region": "eu"}}'
     assert masked[0]["id"] == "call_1"
@@ -186,15 +226,30 @@ def test_json_values_are_masked_with_their_labels_in_view() -> None:
 
 def test_a_record_loses_secrets_in_every_free_text_field_and_keeps_its_ids() -> None:
     record = CallRecord(
-        call_id=AZURE_KEY, time=None, source="capture/v1", operation="chat.completions", user_id=AZURE_KEY,  # type: ignore[arg-type]
-        prompt_text=f"use {OPENAI_KEY}", completion_text=f"token {JWT}", request_body=f'{{"k": "{OPENAI_KEY}"}}',
-        response_body="Bearer abcdefghijklmnopqrstuvwxyz0123", error_message="bad key api-key: Zx9kQ2mV7pL4rT8w",
-        backend_url="https://h/x?sig=AbC%2Bdef123%3D", request_params={"metadata": {"note": f"key {AZURE_KEY}"}},
+        call_id=AZURE_KEY,
+        time=None,
+        source="capture/v1",
+        operation="chat.completions",
+        user_id=AZURE_KEY,  # type: ignore[arg-type]
+        prompt_text=f"use {OPENAI_KEY}",
+        completion_text=f"token {JWT}",
+        request_body=f'{{"k": "{OPENAI_KEY}"}}',
+        response_body="Bearer abcdefghijklmnopqrstuvwxyz0123",
+        error_message="bad key api-key: Zx9kQ2mV7pL4rT8w",
+        backend_url="https://h/x?sig=AbC%2Bdef123%3D",
+        request_params={"metadata": {"note": f"key {AZURE_KEY}"}},
         tool_calls=[{"function": {"arguments": f'{{"password": "{ENTRA_SECRET}"}}'}}],
     )
     redact_record(record)
     text = repr(record)
-    for secret in (OPENAI_KEY, JWT, "abcdefghijklmnopqrstuvwxyz0123", "Zx9kQ2mV7pL4rT8w", "AbC%2Bdef123%3D", ENTRA_SECRET):
+    for secret in (
+        OPENAI_KEY,
+        JWT,
+        "abcdefghijklmnopqrstuvwxyz0123",
+        "Zx9kQ2mV7pL4rT8w",
+        "AbC%2Bdef123%3D",
+        ENTRA_SECRET,
+    ):
         assert secret not in text
     assert record.call_id == AZURE_KEY and record.user_id == AZURE_KEY  # identifiers are not free text
     assert record.request_params == {"metadata": {"note": f"key {MASK}"}}
@@ -203,15 +258,26 @@ def test_a_record_loses_secrets_in_every_free_text_field_and_keeps_its_ids() -> 
 @pytest.mark.parametrize("before", ["see the request id", "word", "api-key:"])
 @pytest.mark.parametrize("secret", [AZURE_KEY, OPENAI_KEY])
 def test_fields_are_scanned_apart_so_one_fields_end_never_hides_the_next_ones_secret(before: str, secret: str) -> None:
-    record = CallRecord(call_id="c", time=None, source="capture/v1", operation="chat.completions",  # type: ignore[arg-type]
-                        prompt_text=before, completion_text=f"{secret} is the answer")
+    record = CallRecord(
+        call_id="c",
+        time=None,
+        source="capture/v1",
+        operation="chat.completions",  # type: ignore[arg-type]
+        prompt_text=before,
+        completion_text=f"{secret} is the answer",
+    )
     redact_record(record)
     assert record.prompt_text == before and record.completion_text == f"{MASK} is the answer"
 
 
 def test_a_dead_letter_keeps_replayable_bytes_and_loses_the_secret_in_its_reason() -> None:
-    raw = orjson.dumps({"schema": "aoai-ledger/capture/v1", "id": "x",
-                        "request": {"body": orjson.dumps({"messages": [{"content": f"key {OPENAI_KEY}"}]}).decode()}})
+    raw = orjson.dumps(
+        {
+            "schema": "aoai-ledger/capture/v1",
+            "id": "x",
+            "request": {"body": orjson.dumps({"messages": [{"content": f"key {OPENAI_KEY}"}]}).decode()},
+        }
+    )
     letter = redact_dead_letter(DeadLetter(raw=raw, reason=f"'time' is not a time we can read: '{OPENAI_KEY}'"))
     assert OPENAI_KEY.encode() not in letter.raw and OPENAI_KEY not in letter.reason
     body = orjson.loads(orjson.loads(letter.raw)["request"]["body"])
@@ -226,17 +292,18 @@ def plain_log_records():
     logging.setLogRecordFactory(installed)
 
 
-def test_log_records_lose_secrets_in_message_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture,
-                                                                      plain_log_records) -> None:
+def test_log_records_lose_secrets_in_message_arguments_and_tracebacks(
+    caplog: pytest.LogCaptureFixture, plain_log_records
+) -> None:
     install_log_redaction()
     wrapper = logging.getLogRecordFactory()
     install_log_redaction()  # idempotent: one wrapper, not two
     assert logging.getLogRecordFactory() is wrapper
     logger = logging.getLogger("shared.test_redaction")
     with caplog.at_level(logging.INFO, logger="shared"):
-        logger.info("fetching %s failed", f"https://a.blob.core.windows.net/c/b?sig=AbC%2Bdef123%3D")
+        logger.info("fetching %s failed", "https://a.blob.core.windows.net/c/b?sig=AbC%2Bdef123%3D")
         try:
-            raise ValueError(f"bad api-key: Zx9kQ2mV7pL4rT8w")
+            raise ValueError("bad api-key: Zx9kQ2mV7pL4rT8w")
         except ValueError:
             logger.exception("decoding failed for %s", OPENAI_KEY)
     formatted = "\n".join(logging.Formatter().format(record) for record in caplog.records)

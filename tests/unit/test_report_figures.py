@@ -25,10 +25,12 @@ def _sums():
 @settings(max_examples=200, deadline=None)
 @given(_sums())
 def test_the_database_and_python_finish_the_same_sums_to_the_same_figures(sums):
-    columns = figure_columns({m.name: literal(sums[m.name], BigInteger if m.whole else Float) for m in MEASURES}, exact=True)
+    columns = figure_columns(
+        {m.name: literal(sums[m.name], BigInteger if m.whole else Float) for m in MEASURES}, exact=True
+    )
     with _ENGINE.connect() as conn:
         row = conn.execute(select(*columns)).one()
-    in_sql = dict(zip(FIGURE_NAMES, row))
+    in_sql = dict(zip(FIGURE_NAMES, row[: len(FIGURE_NAMES)], strict=True))  # the hidden sums follow
     assert in_sql == figures_of(sums)
 
 

@@ -15,8 +15,20 @@ import pytest
 from devhost.sample import generate_sample_events, main
 
 START = datetime(2026, 10, 1)
-TOP_KEYS = {"schema", "id", "time", "gateway", "api", "deployment", "caller", "backend", "request", "response",
-            "timing", "error"}
+TOP_KEYS = {
+    "schema",
+    "id",
+    "time",
+    "gateway",
+    "api",
+    "deployment",
+    "caller",
+    "backend",
+    "request",
+    "response",
+    "timing",
+    "error",
+}
 CALLER_KEYS = {"ip", "subscriptionId", "subscriptionName", "productId", "userId", "userName", "appId", "tenantId"}
 DOC_NETS = [ipaddress.ip_network(n) for n in ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")]
 
@@ -63,8 +75,12 @@ def test_month_has_about_calls_per_day_times_days_events(month: list[dict[str, A
 
 def test_callers_span_subscriptions_users_apps_and_documentation_ips(month: list[dict[str, Any]]) -> None:
     callers = [e["caller"] for e in month]
-    assert {c["subscriptionName"] for c in callers} == {"marketing-assistant", "support-bot", "data-science",
-                                                        "hr-copilot"}
+    assert {c["subscriptionName"] for c in callers} == {
+        "marketing-assistant",
+        "support-bot",
+        "data-science",
+        "hr-copilot",
+    }
     assert {c["productId"] for c in callers} == {"gold", "silver"}
     assert 10 <= len({c["userId"] for c in callers}) <= 20
     assert all(c["userName"].endswith("@contoso.com") for c in callers)
@@ -109,16 +125,35 @@ def _kind(event: dict[str, Any]) -> set[str]:
 
 def test_mix_contains_every_kind_of_call(month: list[dict[str, Any]]) -> None:
     seen = Counter(kind for event in month for kind in _kind(event))
-    for kind in ("chat-prod", "chat-mini", "reasoning", "embed", "200", "429-retry-after", "500",
-                 "prompt-blocked", "completion-filtered", "stream", "stream-azure-first-chunk",
-                 "stream-usage-and-done", "cached", "reasoning-tokens", "large-prompt", "timeout"):
+    for kind in (
+        "chat-prod",
+        "chat-mini",
+        "reasoning",
+        "embed",
+        "200",
+        "429-retry-after",
+        "500",
+        "prompt-blocked",
+        "completion-filtered",
+        "stream",
+        "stream-azure-first-chunk",
+        "stream-usage-and-done",
+        "cached",
+        "reasoning-tokens",
+        "large-prompt",
+        "timeout",
+    ):
         assert seen[kind] > 0, kind
     assert seen["stream"] < 0.1 * len(month) and seen["large-prompt"] < 0.01 * len(month)
 
 
 def test_models_match_their_deployments(month: list[dict[str, Any]]) -> None:
-    expected = {"chat-prod": "gpt-4o-2024-08-06", "chat-mini": "gpt-4o-mini-2024-07-18",
-                "reasoning": "o3-mini-2025-01-31", "embed": "text-embedding-3-small"}
+    expected = {
+        "chat-prod": "gpt-4o-2024-08-06",
+        "chat-mini": "gpt-4o-mini-2024-07-18",
+        "reasoning": "o3-mini-2025-01-31",
+        "embed": "text-embedding-3-small",
+    }
     for event in month:
         response = event["response"]
         if response and response["status"] == 200 and response["contentType"] == "application/json":
@@ -149,7 +184,8 @@ def test_a_month_is_generated_in_well_under_two_seconds() -> None:
 
 def test_cli_writes_one_event_per_line(tmp_path: Path) -> None:
     out = tmp_path / "sample.jsonl"
-    assert main(["--out", str(out), "--start", "2026-10-01", "--days", "2", "--calls-per-day", "50",
-                 "--seed", "3"]) == 0
+    assert (
+        main(["--out", str(out), "--start", "2026-10-01", "--days", "2", "--calls-per-day", "50", "--seed", "3"]) == 0
+    )
     lines = out.read_bytes().splitlines()
     assert lines == list(generate_sample_events(START, days=2, calls_per_day=50, seed=3))

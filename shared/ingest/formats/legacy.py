@@ -8,15 +8,16 @@ derive model, text and tokens the same way.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
+from shared.ingest.formats.capture import apply_usage
 from shared.ingest.operations import canonical_operation
 from shared.ingest.payloads import parse_payloads
-from shared.store.records import CallRecord, TokenUsage
-from shared.ingest.formats.capture import apply_usage
 from shared.ingest.values import EventError, any_as_str, as_int, parse_time
+from shared.store.records import CallRecord, TokenUsage
 
 KIND = "legacy"
 SOURCE = "legacy-sample"
@@ -75,7 +76,9 @@ def _response_body(response: Mapping[str, Any]) -> bytes | None:
     return orjson.dumps(body) if body else None
 
 
-def legacy_record(message_id: str, request: Mapping[str, Any] | None, response: Mapping[str, Any] | None) -> tuple[CallRecord, TokenUsage | None]:
+def legacy_record(
+    message_id: str, request: Mapping[str, Any] | None, response: Mapping[str, Any] | None
+) -> tuple[CallRecord, TokenUsage | None]:
     """The call of a joined pair; with one half missing (the join window passed) what that half knew."""
     first = request or response or {}
     operation_id = any_as_str((response or {}).get("operation")) or any_as_str(first.get("operation"))

@@ -32,17 +32,18 @@ never added). After the window the sweep records whatever is there (`force`) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
-from shared.ingest.types import Decoded, Part, PricedRecord
+from shared.ingest import tokens
 from shared.ingest.operations import canonical_operation, deployment_from_path
 from shared.ingest.payloads.request import messages_text
-from shared.store.records import CallRecord, DeadLetter, TokenUsage
-from shared.ingest import tokens
+from shared.ingest.types import Decoded, Part, PricedRecord
 from shared.ingest.values import any_as_str, as_float, as_int, parse_time
+from shared.store.records import CallRecord, DeadLetter, TokenUsage
 
 KIND = "monitor"
 SOURCE = "azure-monitor"
@@ -75,7 +76,8 @@ def correlation_id(record: Mapping[str, Any]) -> str | None:
 
 def _has_header(props: Mapping[str, Any]) -> bool:
     return bool(props.get("deploymentname") or props.get("modelname")) or any(
-        as_int(props.get(name)) for name in ("prompttokens", "completiontokens", "totaltokens"))
+        as_int(props.get(name)) for name in ("prompttokens", "completiontokens", "totaltokens")
+    )
 
 
 def part_name(record: Mapping[str, Any]) -> str:
@@ -83,8 +85,11 @@ def part_name(record: Mapping[str, Any]) -> str:
         return GATEWAY_PART
     props = _props(record)
     sequence = as_int(props.get("sequencenumber")) or 0
-    kinds = ("h" if _has_header(props) else "") + ("q" if props.get("requestmessages") not in (None, "", []) else "") \
+    kinds = (
+        ("h" if _has_header(props) else "")
+        + ("q" if props.get("requestmessages") not in (None, "", []) else "")
         + ("r" if props.get("responsemessages") not in (None, "", []) else "")
+    )
     return f"llm:{sequence:06d}:{kinds or 'h'}"
 
 
@@ -106,12 +111,16 @@ class MonitorFormat:
                 continue
             call_id = correlation_id(record)
             if not call_id:
-                decoded.dead.append(DeadLetter(raw=own, reason=f"Azure Monitor {record.get('category')} record without correlationId"))
+                decoded.dead.append(
+                    DeadLetter(raw=own, reason=f"Azure Monitor {record.get('category')} record without correlationId")
+                )
                 continue
             try:
                 parse_time(record.get("time"), field="time")
             except ValueError as exc:
-                decoded.dead.append(DeadLetter(raw=own, reason=f"Azure Monitor record of call {call_id}: {exc}", event_id=call_id[:64]))
+                decoded.dead.append(
+                    DeadLetter(raw=own, reason=f"Azure Monitor record of call {call_id}: {exc}", event_id=call_id[:64])
+                )
                 continue
             decoded.parts.append(Part(kind=KIND, key=call_id, name=part_name(record), payload=own))
         return decoded
@@ -151,7 +160,7 @@ class _Pieces:
         self.complete = bool(self.gateway and self.header and unbroken and request_whole and response_whole)
 
     def _side(self, name: str) -> tuple[list[Any] | None, bool]:
-        pieces = [_props(r).get(name) for _, _, r in self.llm]
+        pieces: list[Any] = [_props(r).get(name) for _, _, r in self.llm]
         pieces = [p for p in pieces if p not in (None, "", [])]
         if not pieces:
             return None, True
@@ -171,7 +180,9 @@ class _Pieces:
         gprops = _props(self.gateway) if self.gateway else {}
         header = self.header or {}
         first_llm = _lower(self.llm[0][2]) if self.llm else {}
-        times = [parse_time(r.get("time")) for r in ([self.gateway] if self.gateway else []) + [r for _, _, r in self.llm]]
+        times = [
+            parse_time(r.get("time")) for r in ([self.gateway] if self.gateway else []) + [r for _, _, r in self.llm]
+        ]
         url = any_as_str(gprops.get("url"))
         path = _path(url)
         operation_id = any_as_str(gprops.get("operationid")) or any_as_str(header.get("operationname"))
@@ -214,13 +225,18 @@ class _Pieces:
         usage = None
         if self.header and any(as_int(header.get(n)) for n in ("prompttokens", "completiontokens", "totaltokens")):
             prompt, completion = as_int(header.get("prompttokens")) or 0, as_int(header.get("completiontokens")) or 0
-            usage = TokenUsage(prompt_tokens=prompt, completion_tokens=completion,
-                               total_tokens=as_int(header.get("totaltokens")) or prompt + completion,
-                               cached_tokens=as_int(header.get("promptcachedtokens")) or 0)
+            usage = TokenUsage(
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=as_int(header.get("totaltokens")) or prompt + completion,
+                cached_tokens=as_int(header.get("promptcachedtokens")) or 0,
+            )
         elif prompt_text or completion_text:  # no header (yet): estimate from the messages, flagged
             prompt = tokens.count_chat_prompt(self.request_messages, model) if self.request_messages else 0
             completion = tokens.count_tokens(completion_text, model)
-            usage = TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion, estimated=True)
+            usage = TokenUsage(
+                prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion, estimated=True
+            )
         if usage is not None:
             record.prompt_tokens, record.completion_tokens = usage.prompt_tokens, usage.completion_tokens
             record.total_tokens, record.cached_tokens = usage.total_tokens, usage.cached_tokens

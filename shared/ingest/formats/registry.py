@@ -7,14 +7,14 @@ A new format is a class with `matches`/`decode` (and an assembler when its calls
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
-from shared.ingest.types import Decoded, EventFormat, Part, PartAssembler, PricedRecord
 from shared.ingest import claims
 from shared.ingest.formats import capture, legacy, monitor
-
+from shared.ingest.types import Decoded, EventFormat, Part, PartAssembler, PricedRecord
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,13 @@ class CaptureFormat:
             return Decoded(parts=[Part(kind=claims.KIND, key=call_id, name=claims.EVENT_PART, payload=raw)])
         record, usage = capture.capture_record(doc)
         if refs:
-            logger.warning("call %s has claim-checked bodies (%s) but no body store is configured: set %s; "
-                           "recorded without them, flagged body_missing", call_id, ", ".join(refs), claims.MISSING_SETTING)
+            logger.warning(
+                "call %s has claim-checked bodies (%s) but no body store is configured: set %s; "
+                "recorded without them, flagged body_missing",
+                call_id,
+                ", ".join(refs),
+                claims.MISSING_SETTING,
+            )
             record.body_missing = True
         return Decoded(records=[(record, usage)])
 
@@ -65,11 +70,13 @@ class LegacySampleAssembler:
         request, response = parts.get(legacy.REQUEST), parts.get(legacy.RESPONSE)
         if not force and (request is None or response is None):
             return None
-        return [legacy.legacy_record(
-            key,
-            orjson.loads(request) if request else None,
-            orjson.loads(response) if response else None,
-        )]
+        return [
+            legacy.legacy_record(
+                key,
+                orjson.loads(request) if request else None,
+                orjson.loads(response) if response else None,
+            )
+        ]
 
 
 def default_formats(*, claim_checks: bool = False) -> Sequence[EventFormat]:

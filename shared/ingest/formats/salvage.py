@@ -20,13 +20,15 @@ from typing import Any
 
 import orjson
 
-from shared.ingest.types import PricedRecord
 from shared.ingest.formats import capture
+from shared.ingest.types import PricedRecord
 from shared.ingest.values import EventError
 
 # A complete string, an unterminated string running to the end (the cut), a run of opening or of closing
 # brackets, or a comma with the scalars and commas after it (a run holds no string: its commas are members' ends).
-_TOKENS = re.compile(rb'(?P<s>"(?:[^"\\]|\\.)*")|(?P<u>"(?:[^"\\]|\\.)*\\?\Z)|(?P<o>[{\[]+)|(?P<c>[}\]]+)|,[^"{}\[\]]*', re.S)
+_TOKENS = re.compile(
+    rb'(?P<s>"(?:[^"\\]|\\.)*")|(?P<u>"(?:[^"\\]|\\.)*\\?\Z)|(?P<o>[{\[]+)|(?P<c>[}\]]+)|,[^"{}\[\]]*', re.S
+)
 _CLOSING = bytes.maketrans(b"{[", b"}]")
 _MAX_ATTEMPTS = 12
 # orjson reads 1024 levels but writes only 254, and a salvaged body is written again as text: a prefix closed
@@ -107,13 +109,14 @@ def _closers(stack: _Stack) -> bytes:
     return b"".join(closers)
 
 
-def _candidates(raw: bytes, open_string: int | None, stack: _Stack,
-                cuts: deque[tuple[int, int | None, _Stack]]) -> Iterator[bytes]:
+def _candidates(
+    raw: bytes, open_string: int | None, stack: _Stack, cuts: deque[tuple[int, int | None, _Stack]]
+) -> Iterator[bytes]:
     """The closed prefixes to try, longest first: at most `_MAX_ATTEMPTS` + 1 of them, none deeper than orjson
     reads, each at most len(raw) + `_MAX_DEPTH` bytes long."""
     if open_string is not None and _depth(stack) <= _MAX_DEPTH:  # keep what arrived of the string cut short
-        text = _whole_escapes(raw[open_string + 1:])
-        yield raw[:open_string + 1] + text + b'"' + _closers(stack)
+        text = _whole_escapes(raw[open_string + 1 :])
+        yield raw[: open_string + 1] + text + b'"' + _closers(stack)
     attempts = 0
     for position, run_end, at_cut in reversed(cuts):
         closers = _closers(at_cut)
@@ -127,7 +130,7 @@ def _candidates(raw: bytes, open_string: int | None, stack: _Stack,
 
 def _commas(raw: bytes, start: int, end: int, limit: int) -> list[int]:
     """The positions of the last `limit` commas of raw[start:end], last first."""
-    found = []
+    found: list[int] = []
     while len(found) < limit:
         end = raw.rfind(b",", start, end)
         if end == -1:
@@ -140,9 +143,9 @@ def _whole_escapes(text: bytes) -> bytes:
     """Drop an escape sequence or UTF-8 character the cut split in half."""
     backslash = text.rfind(b"\\", max(0, len(text) - 6))
     if backslash != -1:
-        run = len(text[:backslash + 1]) - len(text[:backslash + 1].rstrip(b"\\"))
+        run = len(text[: backslash + 1]) - len(text[: backslash + 1].rstrip(b"\\"))
         if run % 2 == 1:  # an escape begins here: complete only if `\x` or `\uXXXX` is whole
-            tail = text[backslash + 1:]
+            tail = text[backslash + 1 :]
             if not tail or (tail[:1] == b"u" and len(tail) < 5):
                 text = text[:backslash]
     return text.decode("utf-8", errors="ignore").encode("utf-8")

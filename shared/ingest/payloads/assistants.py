@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.sse import DONE, iter_json_events
-from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.usage import usage_from
 from shared.ingest.values import as_dict, as_str
+
 
 def read_assistants_response(draft: Draft, body: Any) -> None:
     """Fill usage from a run object, text from a message object; ignore lists and other objects."""

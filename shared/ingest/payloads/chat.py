@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.content import content_text
+from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.usage import usage_from
 from shared.ingest.values import as_dict, as_str
 

@@ -16,7 +16,7 @@ _SEVERITY = {"safe": 0, "low": 1, "medium": 2, "high": 3}
 class FilterCollector:
     """Accumulates annotations of one call; `result()` gives the record value or None when there were none."""
 
-    __slots__ = ("prompt", "completion", "filtered")
+    __slots__ = ("completion", "filtered", "prompt")
 
     def __init__(self) -> None:
         self.prompt: dict[int, dict[str, Any]] = {}
@@ -67,10 +67,7 @@ def is_filtered(results: Any) -> bool:
     """True when any category of one annotation says `filtered: true`."""
     if not isinstance(results, dict):
         return False
-    for verdict in results.values():
-        if isinstance(verdict, dict) and verdict.get("filtered") is True:
-            return True
-    return False
+    return any(isinstance(verdict, dict) and verdict.get("filtered") is True for verdict in results.values())
 
 
 def _worse(old: Any, new: Any) -> Any:
@@ -81,6 +78,9 @@ def _worse(old: Any, new: Any) -> Any:
         return new if new.get("filtered") else old
     if bool(new.get("detected")) != bool(old.get("detected")):
         return new if new.get("detected") else old
-    old_rank = _SEVERITY.get(old.get("severity"), -1) if isinstance(old.get("severity"), str) else -1
-    new_rank = _SEVERITY.get(new.get("severity"), -1) if isinstance(new.get("severity"), str) else -1
-    return new if new_rank > old_rank else old
+    return new if _severity_rank(new) > _severity_rank(old) else old
+
+
+def _severity_rank(verdict: dict[str, Any]) -> int:
+    severity = verdict.get("severity")
+    return _SEVERITY.get(severity, -1) if isinstance(severity, str) else -1

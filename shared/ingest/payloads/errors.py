@@ -11,7 +11,9 @@ from typing import Any
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.values import as_dict, as_str
 
-_FILTER_CODES = frozenset(("content_filter", "content_policy_violation", "contentfilter", "responsibleaipolicyviolation"))
+_FILTER_CODES = frozenset(
+    ("content_filter", "content_policy_violation", "contentfilter", "responsibleaipolicyviolation")
+)
 
 
 def read_error(draft: Draft, body: Any) -> bool:
@@ -48,5 +50,6 @@ def _read_error_object(draft: Draft, error: dict[str, Any]) -> None:
     if isinstance(results, dict):
         draft.filters.add_prompt_results([{"prompt_index": 0, "content_filter_results": results}])
         if facts.content_filtered is False and any(
-                isinstance(v, dict) and v.get("filtered") is True for v in results.values()):
+            isinstance(v, dict) and v.get("filtered") is True for v in results.values()
+        ):
             facts.content_filtered = True

@@ -21,8 +21,9 @@ def estimate_usage(draft: Draft, model: str | None) -> None:
     completion = _completion_tokens(draft, model)
     if prompt == 0 and completion == 0:
         return
-    facts.usage = TokenUsage(prompt_tokens=prompt, completion_tokens=completion,
-                             total_tokens=prompt + completion, estimated=True)
+    facts.usage = TokenUsage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion, estimated=True
+    )
 
 
 def _prompt_tokens(draft: Draft, model: str | None) -> int:

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.content import content_text, part_text
+from shared.ingest.payloads.draft import Draft
 from shared.ingest.values import as_dict, as_str
 
-_BULKY = frozenset(("messages", "prompt", "input", "instructions", "tools", "functions", "file",
-                    "additional_messages", "content", "image", "mask"))
+_BULKY = frozenset(
+    (
+        "messages",
+        "prompt",
+        "input",
+        "instructions",
+        "tools",
+        "functions",
+        "file",
+        "additional_messages",
+        "content",
+        "image",
+        "mask",
+    )
+)
 
 
 def read_request(draft: Draft, body: Any) -> None:

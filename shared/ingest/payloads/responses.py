@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.draft import Draft
 from shared.ingest.payloads.sse import iter_json_events
-from shared.ingest.payloads.content import content_text
 from shared.ingest.payloads.usage import usage_from
 from shared.ingest.values import as_dict, as_str
 
@@ -50,9 +50,16 @@ def _read_output_item(item: dict[str, Any], texts: list[str], calls: list[dict[s
             texts.append(text)
     elif kind == "function_call":
         arguments = item.get("arguments")
-        calls.append({"id": as_str(item.get("call_id")) or as_str(item.get("id")), "type": "function",
-                      "function": {"name": as_str(item.get("name")),
-                                   "arguments": arguments if isinstance(arguments, str) else ""}})
+        calls.append(
+            {
+                "id": as_str(item.get("call_id")) or as_str(item.get("id")),
+                "type": "function",
+                "function": {
+                    "name": as_str(item.get("name")),
+                    "arguments": arguments if isinstance(arguments, str) else "",
+                },
+            }
+        )
 
 
 def _read_status(draft: Draft, body: dict[str, Any]) -> None:
@@ -96,8 +103,10 @@ def read_response_stream(draft: Draft, text: str) -> None:
     if facts.completion_text is None and deltas:
         facts.completion_text = "".join("".join(parts) for _, parts in sorted(deltas.items(), key=_order))
     if facts.tool_calls is None and arguments:
-        facts.tool_calls = [{"id": None, "type": "function", "function": {"name": None, "arguments": "".join(p)}}
-                            for _, p in sorted(arguments.items(), key=_order)]
+        facts.tool_calls = [
+            {"id": None, "type": "function", "function": {"name": None, "arguments": "".join(p)}}
+            for _, p in sorted(arguments.items(), key=_order)
+        ]
 
 
 def _append(target: dict[Any, list[str]], key: Any, delta: Any) -> None:

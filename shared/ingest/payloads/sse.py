@@ -25,10 +25,10 @@ def looks_like_stream(body: Any, content_type: str | None) -> bool:
         if head.startswith((b"data:", b"event:")):
             return True
     elif isinstance(body, str):
-        head = body[:64].lstrip()
-        if head.startswith(("{", "[")):
+        text_head = body[:64].lstrip()
+        if text_head.startswith(("{", "[")):
             return False
-        if head.startswith(("data:", "event:")):
+        if text_head.startswith(("data:", "event:")):
             return True
     else:
         return False

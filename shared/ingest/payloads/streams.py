@@ -20,7 +20,7 @@ from shared.ingest.values import as_str
 class _Choice:
     """What arrived for one choice index."""
 
-    __slots__ = ("parts", "refusal", "finish", "tools")
+    __slots__ = ("finish", "parts", "refusal", "tools")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
@@ -58,7 +58,8 @@ def read_usage_stream(draft: Draft, text: str) -> None:
         kind = data.get("type")
         if isinstance(kind, str) and kind.endswith((".completed", ".done")):
             facts.stream_complete = True
-        inner = data.get("response") if isinstance(data.get("response"), dict) else data
+        response = data.get("response")
+        inner = response if isinstance(response, dict) else data
         facts.response_model = as_str(inner.get("model")) or facts.response_model
         facts.usage = usage_from(inner.get("usage")) or facts.usage
 
@@ -146,8 +147,11 @@ def _finish(draft: Draft, choices: dict[int, _Choice]) -> None:
         state = choices[index]
         text = "".join(state.parts) or "".join(state.refusal) or None
         calls = [
-            {"id": call["id"], "type": call["type"],
-             "function": {"name": call["name"], "arguments": "".join(call["args"])}}
+            {
+                "id": call["id"],
+                "type": call["type"],
+                "function": {"name": call["name"], "arguments": "".join(call["args"])},
+            }
             for _, call in sorted(state.tools.items())
         ]
         if state.finish == "content_filter":

@@ -37,5 +37,6 @@ def usage_from(raw: Any) -> TokenUsage | None:
         total_tokens=total if total is not None else prompt + completion,
         cached_tokens=as_count(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else 0,
         reasoning_tokens=as_count(completion_details.get("reasoning_tokens"))
-        if isinstance(completion_details, dict) else 0,
+        if isinstance(completion_details, dict)
+        else 0,
     )
