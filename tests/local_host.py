@@ -32,6 +32,13 @@ def devhost_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_devhost(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`python -m devhost ARGS` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 @contextmanager
 def local_host(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path]]:
     """The base URL of a running `devhost serve` and the file its output goes to (a file: a pipe nobody reads

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -18,29 +16,8 @@ from devhost.capture_avro import write_capture_avro
 from devhost.cron import Schedule
 from shared.store.sql import SqlStore
 from tests.builders import capture_event, chat_response, encode
+from tests.local_host import ROOT, devhost_env, run_devhost
 from tests.net import free_port, http_call
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def devhost_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "LEDGER_SQL_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
-            "LEDGER_AUTH": "dev",
-            "LEDGER_EMAIL_MODE": "off",
-            "LEDGER_OUTBOX_DIR": str(tmp_path / "outbox"),
-        }
-    )
-    env.update(extra)
-    return env
-
-
-def run_devhost(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "devhost", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from shared.store.sql import SqlStore
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
 from tests.integration.conftest import REFUSED_MODEL, refuse_model
-from tests.integration.test_devhost import devhost_env, run_devhost
 from tests.integration.test_ingest import LEGACY_REQUEST, LEGACY_RESPONSE
+from tests.local_host import devhost_env, run_devhost
 
 BEYOND_64_BITS = 2**70
 NOVEMBER = datetime(2026, 11, 1, tzinfo=UTC)
