@@ -168,3 +168,22 @@ def find_newcomers(
             )
         )
     return found
+
+
+def spike_in_words(spike: Anomaly, limits: AnomalyLimits) -> str:
+    """The rule's verdict as a person says it: "about 27x this user's usual hour" (the same hour on the last
+    days), or against the last few hours when that hour is usually idle."""
+    usual, recent = spike.facts.get("sameHourMedian", 0), spike.facts.get("recentMedian", 0)
+    whose = f"this {spike.scope_type}'s"
+    if usual:
+        return f"about {_times(spike.value / usual)} {whose} usual hour ({usual:,.0f} tokens at this hour on a typical day)"
+    if recent:
+        return (
+            f"about {_times(spike.value / recent)} {whose} last {limits.recent_hours} hours "
+            f"({recent:,.0f} tokens an hour); this hour is usually idle"
+        )
+    return f"{whose.capitalize()} hour is usually idle, and the last {limits.recent_hours} hours were too"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}\u00d7" if ratio >= 10 else f"{ratio:.1f}\u00d7"

@@ -8,6 +8,7 @@ but every one of them draws a table cell with a background colour. Links point a
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -114,6 +115,34 @@ def chart_html(series: dict[str, Any]) -> str:
         )
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def money(value: float, against: float | None = None) -> str:
+    """US dollars to 4 significant digits, never fewer than cents: $0.05497, $12.35, $1,234.50. Given `against`
+    (the limit it is read beside), more digits until the two differ whenever the amounts do, so 110 % of a
+    $0.05 limit reads "$0.055 of $0.05", never "$0.05 of $0.05"."""
+    digits = max(2, 3 - math.floor(math.log10(abs(value)))) if value else 2
+    while (
+        against is not None
+        and value != against
+        and digits < 10
+        and _dollars(value, digits) == _dollars(against, digits)
+    ):
+        digits += 1
+    return _dollars(value, min(digits, 10))
+
+
+def _dollars(value: float, digits: int) -> str:
+    text = f"{value:,.{digits}f}"
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0").ljust(2, "0")
+    return f"${whole}.{fraction}"
+
+
+def percent(value: float) -> str:
+    """A share as people read it: "110%", "87.5%", "1,234.56%", at most two decimals."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def _number(value: Any) -> str:

@@ -76,6 +76,8 @@ class QuotaStatus:
     forecast_percent: float | None
     forecast_full_at: datetime | None  # when 100 % is reached at the current rate, if within the period
     crossed: tuple[int, ...]
+    # period length / time elapsed: what the figures so far become at period end at the same rate
+    forecast_scale: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -239,6 +241,7 @@ def status_of(
         None if forecast_share is None else round(forecast_share * 100, 2),
         full_at,
         tuple(t for t in quota.thresholds if share * 100 >= t),
+        length / elapsed if elapsed > 0 else None,
     )
 
 

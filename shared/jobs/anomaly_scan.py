@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import Connection, case, func, select
 
@@ -25,6 +25,7 @@ from shared.alerts.anomalies import (
     find_filter_bursts,
     find_newcomers,
     find_spikes,
+    spike_in_words,
 )
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, raised_between, sender_for
 from shared.app.settings import Settings
@@ -48,17 +49,15 @@ def run_anomaly_scan(context: JobContext, now: datetime | None = None) -> dict[s
     start = end - LOOKBACK
     with store.read() as conn:
         found = detect(conn, start, end, limits)
-        labels = {(a.scope_type, a.scope_id): scope_label(conn, a.scope_type, a.scope_id) for a in found}
+        scopes = {(a.scope_type, a.scope_id) for a in found}
+        scopes |= {(t, i) for a in found for t, i, _ in a.facts.get("alsoLifts", [])}
+        labels = {(t, i): scope_label(conn, t, i) for t, i in scopes}
         series = {(a.scope_type, a.scope_id, a.hour): _day_series(conn, a) for a in found if a.kind == "spike"}
+        top = {(a.scope_type, a.scope_id, a.hour): _top_calls(conn, a) for a in found if a.kind == "spike"}
     raised = []
     for anomaly in sorted(found, key=lambda a: (a.hour, a.kind, a.scope_type, a.scope_id)):
-        alert = anomaly_alert(
-            anomaly,
-            labels[(anomaly.scope_type, anomaly.scope_id)],
-            series.get((anomaly.scope_type, anomaly.scope_id, anomaly.hour)),
-            limits,
-            settings,
-        )
+        key = (anomaly.scope_type, anomaly.scope_id, anomaly.hour)
+        alert = anomaly_alert(anomaly, labels, series.get(key), top.get(key, []), limits, settings)
         with store.write() as conn:
             if anomaly.kind in ("spike", "error_burst", "filter_burst") and raised_between(
                 conn, anomaly.kind, anomaly.scope_type, anomaly.scope_id, anomaly.hour - EPISODE, anomaly.hour
@@ -121,32 +120,53 @@ def _sustained(conn: Connection, spikes: list[Anomaly]) -> list[Anomaly]:
 
 
 def _fold_nested(conn: Connection, spikes: list[Anomaly]) -> list[Anomaly]:
-    """A user's spike that makes at least half of its subscription's (or app's) excess is reported once, as the
-    user's, naming the subscription and app it lifted: one event, one mail."""
-    users = [s for s in spikes if s.scope_type == "user"]
+    """One incident, one mail: a spike of an app or subscription that a narrower spike of the same hour
+    explains (its calls make at least half of the broader scope's excess) is folded into the narrowest one,
+    a user before an app, which then names every scope it lifted."""
+    narrower = {"app": ("user",), "subscription": ("user", "app")}
     shares: dict[tuple[str, str, datetime], list[tuple[Anomaly, float]]] = defaultdict(list)
-    for user in users:
-        for subscription, app, total in conn.execute(
-            select(calls.c.subscription_id, calls.c.app_id, func.sum(calls.c.total_tokens))
-            .where(*_calls_of(conn, user))
-            .group_by(calls.c.subscription_id, calls.c.app_id)
-        ):
-            shares[("subscription", subscription, user.hour)].append((user, float(total or 0)))
-            shares[("app", app, user.hour)].append((user, float(total or 0)))
-    kept = []
     for spike in spikes:
-        carriers = [
-            user
-            for user, total in shares.get((spike.scope_type, spike.scope_id, spike.hour), [])
-            if total >= 0.5 * (spike.value - (spike.baseline or 0))
-        ]
-        if spike.scope_type != "user" and carriers:
-            carriers[0].facts.setdefault("alsoLifts", []).append(
-                f"{spike.scope_type} {spike.scope_id} to {spike.value:,.0f} tokens"
-            )
+        broader = [t for t in ("app", "subscription") if spike.scope_type in narrower[t]]
+        if not broader:
+            continue
+        rows = conn.execute(
+            select(calls.c.subscription_id, calls.c.app_id, func.sum(calls.c.total_tokens))
+            .where(*_calls_of(conn, spike))
+            .group_by(calls.c.subscription_id, calls.c.app_id)
+        )
+        for subscription, app, total in rows:
+            for scope_type, scope_id in (("subscription", subscription), ("app", app)):
+                if scope_type in broader and scope_id:
+                    shares[(scope_type, scope_id, spike.hour)].append((spike, float(total or 0)))
+    home: dict[int, Anomaly] = {}  # id(folded spike) -> the spike whose mail reports it
+    kept = []
+    for spike in sorted(spikes, key=lambda s: ("user", "app", "subscription").index(s.scope_type)):
+        excess = spike.value - (spike.baseline or 0)
+        carriers = sorted(
+            (
+                home.get(id(narrow), narrow)
+                for narrow, total in shares.get((spike.scope_type, spike.scope_id, spike.hour), [])
+                if total >= 0.5 * excess
+            ),
+            key=lambda s: ("user", "app").index(s.scope_type),
+        )
+        if carriers:
+            home[id(spike)] = carriers[0]
+            carriers[0].facts.setdefault("alsoLifts", []).append([spike.scope_type, spike.scope_id, spike.value])
             continue
         kept.append(spike)
     return kept
+
+
+def _top_calls(conn: Connection, anomaly: Anomaly, count: int = 3) -> list[tuple[str, int, str]]:
+    """The largest calls of the hour, by tokens: (call id, tokens, model)."""
+    rows = conn.execute(
+        select(calls.c.call_id, calls.c.total_tokens, calls.c.model)
+        .where(*_calls_of(conn, anomaly))
+        .order_by(calls.c.total_tokens.desc(), calls.c.call_id)
+        .limit(count)
+    )
+    return [(call_id, int(tokens or 0), model or "unknown model") for call_id, tokens, model in rows]
 
 
 def _filter_hits(conn: Connection, start: datetime, end: datetime) -> dict[tuple[tuple[str, str], datetime], int]:
@@ -208,9 +228,14 @@ def _label(hour: datetime) -> str:
 
 
 def anomaly_alert(
-    anomaly: Anomaly, label: str, series: list[list[Any]] | None, limits: AnomalyLimits, settings: Settings
+    anomaly: Anomaly,
+    labels: dict[tuple[str, str], str],
+    series: list[list[Any]] | None,
+    top_calls: list[tuple[str, int, str]],
+    limits: AnomalyLimits,
+    settings: Settings,
 ) -> NewAlert:
-    scope = f"{anomaly.scope_type} {label}"
+    scope = f"{anomaly.scope_type} {labels[(anomaly.scope_type, anomaly.scope_id)]}"
     hour, f = anomaly.hour, anomaly.facts
     when = f"{hour:%Y-%m-%d %H:00} UTC"
     base = settings.public_url + "/api"
@@ -218,22 +243,25 @@ def anomaly_alert(
     window = {"from": iso_utc(hour), "to": iso_utc(hour + HOUR)}
     facts: list[list[Any]] = [["Scope", scope], ["Hour", when]]  # shown with str()
     if anomaly.kind == "spike":
+        lifted = [f"{t} {labels[(t, i)]} to {v:,.0f} tokens" for t, i, v in f.get("alsoLifts", [])]
         subject = f"Token spike: {scope} used {anomaly.value:,.0f} tokens in the hour from {when}"
+        if lifted:
+            subject += ", lifting " + " and ".join(f"{t} {labels[(t, i)]}" for t, i, _ in f["alsoLifts"])
         summary = (
-            f"{scope} used {anomaly.value:,.0f} tokens in the hour from {when}. The same hour on the previous "
-            f"{limits.baseline_days} days had a median of {f['sameHourMedian']:,.0f} (MAD {f['sameHourMad']:,.0f}); "
-            f"the previous {limits.recent_hours} hours a median of {f['recentMedian']:,.0f} (MAD {f['recentMad']:,.0f}). "
-            f"It fires above median + {limits.spike_factor:g} x MAD on both and above {limits.min_tokens:,} tokens: "
-            f"here {anomaly.threshold:,.0f}."
+            f"{scope} used {anomaly.value:,.0f} tokens in the hour from {when}: "
+            f"{spike_in_words(anomaly, limits)}. It alerts when an hour is far above both the usual hour and "
+            f"the last few hours (here above {anomaly.threshold:,.0f} tokens) and over {limits.min_tokens:,} tokens."
         )
+        if lifted:
+            summary += " The same calls lifted " + " and ".join(lifted) + "."
         facts += [
             ["Tokens", f"{anomaly.value:,.0f}"],
-            ["Same-hour median / MAD", f"{f['sameHourMedian']:,.0f} / {f['sameHourMad']:,.0f}"],
-            ["Recent median / MAD", f"{f['recentMedian']:,.0f} / {f['recentMad']:,.0f}"],
-            ["Threshold", f"{anomaly.threshold:,.0f}"],
+            [f"Usual for this hour ({limits.baseline_days} days)", f"{f['sameHourMedian']:,.0f}"],
+            [f"Usual lately ({limits.recent_hours} hours)", f"{f['recentMedian']:,.0f} an hour"],
+            ["Alert level", f"{anomaly.threshold:,.0f} tokens"],
         ]
-        if f.get("alsoLifts"):
-            facts.append(["Also lifts", "; ".join(f["alsoLifts"])])
+        if lifted:
+            facts.append(["Also lifted", "; ".join(lifted)])
     elif anomaly.kind == "error_burst":
         subject = f"Error burst: {f['failed']} of {f['requests']} calls failed for {scope} in the hour from {when}"
         summary = (
@@ -273,6 +301,10 @@ def anomaly_alert(
             "Usage by hour around it",
             f"{base}/usage?{urlencode({'groupBy': 'hour', 'from': iso_utc(hour - 23 * HOUR), 'to': iso_utc(hour + HOUR), **scope_filter})}",
         ],
+    ]
+    links += [
+        [f"Largest call #{rank}: {tokens:,} tokens, {model}", f"{base}/requests/{quote(call_id, safe='')}"]
+        for rank, (call_id, tokens, model) in enumerate(top_calls, 1)
     ]
     identity = f.get("ip") or f.get("app") or iso_utc(hour)
     return NewAlert(

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection
 
 from shared.alerts.delivery import NewAlert, create_alert
+from shared.alerts.notify import money
 from shared.app.settings import Settings
 from shared.reports.usage import UsageQuery, query_usage
 
@@ -33,7 +34,7 @@ def raise_daily_digest(conn: Connection, settings: Settings, now: datetime) -> i
     by_model = query_usage(conn, UsageQuery(start, end, ("model",))).rows
     totals = by_subscription.totals
     day = start.strftime("%Y-%m-%d")
-    cost = "unknown" if totals["costUsd"] is None else f"${totals['costUsd']:,.2f}"
+    cost = "unknown" if totals["costUsd"] is None else money(totals["costUsd"])
     query = urlencode({"from": start.isoformat(), "to": end.isoformat()})
     details: dict[str, Any] = {
         "summary": f"Usage of Azure OpenAI on {day} ({settings.timezone.key}), as recorded by the ledger.",

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, select
 
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
+from shared.alerts.notify import money, percent
 from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
@@ -121,28 +122,30 @@ def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], labe
     threshold = max(status.crossed)
     start, end = iso_utc(status.period_start), iso_utc(status.period_end)
     scope = f"{quota.scope_type} {label}"
-    used = [
-        f"{status.used_tokens:,} of {quota.limit_tokens:,} tokens" if quota.limit_tokens else None,
-        f"${status.used_cost_usd or 0:,.2f} of ${quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else None,
-    ]
-    summary = (
-        f"The {quota.period}ly quota of {scope} is at {status.percent:g}% "
-        f"({'; '.join(u for u in used if u)}), past the {threshold}% threshold."
-    )
-    if status.forecast_percent is not None:
-        summary += f" At the rate so far this period it ends the {quota.period} at {status.forecast_percent:g}%"
-        summary += f" and reaches 100% at {iso_utc(status.forecast_full_at)}." if status.forecast_full_at else "."
+    used = _amounts(quota, status.used_tokens, status.used_cost_usd)
+    summary = f"The {quota.period}ly quota of {scope} is at {percent(status.percent)} ({used}), past the {threshold}% threshold."
+    forecast = "n/a"
+    if status.forecast_percent is not None and status.forecast_scale is not None:
+        scale = status.forecast_scale
+        cost = None if status.used_cost_usd is None else status.used_cost_usd * scale
+        forecast = f"{percent(status.forecast_percent)} ({_amounts(quota, round(status.used_tokens * scale), cost)})"
+        summary += f" At the rate so far it ends the {quota.period} at {forecast}"
+        if status.percent >= 100:
+            summary += "; the limit is already reached."
+        else:
+            summary += f" and reaches 100% at {iso_utc(status.forecast_full_at)}." if status.forecast_full_at else "."
+    full_at = "not this period"
+    if status.percent >= 100:
+        full_at = "already reached"
+    elif status.forecast_full_at:
+        full_at = iso_utc(status.forecast_full_at) or full_at
     facts = [
         ["Scope", scope],
         ["Period", f"{start} .. {end}"],
-        ["Used tokens", f"{status.used_tokens:,}"],
-        ["Token limit", f"{quota.limit_tokens:,}" if quota.limit_tokens else "none"],
-        ["Used cost (USD)", "unknown" if status.used_cost_usd is None else f"{status.used_cost_usd:,.2f}"],
-        ["Cost limit (USD)", f"{quota.limit_cost_usd:,.2f}" if quota.limit_cost_usd else "none"],
-        ["Used", f"{status.percent:g}%"],
+        ["Used", f"{percent(status.percent)} ({used})"],
+        ["Forecast at period end", forecast],
+        ["Forecast 100% at", full_at],
         ["Thresholds crossed", ", ".join(f"{t}%" for t in status.crossed)],
-        ["Forecast at period end", "n/a" if status.forecast_percent is None else f"{status.forecast_percent:g}%"],
-        ["Forecast 100% at", iso_utc(status.forecast_full_at) if status.forecast_full_at else "not this period"],
     ]
     scope_filter = {quota.scope_type: quota.scope_id}
     base = settings.public_url + "/api"
@@ -161,7 +164,7 @@ def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], labe
         scope_type=quota.scope_type,
         scope_id=quota.scope_id,
         occurred_at=status.period_start,
-        subject=f"[aoai-ledger] {scope}: {threshold}% of the {quota.period}ly quota used ({status.percent:g}%)",
+        subject=f"[aoai-ledger] {scope}: {threshold}% of the {quota.period}ly quota used ({percent(status.percent)})",
         details={
             "summary": summary,
             "facts": facts,
@@ -172,6 +175,21 @@ def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], labe
         to=quota.notify,
         cc=settings.alert_to,
     )
+
+
+def _amounts(quota: Quota, tokens: int, cost: float | None) -> str:
+    """Tokens and dollars against their limits, the same way for the figure so far and the forecast."""
+    parts = []
+    if quota.limit_tokens:
+        parts.append(f"{tokens:,} of {quota.limit_tokens:,} tokens")
+    else:
+        parts.append(f"{tokens:,} tokens")
+    if quota.limit_cost_usd:
+        spent = "cost unknown" if cost is None else money(cost, quota.limit_cost_usd)
+        parts.append(f"{spent} of {money(quota.limit_cost_usd, cost)}")
+    elif cost is not None:
+        parts.append(money(cost))
+    return "; ".join(parts)
 
 
 def _series(conn: Connection, quota: Quota, status: QuotaStatus, now: datetime) -> list[list[Any]]:

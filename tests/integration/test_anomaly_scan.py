@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from email import policy
 
@@ -61,7 +62,19 @@ def test_a_spike_is_alerted_once_with_its_figures_and_the_calls_to_look_at(any_s
     message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert "Token spike" in message["Subject"] and "user" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
-    assert "60,000 tokens" in text and "median of 2,000" in text and "6 x MAD" in text
+    # one incident, one mail: the user, the app and the subscription it lifted, in plain words
+    assert "user ana@contoso.com (oid-kofi) used 60,000 tokens" in message["Subject"]
+    assert "lifting app app-portal and subscription marketing-assistant (sub-marketing)" in message["Subject"]
+    assert "about 30\u00d7 this user's usual hour (2,000 tokens at this hour on a typical day)" in text
+    assert "MAD" not in text and "median" not in text
+    # the calls that made it, largest first, each linked to its detail
+    detail_links = re.findall(
+        r"Largest call #\d: 1,500 tokens, gpt-4o[^:]*: https://ledger.contoso.com/api/requests/(\S+)", text
+    )
+    assert len(detail_links) == 3, text
+    for call_id in detail_links:
+        detail = handle("request_detail", ApiRequest("GET", "/", route_params={"id": call_id}), context)
+        assert detail.status == 200 and json.loads(detail.body)["totalTokens"] == 1_500
     start = SPIKE_HOUR.strftime("%Y-%m-%dT%H")
     assert f"https://ledger.contoso.com/api/requests?from={start}%3A00%3A00Z" in text and "user=oid-kofi" in text
     html = message.get_body(("html",)).get_content()

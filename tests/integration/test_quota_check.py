@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -261,3 +262,22 @@ def test_alerts_are_listed_newest_first_with_cursor_pages(store):
     )
     assert [i["data"]["threshold"] for i in rest["items"]] == [80] and rest["nextCursor"] is None
     assert deliver_pending(store, sender_for(context.settings), context.settings).sent == []
+
+
+def test_a_small_cost_quota_mail_shows_enough_digits_and_a_forecast_in_the_same_units(store):
+    """110 % of a few cents must not read "$0.05 of $0.05", and the forecast reads like the figure above it."""
+    with smtp_server() as (port, sink):
+        context = make_context(store, **_smtp_settings(port))
+        _use_tokens(context, 9_000)
+        quota = Quota("subscription", "sub-marketing", "month", None, 0.02, (100,), ("owner@contoso.com",))
+        with context.store.write() as conn:
+            put_quota(conn, quota)
+        assert len(run_quota_check(context)["sent"]) == 1
+    text = sink.messages[0].message.get_body(("plain",)).get_content()
+    assert "is at 114% (9,000 tokens; $0.0228 of $0.02)" in text
+    forecast = re.search(r"Forecast at period end +([\d,.]+)% \(([\d,]+) tokens; \$([\d.,]+) of \$0\.02\)", text)
+    assert forecast, text
+    share, tokens, dollars = (float(group.replace(",", "")) for group in forecast.groups())
+    assert abs(share / 100 - tokens / 9_000 * 1.14) < 0.001 * share  # the same rate for the percent, tokens ...
+    assert abs(dollars / 0.02 - share / 100) < 0.01 * share / 100  # ... and dollars, to their rounding
+    assert "already reached" in text

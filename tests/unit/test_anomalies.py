@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shared.alerts.anomalies import (
+    Anomaly,
     AnomalyLimits,
     find_error_bursts,
     find_filter_bursts,
     find_newcomers,
     find_spikes,
     robust_baseline,
+    spike_in_words,
 )
 
 HOUR = timedelta(hours=1)
@@ -84,3 +86,12 @@ def test_a_new_ip_alerts_only_for_a_subscription_with_history():
     starts = {"old-sub": NOON - timedelta(days=30), "young-sub": NOON - timedelta(days=2)}
     found = find_newcomers(first_seen, starts, NOON - timedelta(days=14), LIMITS)
     assert [(a.kind, a.scope_id, a.facts["ip"]) for a in found] == [("new_ip", "old-sub", "203.0.113.99")]
+
+
+def test_a_spike_is_told_in_plain_words_against_the_usual_hour_or_the_last_hours_when_that_hour_is_idle():
+    usual = Anomaly("spike", "user", "oid-kofi", NOON, 54_000, 2_000, 20_000, {"sameHourMedian": 2_000})
+    assert spike_in_words(usual, LIMITS).startswith("about 27\u00d7 this user's usual hour (2,000 tokens")
+    night = Anomaly("spike", "app", "app-x", NOON, 30_000, 0, 20_000, {"sameHourMedian": 0, "recentMedian": 4_000})
+    assert spike_in_words(night, LIMITS).startswith("about 7.5\u00d7 this app's last 6 hours")
+    idle = Anomaly("spike", "app", "app-x", NOON, 30_000, 0, 20_000, {"sameHourMedian": 0, "recentMedian": 0})
+    assert "usually idle" in spike_in_words(idle, LIMITS)
