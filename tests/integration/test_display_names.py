@@ -8,8 +8,10 @@ import io
 
 import orjson
 
-from tests.builders import capture_event
+from shared.store.display_names import names_of
+from tests.builders import capture_event, chat_response
 from tests.conftest import make_context
+from tests.integration.conftest import REFUSED_MODEL, refuse_model
 from tests.integration.test_usage_api import call, ingest
 
 RANGE = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
@@ -93,3 +95,33 @@ def test_csv_has_a_name_column_beside_each_named_key(any_store):
             }
         else:
             assert {row["subscriptionName"] for row in rows} == {"marketing"}
+
+
+def test_hostile_names_are_kept_as_the_calls_keep_them_and_never_fail_the_batch(any_store):
+    """PostgreSQL refuses NUL and every store has a length: a name is bounded like the call's own column."""
+    context = make_context(any_store)
+    ingest(
+        context,
+        _event("h1", 5, "oid-nul", "ana\x00@contoso.com", "s" * 1000),
+        _event("h2", 6, "oid-fine", "fine@contoso.com"),
+    )
+    rows = _json(context, "usage", {"groupBy": "user,subscription"})["rows"]
+    names = {row["user"]: (row["userName"], row["subscriptionName"]) for row in rows}
+    user_name, subscription_name = names["oid-nul"]
+    # One subscription: a later call without a name does not erase the one seen before.
+    assert names["oid-fine"] == ("fine@contoso.com", subscription_name)
+    assert "\x00" not in user_name and user_name.startswith("ana") and 0 < len(subscription_name) <= 256
+    listed = _json(context, "requests", {"user": "oid-nul"})["items"]
+    assert (listed[0]["userName"], listed[0]["subscriptionName"]) == (user_name, subscription_name)
+
+
+def test_a_call_the_store_refuses_names_nobody(any_store):
+    context = make_context(any_store)
+    refuse_model(any_store)
+    refused = capture_event(call_id="r1", user_id="oid-ghost", response=chat_response(model=REFUSED_MODEL))
+    refused["caller"]["userName"] = "ghost@contoso.com"
+    ingest(context, refused, _event("ok", 7, "oid-kofi", "kofi@contoso.com"))
+    assert [row["user"] for row in _json(context, "usage", {"groupBy": "user"})["rows"]] == ["oid-kofi"]
+    assert _json(context, "usage", {"user": "ghost@contoso.com"})["totals"]["requests"] == 0
+    with any_store.read() as conn:
+        assert names_of(conn, "user", ["oid-ghost", "oid-kofi"]) == {"oid-kofi": "kofi@contoso.com"}
