@@ -163,6 +163,19 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.display_names', N'U') IS NULL
+BEGIN
+    CREATE TABLE display_names (
+	kind VARCHAR(16) NOT NULL, 
+	id NVARCHAR(256) NOT NULL, 
+	name NVARCHAR(256) NOT NULL, 
+	seen_at DATETIME2 NOT NULL, 
+	CONSTRAINT pk_display_names PRIMARY KEY (kind, id)
+);
+    CREATE INDEX ix_display_names_name ON display_names (kind, name);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.pending_parts', N'U') IS NULL
 BEGIN
     CREATE TABLE pending_parts (

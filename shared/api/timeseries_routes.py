@@ -12,6 +12,7 @@ from shared.api.usage_routes import (
     FIGURE_SCHEMA,
     FILTER_PARAMS,
     MAX_HOURLY_RANGE,
+    NAME_SCHEMA,
     RANGE_PARAMS,
     csv_response,
     filters_of,
@@ -55,6 +56,7 @@ SERIES_ROW_SCHEMA = {
     "properties": {
         "time": {"type": "string", "format": "date-time", "description": "start of the bucket"},
         **{key: {"type": ["string", "integer", "null"]} for key in SERIES_KEYS},
+        **NAME_SCHEMA,
         **FIGURE_SCHEMA,
     },
     "required": ["time", "requests", "totalTokens"],

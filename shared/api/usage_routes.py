@@ -12,6 +12,7 @@ from shared.api.csv_export import csv_text
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register, store_unavailable
+from shared.reports.names import NAME_KEYS
 from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.store.times import day_start, iso_utc
 
@@ -29,7 +30,10 @@ RANGE_PARAMS = (
     ),
     Param("to", "time", "end of the range, exclusive (ISO-8601 UTC); default now"),
 )
-FILTER_PARAMS = tuple(Param(key, "string", f"only calls whose {key} is this value") for key in FILTER_KEYS)
+FILTER_PARAMS = tuple(
+    Param(key, "string", f"only calls whose {key} is this {'id or name' if key in NAME_KEYS else 'value'}")
+    for key in FILTER_KEYS
+)
 USAGE_PARAMS = (
     *RANGE_PARAMS,
     Param(
@@ -45,10 +49,19 @@ USAGE_PARAMS = (
     Param("format", "enum", "response format", enum=("json", "csv"), default="json"),
 )
 
+# Beside a named key's id when grouped by it: the latest name the ledger has seen for that id, or null.
+NAME_SCHEMA = {
+    name: {"type": ["string", "null"], "description": f"the latest name seen for `{key}`, null when none"}
+    for key, name in NAME_KEYS.items()
+}
 FIGURE_SCHEMA = {figure.name: {"type": ["number", "null"] if figure.nullable else "number"} for figure in FIGURES}
 USAGE_ROW_SCHEMA = {
     "type": "object",
-    "properties": {**{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS}, **FIGURE_SCHEMA},
+    "properties": {
+        **{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS},
+        **NAME_SCHEMA,
+        **FIGURE_SCHEMA,
+    },
     "required": ["requests", "totalTokens"],
 }
 USAGE_SCHEMA = {

@@ -16,6 +16,7 @@ from shared.ingest.pricing import PriceBook
 from shared.ingest.redaction import redact_dead_letter, redact_record
 from shared.ingest.types import CallSink, CallSinkBatch
 from shared.store.bounds import plausible_cost
+from shared.store.display_names import write_display_names
 from shared.store.records import CallRecord, DeadLetter, TokenUsage
 from shared.store.rollups import RollupDeltas
 from shared.store.sql import SqlStore
@@ -63,6 +64,8 @@ def record_calls(
     changes += [CallChange(record) for call_id, record in batch.items() if call_id not in existing]
     writes = store.write_calls(conn, changes, now=now, store_text=store_text, deltas=deltas)
     writes.duplicates.extend(duplicates)
+    # Names beside ids in reports: the latest name per id, in the same transaction (a refused call names nothing).
+    write_display_names(conn, (c.record for c in changes if c.record.call_id not in writes.refused))
     return writes
 
 

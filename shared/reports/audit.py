@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
+from shared.reports.names import id_or_named
 from shared.reports.usage import KEY_COLUMNS
 from shared.store.bounds import text_limits
 from shared.store.records import CallRecord
@@ -142,7 +143,11 @@ def list_calls(conn: Connection, query: AuditQuery) -> AuditPage:
             or_(calls.c.time > boundary.time, and_(calls.c.time == boundary.time, calls.c.call_id >= boundary.call_id))
         )
     for name, value in query.filters.items():
-        conditions.append(calls.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value))
+        wanted = id_or_named(conn, name, value)  # a named key matches its id or its name
+        column = calls.c[KEY_COLUMNS[name]]
+        conditions.append(
+            column.in_(wanted) if isinstance(wanted, tuple) else column == (int(value) if name == "status" else value)
+        )
     statement = (
         select(*[calls.c[column] for column in LIST_FIELDS.values()])
         .where(and_(*conditions))

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Subquery, Table, and_, func, select, union_all
 
 from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
+from shared.reports.names import add_names, resolve_name_filters, with_name_keys
 from shared.reports.usage_query import (
     FILTER_KEYS,
     GROUP_KEYS,
@@ -191,13 +192,14 @@ def query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
 
 
 def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
+    query = resolve_name_filters(conn, query)  # a filter on a named key accepts the id or the name
     rows = _fetch(conn, _report_statement(conn, query), raw=conn.dialect.name == "sqlite")
     leading = _leading(query)
     items = list(starmap(_row_builder((*leading, *FIGURE_NAMES)), rows))
     for i, item in enumerate(items if _bucket(query) else ()):  # keys in the order asked for, times as text
         moment = item.pop("bucket")
         items[i] = {k: _time_key(moment, k) if k in TIME_KEYS else item.pop(k) for k in query.group_by} | item
-    return UsageResult(rows=items, totals=totals_of_rows(rows, len(leading)))
+    return UsageResult(rows=add_names(conn, items, query.group_by), totals=totals_of_rows(rows, len(leading)))
 
 
 @lru_cache(maxsize=64)
@@ -295,7 +297,7 @@ def _fetch(conn: Connection, statement, raw: bool) -> Sequence[Any]:
 
 
 def usage_csv_columns(group_by: Iterable[str]) -> list[str]:
-    return [*group_by, *FIGURE_NAMES]
+    return [*with_name_keys(group_by), *FIGURE_NAMES]
 
 
 class SeriesTooLarge(ValueError):
@@ -359,4 +361,4 @@ _ZERO_FIGURES = figures_of(dict.fromkeys(MEASURE_NAMES, 0))
 
 
 def timeseries_csv_columns(group_by: Iterable[str]) -> list[str]:
-    return ["time", *[k for k in group_by if k not in TIME_KEYS], *FIGURE_NAMES]
+    return ["time", *with_name_keys(k for k in group_by if k not in TIME_KEYS), *FIGURE_NAMES]

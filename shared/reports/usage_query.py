@@ -4,6 +4,7 @@ and the cumulative reads (`usage_spans`). The figures a row carries are in `figu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,7 +45,7 @@ class UsageQuery:
     start: datetime
     end: datetime
     group_by: tuple[str, ...] = ()
-    filters: dict[str, str] = field(default_factory=dict)
+    filters: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)  # a tuple: any of these ids
     only_user: str | None = None  # Usage.Read callers see their own rows only
     narrow_rollups: bool = True  # False: always the wide rollup (the benchmark compares the two)
 
@@ -55,7 +56,9 @@ INTERVALS = ("hour", "day")
 def key_conditions(table, query: UsageQuery) -> list:
     """The query's filters and caller limit on a table with the key columns (calls, or any rollup)."""
     conditions = [
-        table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value)
+        table.c[KEY_COLUMNS[name]].in_(value)
+        if isinstance(value, tuple)
+        else table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value)
         for name, value in query.filters.items()
     ]
     if query.only_user is not None:
