@@ -60,3 +60,13 @@ def retention_purge(timer: func.TimerRequest) -> None:
     from shared.jobs.retention_purge import run_retention_purge
 
     run_retention_purge(app_context())
+
+
+@bp.function_name("chargeback_report")
+@bp.timer_trigger(arg_name="timer", schedule="%CHARGEBACK_REPORT_SCHEDULE%", run_on_startup=False)
+@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+def chargeback_report(timer: func.TimerRequest) -> None:
+    from shared.app.wiring import app_context
+    from shared.jobs.chargeback_report import run_chargeback_report
+
+    run_chargeback_report(app_context())

@@ -105,6 +105,7 @@ var ledgerSettings = {
   QUOTA_CHECK_SCHEDULE: '0 */5 * * * *'
   ANOMALY_SCAN_SCHEDULE: '0 */15 * * * *'
   RECONCILE_SCHEDULE: '0 15 * * * *'
+  CHARGEBACK_REPORT_SCHEDULE: '0 0 6 * * *'
   RETENTION_PURGE_SCHEDULE: '0 30 2 * * *'
   PENDING_SWEEP_SCHEDULE: '0 */1 * * * *'
   LEDGER_ANOMALY_SPIKE_FACTOR: '6'
@@ -126,6 +127,7 @@ var ledgerSettings = {
   // (https://learn.microsoft.com/azure/app-service/app-service-key-vault-references).
   LEDGER_ALERT_WEBHOOKS: empty(alertWebhooksSecretName) ? '' : '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${alertWebhooksSecretName})'
   LEDGER_DAILY_DIGEST: 'false'
+  LEDGER_REPORT_TO: '' // the monthly chargeback report's recipients; set per environment, empty sends none
   LEDGER_LOG_ANALYTICS_WORKSPACE_ID: logAnalyticsWorkspaceCustomerId
   AZURE_CLIENT_ID: identityClientId
 }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the SDK loads on the first mail, not at start-up
     from azure.communication.email import EmailClient
@@ -24,21 +25,43 @@ class AcsSender:
         return self._client
 
     def send(self, message: EmailMessage) -> None:
-        """ACS takes JSON, not MIME: copy the subject, both parts and the recipients across, then wait."""
-        text = message.get_body(("plain",))
-        html = message.get_body(("html",))
-        payload = {
-            "senderAddress": self.sender,
-            "content": {
-                "subject": str(message["Subject"]),
-                "plainText": text.get_content() if text else "",
-                "html": html.get_content() if html else "",
-            },
-            "recipients": {"to": _addresses(message["To"]), "cc": _addresses(message["Cc"])},
-        }
-        result = self._email_client().begin_send(payload).result()
+        """ACS takes JSON, not MIME: copy the subject, both parts, the attachments and the recipients across, then
+        wait. Attachment fields as the SDK's own `begin_send` template has them (name, contentType, contentInBase64;
+        https://learn.microsoft.com/azure/communication-services/quickstarts/email/send-email-advanced/send-email-with-attachments)."""
+        result = self._email_client().begin_send(acs_payload(message, self.sender)).result()
         if str(result.get("status", "")).lower() != "succeeded":
             raise RuntimeError(f"ACS email status {result.get('status')}: {result.get('error')}")
+
+
+def acs_payload(message: EmailMessage, sender: str) -> dict[str, Any]:
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    payload: dict[str, Any] = {
+        "senderAddress": sender,
+        "content": {
+            "subject": str(message["Subject"]),
+            "plainText": text.get_content() if text else "",
+            "html": html.get_content() if html else "",
+        },
+        "recipients": {"to": _addresses(message["To"]), "cc": _addresses(message["Cc"])},
+    }
+    attachments = [
+        {
+            "name": part.get_filename() or "attachment",
+            "contentType": part.get_content_type(),
+            "contentInBase64": base64.b64encode(_bytes_of(part)).decode("ascii"),
+        }
+        for part in message.iter_attachments()
+    ]
+    if attachments:
+        payload["attachments"] = attachments
+    return payload
+
+
+def _bytes_of(part: Any) -> bytes:
+    """The attachment as sent: its transfer encoding undone, not decoded to text (a CSV part is text/csv)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
 
 
 def _addresses(header) -> list[dict[str, str]]:

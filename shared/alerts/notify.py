@@ -43,6 +43,11 @@ def compose(row: dict[str, Any], settings: Settings) -> EmailMessage:
     message["X-Ledger-Alert"] = f"{row['kind']}; id={row['id']}"
     message.set_content(render_text(row["subject"], details))
     message.add_alternative(render_html(row["subject"], details), subtype="html")
+    for attachment in details.get("attachments", []):  # stored with the alert, so a retry sends the same file
+        maintype, subtype = attachment["contentType"].split("/", 1)
+        message.add_attachment(
+            attachment["text"].encode(), maintype=maintype, subtype=subtype, filename=attachment["filename"]
+        )
     return message
 
 

@@ -125,6 +125,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ANOMALY_SCAN_SCHEDULE", "0 */15 * * * *", "NCRONTAB schedule of the `anomaly_scan` timer"),
     SettingSpec("RECONCILE_SCHEDULE", "0 15 * * * *", "NCRONTAB schedule of the `reconcile` timer"),
     SettingSpec(
+        "CHARGEBACK_REPORT_SCHEDULE",
+        "0 0 6 * * *",
+        "NCRONTAB schedule of the `chargeback_report` timer (daily: it sends last month's report once, catching up a missed 1st)",
+    ),
+    SettingSpec(
         "RETENTION_PURGE_SCHEDULE",
         "0 30 2 * * *",
         "NCRONTAB schedule of the `retention_purge` timer (text and dead-letter retention)",
@@ -162,6 +167,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "chat webhooks every alert is also posted to, comma-separated `teams:<url>` (a Teams workflow), `slack:<url>` or `json:<url>`; the URLs are secrets (a Key Vault reference in Azure)",
     ),
     SettingSpec("LEDGER_DAILY_DIGEST", "false", "send admins a daily usage digest"),
+    SettingSpec(
+        "LEDGER_REPORT_TO",
+        "",
+        "recipients of the monthly chargeback report (comma-separated; empty: no report)",
+    ),
     SettingSpec(
         "LEDGER_LOG_ANALYTICS_WORKSPACE_ID", "", "Log Analytics workspace for the `reconcile` timer; empty skips it"
     ),
@@ -278,6 +288,7 @@ class Settings:
     alert_to: tuple[str, ...] = ()
     alert_webhooks: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (kind, url); URLs are secrets
     daily_digest: bool = False
+    report_to: tuple[str, ...] = ()
     log_analytics_workspace_id: str = ""
     azure_client_id: str = ""
 
@@ -365,6 +376,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alert_to=_emails(get("LEDGER_ALERT_TO")),
         alert_webhooks=_webhooks(get("LEDGER_ALERT_WEBHOOKS")),
         daily_digest=_flag("LEDGER_DAILY_DIGEST", get("LEDGER_DAILY_DIGEST")),
+        report_to=_emails(get("LEDGER_REPORT_TO")),
         log_analytics_workspace_id=get("LEDGER_LOG_ANALYTICS_WORKSPACE_ID").strip(),
         azure_client_id=get("AZURE_CLIENT_ID").strip(),
     )

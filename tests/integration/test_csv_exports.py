@@ -7,10 +7,10 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from shared.api.csv_export import FORMULA_STARTS
 from shared.api.handler import handle
 from shared.api.http import ApiRequest
 from shared.ingest.types import IncomingEvent
+from shared.reports.csv_export import FORMULA_STARTS
 from tests.builders import capture_event, encode
 
 HOSTILE = {

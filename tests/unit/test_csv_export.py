@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.api.csv_export import FORMULA_STARTS, csv_text, spreadsheet_safe
+from shared.reports.csv_export import FORMULA_STARTS, csv_text, spreadsheet_safe
 
 
 def test_cells_that_start_a_formula_get_a_leading_quote_and_numbers_do_not():
