@@ -161,9 +161,8 @@ def make_handler(host: LocalHost, access_log: TextIO | None = None) -> type[Base
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            # Logged before the body goes: once a client has its answer, its access line is in the log.
-            self._access(status, len(body))
             self.wfile.write(body)
+            self._access(status, len(body))
 
         def _checked(self) -> tuple[str, dict[str, list[str]], bytes]:
             """The request's decoded path, query and body, or _Refused saying what is wrong with it."""

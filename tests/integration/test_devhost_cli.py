@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,14 +109,22 @@ def test_sample_out_writes_the_month_the_readme_names_and_replay_reads_it(tmp_pa
     assert replayed.returncode == 0 and json.loads(replayed.stdout.splitlines()[-1])["events"] == len(lines)
 
 
+def _access_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if re.match(r"\d{4}-\d\d-\d\dT\S+Z 127.0.0.1 ", line)]
+
+
 def test_serve_logs_one_access_line_per_request_and_its_401_points_at_dev_mode(tmp_path):
     with local_host(tmp_path, LEDGER_AUTH="easyauth") as (base, log):
         status, body = http_call(f"{base}/api/usage?groupBy=model")
         assert status == 401 and "LEDGER_AUTH=dev" in json.loads(body)["detail"]
         assert http_call(f"{base}/api/health")[0] == 200
         assert http_call(f"{base}/api/no-such-route")[0] == 404
+        # A line is written once its answer has gone: give the last ones a moment before the server stops.
+        deadline = time.monotonic() + 10
+        while len(_access_lines(log.read_text())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
     text = log.read_text()
-    access = [line for line in text.splitlines() if re.match(r"\d{4}-\d\d-\d\dT\S+Z 127.0.0.1 ", line)]
+    access = _access_lines(text)
     # One line per request; a request's line is written once its answer has gone, so a quick next request on
     # another thread may log first: the lines, not their order, are what this checks.
     assert sorted(line.split()[2:5] for line in access) == sorted(
