@@ -161,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--connection-string", help="use a connection string instead of Entra credentials")
     send.set_defaults(run=_send)
     demo = commands.add_parser(
-        "demo", parents=[common], help="sample month -> replay -> the two reports -> serve the API"
+        "demo", parents=[common], help="sample month -> replay -> the reports and alerts -> serve the API"
     )
     demo.add_argument("--port", type=int, default=7071)
     demo.add_argument("--no-serve", action="store_true")

@@ -1,4 +1,5 @@
-"""`make demo`: a sample month through the real ingest function, the seed's two reports, alerts, then the API.
+"""`make demo`: a sample month through the real ingest function, the seed's two reports and a chargeback one,
+alerts, then the API.
 
 Everything it prints fits one screen of 120 columns: the top 10 rows and a totals line per report, the mails this
 run sent, then where to look next.
@@ -41,6 +42,7 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     from devhost.replay import replay
     from shared.app.wiring import app_context
     from shared.reports.seed_reports import prompt_totals, recent_prompts, render_table, tokens_by_ip_and_model
+    from shared.reports.usage import UsageQuery, query_usage
 
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=30)
@@ -58,6 +60,7 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
         by_ip = tokens_by_ip_and_model(conn, start, end)
         prompts = recent_prompts(conn, limit=TOP)
         with_text = prompt_totals(conn)
+        by_user = query_usage(conn, UsageQuery(start, end, ("user", "subscription")))  # names beside the ids
     print(f"\n3. Report 1: tokens by caller IP and model (last 30 days), top {TOP} of {len(by_ip.rows):,} by tokens\n")
     columns = ["ip", "model", "requests", "promptTokens", "completionTokens", "totalTokens", "costUsd"]
     totals = {**by_ip.totals, "ip": f"total ({len(by_ip.rows):,} rows)"}
@@ -65,9 +68,10 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     print(f"\n4. Report 2: prompt text of the {TOP} most recent of {with_text['calls']:,} calls with text\n")
     totals = {"time": "total", "totalTokens": with_text["totalTokens"]}
     print(render_table(prompts, ["time", "ip", "model", "totalTokens", "prompt"], totals=totals, max_width=WIDTH))
+    _chargeback_table(by_user)
     _alerts_demo(functions, as_of=end - timedelta(seconds=1))
     base = f"http://127.0.0.1:{port}/api"
-    print("\n6. where to look next (LEDGER_AUTH=dev: no token needed, this machine only)\n")
+    print("\n7. where to look next (LEDGER_AUTH=dev: no token needed, this machine only)\n")
     if not serve_api:
         print("   first serve the API: LEDGER_AUTH=dev python -m devhost serve")
     print(f"   API docs, every route and how to get a token: {base}/docs")
@@ -76,6 +80,7 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
         "usage?groupBy=subscription,model",
         "usage?groupBy=user&format=csv",
         "usage?groupBy=day&model=gpt-4o-2024-08-06",
+        "usage?groupBy=model&user=kofi@contoso.com",  # a filter takes the id or the name
         "quotas",
         "alerts",
     ):
@@ -88,6 +93,19 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     return main(["serve", "--host", "127.0.0.1", "--port", str(port)])
 
 
+def _chargeback_table(by_user) -> None:
+    """Report 3: who spent what, people and subscriptions by name ("kofi@contoso.com (82c34a1e…)"), not GUIDs."""
+    from shared.reports.names import row_label
+    from shared.reports.seed_reports import render_table
+
+    rows = sorted(by_user.rows, key=lambda row: (-(row["costUsd"] or 0), -row["totalTokens"]))[:TOP]
+    print(f"\n5. Report 3: cost by user and subscription (last 30 days), top {TOP} of {len(by_user.rows):,} by cost\n")
+    named = [{**row, "user": row_label(row, "user"), "subscription": row_label(row, "subscription")} for row in rows]
+    columns = ["user", "subscription", "requests", "totalTokens", "costUsd"]
+    totals = {**by_user.totals, "user": f"total ({len(by_user.rows):,} rows)"}
+    print(render_table(named, columns, totals=totals, max_width=WIDTH))
+
+
 def _alerts_demo(functions, *, as_of: datetime) -> None:
     """A quota at 90 % of the busiest subscription's month, checked as of the sample's last second, then the
     anomaly timer as the host runs it. The limit comes from the month holding the sample's end, not from today,
@@ -96,6 +114,7 @@ def _alerts_demo(functions, *, as_of: datetime) -> None:
     from shared.alerts.quotas import Quota, period_bounds, put_quota
     from shared.app.wiring import app_context
     from shared.jobs.quota_check import run_quota_check
+    from shared.reports.names import row_label
     from shared.reports.usage import UsageQuery, query_usage
 
     context = app_context()
@@ -106,6 +125,7 @@ def _alerts_demo(functions, *, as_of: datetime) -> None:
         rows = query_usage(conn, UsageQuery(start, as_of, ("subscription",))).rows
     if rows:
         scope, used = rows[0]["subscription"], rows[0]["totalTokens"]  # the same window quota_check totals
+        label = row_label(rows[0], "subscription")
         with context.store.write() as conn:
             put_quota(
                 conn,
@@ -119,7 +139,7 @@ def _alerts_demo(functions, *, as_of: datetime) -> None:
                     ("owner@contoso.com",),
                 ),
             )
-        print(f"\n5. a monthly quota for subscription {scope} at 90 % of its {as_of:%B} use; quota_check")
+        print(f"\n6. a monthly quota for subscription {label} at 90 % of its {as_of:%B} use; quota_check")
         run_quota_check(context, now=as_of)  # what the quota_check timer runs, at the sample's clock
     print("   then anomaly_scan, as the timers would run them")
     invoke_non_http(functions["anomaly_scan"], {})

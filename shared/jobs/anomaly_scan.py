@@ -30,7 +30,7 @@ from shared.alerts.anomalies import (
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, raised_between, sender_for
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
-from shared.jobs.quota_check import scope_label
+from shared.reports.names import full_id_facts, scope_labels
 from shared.store.schema import calls, usage_hourly
 from shared.store.times import aware_utc, hour_of, iso_utc, naive_utc
 
@@ -51,7 +51,8 @@ def run_anomaly_scan(context: JobContext, now: datetime | None = None) -> dict[s
         found = detect(conn, start, end, limits)
         scopes = {(a.scope_type, a.scope_id) for a in found}
         scopes |= {(t, i) for a in found for t, i, _ in a.facts.get("alsoLifts", [])}
-        labels = {(t, i): scope_label(conn, t, i) for t, i in scopes}
+        scopes |= {("app", a.facts["app"]) for a in found if a.kind == "new_app"}
+        labels = scope_labels(conn, scopes)
         series = {(a.scope_type, a.scope_id, a.hour): _day_series(conn, a) for a in found if a.kind == "spike"}
         top = {(a.scope_type, a.scope_id, a.hour): _top_calls(conn, a) for a in found if a.kind == "spike"}
     raised = []
@@ -235,13 +236,15 @@ def anomaly_alert(
     limits: AnomalyLimits,
     settings: Settings,
 ) -> NewAlert:
-    scope = f"{anomaly.scope_type} {labels[(anomaly.scope_type, anomaly.scope_id)]}"
+    label = labels[(anomaly.scope_type, anomaly.scope_id)]
+    scope = f"{anomaly.scope_type} {label}"
     hour, f = anomaly.hour, anomaly.facts
     when = f"{hour:%Y-%m-%d %H:00} UTC"
     base = settings.public_url + "/api"
     scope_filter: dict[str, Any] = {anomaly.scope_type: anomaly.scope_id}
     window = {"from": iso_utc(hour), "to": iso_utc(hour + HOUR)}
-    facts: list[list[Any]] = [["Scope", scope], ["Hour", when]]  # shown with str()
+    facts: list[list[Any]] = [["Scope", scope], *full_id_facts(anomaly.scope_type, anomaly.scope_id, label)]
+    facts.append(["Hour", when])  # facts are shown with str()
     if anomaly.kind == "spike":
         lifted = [f"{t} {labels[(t, i)]} to {v:,.0f} tokens" for t, i, v in f.get("alsoLifts", [])]
         subject = f"Token spike: {scope} used {anomaly.value:,.0f} tokens in the hour from {when}"
@@ -287,12 +290,13 @@ def anomaly_alert(
     else:
         what = "caller IP" if anomaly.kind == "new_ip" else "app"
         value = f.get("ip") or f.get("app")
-        subject = f"New {what} {value} for {scope}"
+        named = labels.get(("app", f["app"]), f["app"]) if anomaly.kind == "new_app" else value
+        subject = f"New {what} {named} for {scope}"
         summary = (
-            f"{scope} was called from {what} {value} for the first time in the hour from {when}; the subscription "
+            f"{scope} was called from {what} {named} for the first time in the hour from {when}; the subscription "
             f"has been in use since {f['subscriptionSince'][:10]} and had never seen it."
         )
-        facts += [[what.capitalize(), value]]
+        facts += [[what.capitalize(), named]]
         scope_filter = {"subscription": anomaly.scope_id, ("ip" if anomaly.kind == "new_ip" else "app"): value}
     query = {**window, **scope_filter}
     links = [

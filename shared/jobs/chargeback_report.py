@@ -15,20 +15,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, sender_for
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.reports.csv_export import csv_text
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage, usage_csv_columns
-from shared.store.schema import calls
+from shared.reports.names import row_label
+from shared.reports.usage import UsageQuery, query_usage, usage_csv_columns
 from shared.store.schema_alerts import alerts
 
 logger = logging.getLogger(__name__)
 
 TOP = 10  # rows of each table in the mail; the CSV has them all
-NAME_COLUMNS = {"subscription": "subscription_name", "user": "user_name"}
 
 
 def report_month(now: datetime, settings: Settings) -> tuple[datetime, datetime]:
@@ -65,9 +64,9 @@ def dedupe_key(month_start: datetime) -> str:
 
 def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end: datetime) -> NewAlert:
     month = start.strftime("%Y-%m")
-    by_subscription = _named(conn, query_usage(conn, UsageQuery(start, end, ("subscription",))).rows)
-    by_user = _named(conn, query_usage(conn, UsageQuery(start, end, ("user",))).rows)
-    detail = _named(conn, query_usage(conn, UsageQuery(start, end, ("subscription", "user"))).rows)
+    by_subscription = query_usage(conn, UsageQuery(start, end, ("subscription",))).rows  # names beside the ids
+    by_user = query_usage(conn, UsageQuery(start, end, ("user",))).rows
+    detail = query_usage(conn, UsageQuery(start, end, ("subscription", "user"))).rows
     totals = query_usage(conn, UsageQuery(start, end, ())).totals
     cost = _money(totals["costUsd"])
     base = f"{settings.public_url}/api/usage"
@@ -81,7 +80,7 @@ def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end:
         *[_fact("Subscription", row, "subscription") for row in by_subscription[:TOP]],
         *[_fact("User", row, "user") for row in by_user[:TOP]],
     ]
-    columns = _csv_columns(("subscription", "user"))
+    columns = usage_csv_columns(("subscription", "user"))  # subscriptionName and userName after their ids
     return NewAlert(
         dedupe_key=dedupe_key(start),
         kind="chargeback",
@@ -97,7 +96,7 @@ def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end:
             "facts": facts,
             "series": {
                 "title": "Cost (USD) by subscription",
-                "points": [[_label(row, "subscription"), row["costUsd"] or 0] for row in by_subscription[:TOP]],
+                "points": [[row_label(row, "subscription"), row["costUsd"] or 0] for row in by_subscription[:TOP]],
             },
             "links": [
                 ["Usage by subscription", f"{base}?{urlencode({'groupBy': 'subscription', **window})}"],
@@ -113,44 +112,8 @@ def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end:
     )
 
 
-def _csv_columns(keys: tuple[str, ...]) -> list[str]:
-    columns = list(usage_csv_columns(keys))
-    for key in reversed(keys):  # each name right after its id, unless the usage CSV has it already
-        name = f"{key}Name"
-        if name not in columns:
-            columns.insert(columns.index(key) + 1, name)
-    return columns
-
-
-def _named(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with `subscriptionName` / `userName` where the calls carry a display name for the id."""
-    for key, name_column in NAME_COLUMNS.items():
-        ids = {row[key] for row in rows if key in row and row[key] is not None}
-        if not ids or all(f"{key}Name" in row for row in rows):
-            continue
-        id_column = calls.c[KEY_COLUMNS[key]]
-        names = dict(
-            conn.execute(
-                select(id_column, func.max(calls.c[name_column]))
-                .where(id_column.in_(ids), calls.c[name_column].is_not(None))
-                .group_by(id_column)
-            ).all()
-        )
-        for row in rows:
-            if key in row:
-                row[f"{key}Name"] = names.get(row[key])
-    return rows
-
-
-def _label(row: dict[str, Any], key: str) -> str:
-    ident, name = row.get(key), row.get(f"{key}Name")
-    if ident is None:
-        return "unknown"
-    return f"{name} ({ident})" if name and name != ident else ident
-
-
 def _fact(kind: str, row: dict[str, Any], key: str) -> list[str]:
-    return [f"{kind} {_label(row, key)}", f"{_money(row['costUsd'])}, {row['totalTokens']:,} tokens"]
+    return [f"{kind} {row_label(row, key)}", f"{_money(row['costUsd'])}, {row['totalTokens']:,} tokens"]
 
 
 def _money(value: float | None) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from shared.alerts.delivery import NewAlert, create_alert
 from shared.alerts.notify import money
 from shared.app.settings import Settings
+from shared.reports.names import row_label
 from shared.reports.usage import UsageQuery, query_usage
 
 TOP = 10
@@ -49,7 +50,7 @@ def raise_daily_digest(conn: Connection, settings: Settings, now: datetime) -> i
         ],
         "series": {
             "title": "Tokens by subscription",
-            "points": [[row["subscription"] or "unknown", row["totalTokens"]] for row in by_subscription.rows[:TOP]],
+            "points": [[row_label(row, "subscription"), row["totalTokens"]] for row in by_subscription.rows[:TOP]],
         },
         "links": [
             ["Usage by subscription and model", f"{settings.public_url}/api/usage?groupBy=subscription,model&{query}"],

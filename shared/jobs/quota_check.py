@@ -22,14 +22,12 @@ from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, 
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.jobs.digest import raise_daily_digest
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
-from shared.store.schema import calls
+from shared.reports.names import full_id_facts, scope_labels
+from shared.reports.usage import UsageQuery, query_usage
 from shared.store.schema_alerts import quota_crossings
 from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
-
-_NAME_COLUMNS = {"subscription": "subscription_name", "user": "user_name"}
 
 
 def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[str, Any]:
@@ -42,7 +40,9 @@ def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[st
     raised = []
     with store.read() as conn:
         candidates = []
-        for quota in list_quotas(conn):
+        quotas = list_quotas(conn)
+        labels = scope_labels(conn, [(quota.scope_type, quota.scope_id) for quota in quotas])  # names beside ids
+        for quota in quotas:
             status = quota_status(conn, quota, now, settings.timezone)
             if status.crossed and _unclaimed(conn, quota, status):
                 candidates.append(
@@ -50,7 +50,7 @@ def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[st
                         quota,
                         status,
                         _series(conn, quota, status, now),
-                        scope_label(conn, quota.scope_type, quota.scope_id),
+                        labels[(quota.scope_type, quota.scope_id)],
                     )
                 )
     for quota, status, series, label in candidates:
@@ -141,6 +141,7 @@ def quota_alert(quota: Quota, status: QuotaStatus, series: list[list[Any]], labe
         full_at = iso_utc(status.forecast_full_at) or full_at
     facts = [
         ["Scope", scope],
+        *full_id_facts(quota.scope_type, quota.scope_id, label),
         ["Period", f"{start} .. {end}"],
         ["Used", f"{percent(status.percent)} ({used})"],
         ["Forecast at period end", forecast],
@@ -199,16 +200,3 @@ def _series(conn: Connection, quota: Quota, status: QuotaStatus, now: datetime) 
     return [
         [row[step][:13].replace("T", " ") + "h" if step == "hour" else row[step], row["totalTokens"]] for row in rows
     ]
-
-
-def scope_label(conn: Connection, scope_type: str, scope_id: str) -> str:
-    """`name (id)` where the calls carry a display name for the scope, else the id."""
-    name_column = _NAME_COLUMNS.get(scope_type)
-    if name_column is None:
-        return scope_id
-    name = conn.execute(
-        select(calls.c[name_column])
-        .where(calls.c[KEY_COLUMNS[scope_type]] == scope_id, calls.c[name_column].is_not(None))
-        .limit(1)
-    ).scalar()
-    return f"{name} ({scope_id})" if name and name != scope_id else scope_id

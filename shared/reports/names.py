@@ -54,3 +54,36 @@ def id_or_named(conn: Connection, key: str, value: str | tuple[str, ...]) -> str
         return value
     ids = tuple(dict.fromkeys((value, *ids_named(conn, key, value))))
     return ids if len(ids) > 1 else value
+
+
+SHORT_ID = 16  # longer ids (GUIDs, subscription keys) are cut to their first 8 characters beside a name
+
+
+def name_label(ident: str | None, name: str | None) -> str:
+    """How the demo, mails and chat posts name an id: "kofi@contoso.com (82c34a1e…)", the name with enough of
+    the id to tell two people of one name apart; the id alone when the ledger has seen no name for it."""
+    if ident is None:
+        return "unknown"
+    if not name or name == ident:
+        return ident
+    return f"{name} ({ident if len(ident) <= SHORT_ID else ident[:8] + '…'})"
+
+
+def row_label(row: dict[str, Any], key: str) -> str:
+    """The label of a usage row's `key` (its name from `add_names` beside the id)."""
+    return name_label(row.get(key), row.get(NAME_KEYS[key]) if key in NAME_KEYS else None)
+
+
+def scope_labels(conn: Connection, scopes: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """{(kind, id): label} for scopes such as ("user", "oid-kofi"): the latest name seen, one lookup per kind."""
+    wanted = set(scopes)
+    names = {
+        kind: names_of(conn, kind, [ident for k, ident in wanted if k == kind])
+        for kind in {kind for kind, _ in wanted if kind in NAME_KEYS}
+    }
+    return {(kind, ident): name_label(ident, names.get(kind, {}).get(ident)) for kind, ident in wanted}
+
+
+def full_id_facts(kind: str, ident: str, label: str) -> list[list[str]]:
+    """A mail's "User id" fact when its label shows only part of the id: the whole id, to copy into a filter."""
+    return [] if ident in label else [[f"{kind.capitalize()} id", ident]]

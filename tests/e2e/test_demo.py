@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ def _get(url: str):
         return json.loads(response.read())
 
 
-def test_demo_prints_both_reports_on_one_screen_then_serves_the_usage_api(tmp_path):
+def test_demo_prints_its_reports_with_names_on_one_screen_then_serves_the_usage_api(tmp_path):
     old_mail = tmp_path / ".ledger" / "outbox" / "alert-from-an-earlier-run.eml"
     old_mail.parent.mkdir(parents=True)
     old_mail.write_bytes(b"Subject: an earlier run\r\n\r\nnot this demo's\r\n")
@@ -50,10 +51,17 @@ def test_demo_prints_both_reports_on_one_screen_then_serves_the_usage_api(tmp_pa
         assert [line for line in demo if len(line) > 120] == [], text
         assert "Report 1: tokens by caller IP and model" in text, text
         assert "Report 2: prompt text of the 10 most recent" in text
+        assert "Report 3: cost by user and subscription" in text
         assert "replayed again (idempotent): events: " in text and "recorded: 0," in text
         rules = [i for i, line in enumerate(demo) if line.startswith("-----")]
-        assert len(rules) == 4 and rules[1] - rules[0] == 11 and rules[3] - rules[2] == 11, text  # 10 rows, a rule
-        assert [line.split()[0] for line in demo if line.startswith("total")] == ["total"] * 2
+        assert len(rules) == 6 and all(rules[i + 1] - rules[i] == 11 for i in (0, 2, 4)), text  # 10 rows, a rule
+        assert [line.split()[0] for line in demo if line.startswith("total")] == ["total"] * 3
+        people = demo[rules[4] + 1 : rules[5]]  # report 3: people and subscriptions by name, not GUIDs
+        assert any(line.startswith("kofi@contoso.com (") and "data-science (" in line for line in people), text
+        assert all(re.match(r"[a-z]+@contoso\.com \([0-9a-f]{8}…\) ", line) for line in people), text
+        quota_line = next(line for line in demo if "a monthly quota for subscription" in line)
+        assert re.search(r"subscription [a-z-]+ \([0-9a-f]{8}…\) at 90 %", quota_line), text
+        assert any("Token spike: user kofi@contoso.com (" in line for line in demo), text  # the mails name them too
         docs = [i for i, line in enumerate(demo) if line.endswith(f"http://127.0.0.1:{port}/api/docs")]
         curls = [i for i, line in enumerate(demo) if "curl " in line]
         assert docs and curls and docs[0] < curls[0], text  # the docs page first, then the curls
@@ -71,6 +79,8 @@ def test_demo_prints_both_reports_on_one_screen_then_serves_the_usage_api(tmp_pa
         assert usage["totals"]["requests"] > 10_000
         assert {"ip", "model", "totalTokens", "costUsd"} <= set(usage["rows"][0])
         assert _get(f"http://127.0.0.1:{port}/api/health")["status"] == "healthy"
+        kofi = _get(f"http://127.0.0.1:{port}/api/usage?groupBy=user&user=kofi@contoso.com")["rows"]  # the curl shown
+        assert [row["userName"] for row in kofi] == ["kofi@contoso.com"]
     finally:
         process.terminate()
         process.wait(timeout=15)

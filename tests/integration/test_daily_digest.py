@@ -38,7 +38,8 @@ def test_daily_digest_mails_yesterdays_totals_to_the_admins_once(store):
     mail = sink.messages[0]
     assert mail.recipients == ["finops@contoso.com"]
     assert "daily digest" in mail.message["Subject"] and "3 calls" in mail.message["Subject"]
-    assert "Tokens by subscription" in mail.message.get_body(("plain",)).get_content()
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "Tokens by subscription" in text and "marketing-assistant (sub-marketing)" in text  # named, not a bare id
 
 
 def test_digest_is_off_unless_asked_for(store):
