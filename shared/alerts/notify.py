@@ -60,8 +60,9 @@ def render_text(subject: str, details: dict[str, Any]) -> str:
     if series and series.get("points"):
         lines += ["", series.get("title", "")]
         peak = max((value for _, value in series["points"]), default=0) or 1
+        width = max(len(str(label)) for label, _ in series["points"])  # names beside ids make labels of any length
         for label, value in series["points"]:
-            lines.append(f"  {label:>16}  {'#' * round(30 * value / peak):<30}  {_number(value)}")
+            lines.append(f"  {label!s:>{width}}  {'#' * round(30 * value / peak):<30}  {_number(value)}")
     links = details.get("links", [])
     if links:
         lines += ["", "Look closer:"] + [f"  {label}: {url}" for label, url in links]

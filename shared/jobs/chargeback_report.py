@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, select
 
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, sender_for
+from shared.alerts.notify import money
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.reports.csv_export import csv_text
@@ -117,4 +118,4 @@ def _fact(kind: str, row: dict[str, Any], key: str) -> list[str]:
 
 
 def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:,.2f}"
+    return "unknown" if value is None else money(value)  # a small month is "$0.00125", not "$0.00"

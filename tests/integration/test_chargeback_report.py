@@ -72,11 +72,14 @@ def test_the_first_of_the_month_mails_last_months_chargeback_with_the_csv_once(s
     assert (
         "2026-11" in mail.message["Subject"]
         and f"{by_user['totals']['totalTokens']:,} tokens" in mail.message["Subject"]
+        and not mail.message["Subject"].endswith("$0.00")  # a small month's cost with the digits that make it true
     )
     text = mail.message.get_body(("plain",)).get_content()
     for row in by_subscription["rows"]:
         assert f"{row['totalTokens']:,} tokens" in text and row["subscription"] in text
     assert "kofi@contoso.com (oid-kofi)" in text and "marketing-assistant (sub-marketing)" in text
+    bars = [line for line in text.splitlines() if "(sub-" in line and "#" in line]  # the cost chart, one bar each
+    assert len(bars) == len(by_subscription["rows"]) and len({line.index("#") for line in bars}) == 1, text
 
     [attachment] = list(mail.message.iter_attachments())
     assert attachment.get_filename() == "chargeback-2026-11.csv" and attachment.get_content_type() == "text/csv"
