@@ -12,6 +12,7 @@ from shared.ingest.types import IncomingEvent
 from shared.jobs.quota_check import run_quota_check
 from tests.builders import capture_event, chat_response, encode
 from tests.conftest import make_context
+from tests.integration.test_quota_check import _smtp_settings
 from tests.smtp_server import smtp_server
 from tests.webhook_receiver import webhook_receiver
 
@@ -38,16 +39,8 @@ def _calls_of_kofi(context, tokens: int) -> None:
 
 def test_a_quota_mail_and_its_chat_posts_name_the_user_by_the_latest_display_name(any_store):
     with smtp_server() as (smtp_port, sink), webhook_receiver() as (base, received):
-        context = make_context(
-            any_store,
-            LEDGER_EMAIL_MODE="smtp",
-            LEDGER_SMTP_HOST="127.0.0.1",
-            LEDGER_SMTP_PORT=str(smtp_port),
-            LEDGER_SMTP_STARTTLS="false",
-            LEDGER_ALERT_TO="admin@contoso.com",
-            LEDGER_PUBLIC_URL="https://ledger.contoso.com",
-            LEDGER_ALERT_WEBHOOKS=f"teams:{base}/teams,slack:{base}/slack,json:{base}/json",
-        )
+        hooks = f"teams:{base}/teams,slack:{base}/slack,json:{base}/json"
+        context = make_context(any_store, **_smtp_settings(smtp_port, LEDGER_ALERT_WEBHOOKS=hooks))
         _calls_of_kofi(context, 9_000)
         quota = Quota("user", KOFI, "month", 10_000, None, (80,), ("kofi@contoso.com",))
         with context.store.write() as conn:
