@@ -21,7 +21,7 @@ from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError
 from shared.reports.deadletters import count_dead_letters, list_dead_letters
 from shared.reports.names import NAME_KEYS, add_names
-from shared.reports.usage import UsageQuery, query_timeseries, query_usage
+from shared.reports.usage import UsageQuery, query_timeseries, query_top
 from shared.store.times import day_start, in_utc
 
 DAY = timedelta(days=1)
@@ -105,7 +105,9 @@ def dashboard_data(
     """Every figure of the page in one read transaction."""
     query = UsageQuery(view.start, view.end, (), filters, only_user)
     series = query_timeseries(conn, query, "day")
-    top = {key: top_by_cost(conn, UsageQuery(view.start, view.end, (key,), filters, only_user)) for key in TOP_KEYS}
+    top = {
+        key: query_top(conn, UsageQuery(view.start, view.end, (key,), filters, only_user), TOP_ROWS) for key in TOP_KEYS
+    }
     data = DashboardData(view, filters, series.totals, series.rows, top)
     data.names = _filter_names(conn, filters, only_user)
     if sections.quotas:
@@ -118,13 +120,6 @@ def dashboard_data(
             "items": list_dead_letters(conn, limit=RECENT, status="open").items,
         }
     return data
-
-
-def top_by_cost(conn: Connection, query: UsageQuery, limit: int = TOP_ROWS) -> list[dict[str, Any]]:
-    """The `limit` rows of a one-key report that cost most (unpriced rows last, by tokens), with their names."""
-    rows = query_usage(conn, query).rows
-    rows.sort(key=lambda row: (row["costUsd"] is not None, row["costUsd"] or 0.0, row["totalTokens"]), reverse=True)
-    return rows[:limit]
 
 
 def _quotas(conn: Connection, now: datetime, tz: ZoneInfo) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import pytest
 from shared.alerts.quotas import put_quota, quota_from_json
 from shared.api.dashboard_data import dashboard_range
 from shared.ingest.types import IncomingEvent
+from shared.reports.usage import UsageQuery, query_top, query_usage
 from tests.builders import capture_event, chat_response
 from tests.conftest import make_context
 from tests.integration.test_usage_api import call, ingest, principal
@@ -170,3 +171,27 @@ def test_top_rows_link_to_the_page_narrowed_to_them(ledger):
     assert int(_total(narrowed, "requests")) == 8
     by_name = _page(ledger, {"period": "30d", "user": "ben@contoso.com"})  # a filter takes the name, as the API's
     assert _total(by_name, "requests") == "8"
+
+
+def test_the_top_rows_are_the_costliest_of_the_usage_report_unpriced_last(any_store):
+    context = make_context(any_store)
+    events = [
+        capture_event(
+            time=(NOW - timedelta(hours=i)).isoformat(),
+            caller=_caller(f"oid-{i % 4}", f"user {i % 4}"),
+            response=chat_response(
+                model="no-such-model" if i % 4 == 3 else "gpt-4o-2024-08-06", prompt=40 * (i % 4 + 1)
+            ),
+        )
+        for i in range(12)
+    ]
+    ingest(context, *events)
+    query = UsageQuery(NOW - timedelta(days=1), NOW + timedelta(hours=1), ("user",))
+    with any_store.read() as conn:
+        rows = query_usage(conn, query).rows
+        top = query_top(conn, query, 3)
+    by_cost = sorted(rows, key=lambda r: (r["costUsd"] is None, -(r["costUsd"] or 0), -r["totalTokens"], r["user"]))
+    assert top == by_cost[:3] and [row["user"] for row in top] == ["oid-2", "oid-1", "oid-0"]
+    assert top[0]["userName"] == "user 2"
+    with any_store.read() as conn:
+        assert query_top(conn, query, 10)[-1]["costUsd"] is None  # the unpriced user, after every priced one
