@@ -53,11 +53,12 @@ def seed(store):
     events = []
     for i in range(24):  # every fourth day has no call
         day = TODAY - timedelta(days=(i // 3) * 4)
+        elapsed = min(NOW - day, timedelta(days=1))  # today's calls are in the past at any time of day
         user, name = people[i % 3]
         events.append(
             capture_event(
                 call_id=f"d-{i}",
-                time=(day + timedelta(minutes=7 * i)).isoformat(),
+                time=(day + elapsed * (i % 3 + 1) / 4).isoformat(),
                 caller=_caller(user, name, "sub-ops" if user == "oid-eve" else "sub-marketing"),
                 response=chat_response(prompt=100 * (i % 3 + 1), completion=10),
                 status=200 if i % 5 else 500,
