@@ -96,6 +96,14 @@ def test_the_page_totals_are_the_usage_totals_of_its_range(ledger):
         assert int(_total(page, "totalTokens")) == totals["totalTokens"]
         assert float(_total(page, "costUsd")) == totals["costUsd"]
         assert int(_total(page, "failureRate")) == totals["failedRequests"] > 0
+        csv = call(ledger, "usage", {k: unquote(v) for k, v in params.items()}, headers=ADMIN)  # the link works
+        assert csv.content_type.startswith("text/csv") and len(csv.body.decode().splitlines()) > 1
+
+
+def test_a_narrowed_page_links_its_csv_to_the_same_filters(ledger):
+    page = _page(ledger, {"user": "oid-ana", "model": "gpt-4o-2024-08-06"})
+    links = re.findall(r'href="(usage\?format=csv[^"]*)"', page)
+    assert len(links) == 5 and all("user=oid-ana" in link and "model=gpt-4o-2024-08-06" in link for link in links)
 
 
 def test_days_without_calls_are_zero_rows_and_zero_bars(ledger):
