@@ -7,7 +7,9 @@ rolled up with one INSERT ... SELECT ... GROUP BY per rollup table: the figures 
 
 Then times `GET /api/usage?groupBy=user,model`, `groupBy=ip,model` and `GET /api/usage/timeseries?interval=day`
 over 30 days through `shared.api.handle` (p50/p95 over `--runs` runs), beside a plain GROUP BY over the raw
-rows of the same range in the same run, and prints the ratio. Beside them, a floor for the answer's size: as many
+rows of the same range in the same run, and prints the ratio; then the whole data of `GET /api/dashboard` for a
+calendar month (totals, the day series, the top 10 by cost of users, subscriptions, apps and models, quotas,
+alerts, dead letters) and the whole page, beside the five raw GROUP BYs that give the same figures. Beside them, a floor for the answer's size: as many
 rows, already summed, read from one table and written out as JSON arrays (no merging, no names). Also shown:
 the same reports from the wide (ten-dimension) rollup only, which is why the narrow rollups exist.
 
@@ -283,11 +285,50 @@ def _answer_floor(raw: sqlite3.Connection, keys: tuple[str, ...], count: int) ->
 
 
 def _raw_sql(keys: tuple[str, ...], daily: bool = False) -> str:
-    columns = [{"user": "user_id", "ip": "ip", "model": "model"}[k] for k in keys]
+    columns = [{"user": "user_id", "subscription": "subscription_id", "app": "app_id"}.get(k, k) for k in keys]
     if daily:
         columns = ["substr(time, 1, 10)"]
     select = ", ".join(columns)
     return f"SELECT {select}, {_MEASURES_FROM_CALLS} FROM calls WHERE time >= ? AND time < ? GROUP BY {select}"
+
+
+def _dashboard(context, raw: sqlite3.Connection, month: tuple[datetime, datetime], args) -> tuple[float, float]:
+    """`GET /api/dashboard` for a calendar month: its data (totals, the per-day series, the top 10 by cost of four
+    keys, quotas, alerts, dead letters) and the whole page, beside the raw GROUP BYs that give the same figures."""
+    from shared.api.auth import DEV_CALLER
+    from shared.api.dashboard_data import TOP_KEYS, DashboardRange, Sections, dashboard_data
+    from shared.api.handler import handle
+    from shared.api.http import ApiRequest
+
+    view, sections = DashboardRange(*month, "month"), Sections.of(DEV_CALLER)
+
+    def data():
+        with context.store.read() as conn:
+            return dashboard_data(conn, view, {}, None, sections, now=month[1], tz=context.settings.timezone)
+
+    query = {"from": [month[0].isoformat()], "to": [month[1].isoformat()]}
+    bounds = tuple(moment.replace(tzinfo=None).isoformat(" ", "microseconds") for moment in month)
+    scans = [_raw_sql((), daily=True), *(_raw_sql((key,)) for key in TOP_KEYS)]
+    scanned = [raw.execute(sql, bounds).fetchall() for sql in scans]
+    shown = data()
+    # The same numbers as the raw scan: every day's calls, and each top row's calls.
+    per_day = {day["time"][:10]: day["requests"] for day in shown.days if day["requests"]}
+    assert per_day == {row[0]: row[1] for row in scanned[0]}
+    for key, rows in zip(TOP_KEYS, scanned[1:], strict=True):
+        calls = {row[0]: row[1] for row in rows}
+        assert all(calls[row[key]] == row["requests"] for row in shown.top[key]), key
+    page = handle("dashboard", ApiRequest("GET", "/api/dashboard", query), context)
+    assert page.status == 200, page.body[:300]
+    timed = _timed(data, args.runs)
+    whole = _timed(lambda: handle("dashboard", ApiRequest("GET", "/api/dashboard", query), context), args.runs)
+    scan = _timed(lambda: [raw.execute(sql, bounds).fetchall() for sql in scans], args.raw_runs)
+    ratio = statistics.median(scan) / _p(timed, 0.5)
+    for label, values in (("dashboard data", timed), ("dashboard page (HTML)", whole)):
+        print(
+            f"{label:<28} {'month':<10} {len(shown.days):>6,} {_p(values, 0.5):>8.1f} {_p(values, 0.95):>8.1f} "
+            f"{statistics.median(scan):>11.0f} {statistics.median(scan) / _p(values, 0.5):>6.0f}x {'':>9}"
+        )
+    return _p(timed, 0.95), ratio
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,6 +427,8 @@ def report(path: Path, args: argparse.Namespace) -> None:
                 f"{label:<28} {range_name:<10} {rows:>6,} {_p(api, 0.5):>8.1f} {_p(api, 0.95):>8.1f} "
                 f"{statistics.median(scan):>11.0f} {ratio:>6.0f}x {_p(floor, 0.5):>9.1f}"
             )
+    dashboard_p95, dashboard_ratio = _dashboard(context, raw, ranges["month"], args)
+    worst_p95, worst_ratio = max(worst_p95, dashboard_p95), min(worst_ratio, dashboard_ratio)
     print("\nthe same calendar-month reports from the wide ten-dimension rollup only (no narrow rollups):")
 
     def wide_report(group: tuple[str, ...]) -> None:

@@ -6,9 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.net import free_port, http_call
@@ -67,6 +71,40 @@ def local_host(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def front_door(base: str, headers: dict[str, str]) -> Iterator[str]:
+    """The base URL of a proxy to `base` that adds `headers` to every GET, as App Service Authentication adds the
+    signed-in caller's X-MS-CLIENT-PRINCIPAL: a browser sent to it is that caller (Chromium sets no headers)."""
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            request = urllib.request.Request(base + self.path, headers=headers)  # noqa: S310 - the test's own host
+            try:
+                with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - as above
+                    status, answer_headers, body = answer.status, answer.headers, answer.read()
+            except urllib.error.HTTPError as error:
+                status, answer_headers, body = error.code, error.headers, error.read()
+            self.send_response(status)
+            for name in ("Content-Type", "Content-Security-Policy"):
+                if answer_headers.get(name):
+                    self.send_header(name, answer_headers[name])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args) -> None:  # quiet: the host behind keeps the access log
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 CHROMIUM_FLAGS = [

@@ -3,6 +3,7 @@
 from shared.api import (
     access_log_routes,  # noqa: F401
     alert_routes,  # noqa: F401
+    dashboard_page,  # noqa: F401
     deadletter_routes,  # noqa: F401
     docs_page,  # noqa: F401
     erasure_routes,  # noqa: F401

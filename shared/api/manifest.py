@@ -15,6 +15,7 @@ ROUTE_TABLE = {
     "deadletter_retry": ("POST", "deadletters/{id}/retry"),
     "openapi": ("GET", "openapi.json"),
     "docs": ("GET", "docs"),
+    "dashboard": ("GET", "dashboard"),
     "quotas": ("GET", "quotas"),
     "quota_put": ("PUT", "quotas/{scopeType}/{scopeId}"),
     "quota_delete": ("DELETE", "quotas/{scopeType}/{scopeId}"),

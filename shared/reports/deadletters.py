@@ -80,6 +80,13 @@ def list_dead_letters(
     return LetterPage(items, page[-1]["id"] if len(rows) > limit else None)
 
 
+def count_dead_letters(conn: Connection, status: str) -> int:
+    """How many letters are in `status` (the dashboard's "open dead letters")."""
+    return int(
+        conn.execute(select(func.count()).select_from(dead_letters).where(dead_letters.c.status == status)).scalar_one()
+    )
+
+
 @dataclass
 class RetryOutcome:
     id: int

@@ -19,7 +19,7 @@ from functools import lru_cache
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Connection, Select, Subquery, Table, and_, func, select, union_all
+from sqlalchemy import Connection, Select, Subquery, Table, and_, func, literal, select, union_all
 
 from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
 from shared.reports.names import add_names, resolve_name_filters, with_name_keys
@@ -62,6 +62,7 @@ __all__ = [  # the query vocabulary is re-exported: callers import it from here
     "choose_cut",
     "plan_range",
     "query_timeseries",
+    "query_top",
     "query_usage",
     "timeseries_csv_columns",
     "usage_csv_columns",
@@ -200,6 +201,20 @@ def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
         moment = item.pop("bucket")
         items[i] = {k: _time_key(moment, k) if k in TIME_KEYS else item.pop(k) for k in query.group_by} | item
     return UsageResult(rows=add_names(conn, items, query.group_by), totals=totals_of_rows(rows, len(leading)))
+
+
+def query_top(conn: Connection, query: UsageQuery, limit: int) -> list[dict[str, Any]]:
+    """The `limit` rows of `query_usage` that cost most (unpriced last, then most tokens): the database orders and
+    cuts, so only those rows are built and named (a dashboard's top 10 of 2,000 users)."""
+    query = resolve_name_filters(conn, query)
+    statement = _report_statement(conn, query)
+    columns = statement.selected_columns
+    keys = [columns[k] for k in query.group_by if k not in TIME_KEYS]
+    # No NULLS LAST: SQL Server has none. A cost is never negative, so -1 sorts the unpriced rows last.
+    order = [func.coalesce(columns.costUsd, literal(-1)).desc(), columns.totalTokens.desc(), *keys]
+    rows = _fetch(conn, statement.order_by(None).order_by(*order).limit(limit), raw=conn.dialect.name == "sqlite")
+    items = list(starmap(_row_builder((*_leading(query), *FIGURE_NAMES)), rows))
+    return add_names(conn, items, query.group_by)
 
 
 @lru_cache(maxsize=64)
