@@ -74,6 +74,8 @@ def run_demo(*, port: int = 7071, serve_api: bool = True) -> int:
     print("\n7. where to look next (LEDGER_AUTH=dev: no token needed, this machine only)\n")
     if not serve_api:
         print("   first serve the API: LEDGER_AUTH=dev python -m devhost serve")
+    # The sample spans the last 30 days; the page's default (this month) could hide most of it on the 1st.
+    print(f"   dashboard, open it in a browser: {base}/dashboard?period=30d")
     print(f"   API docs, every route and how to get a token: {base}/docs")
     for path in (
         "health",

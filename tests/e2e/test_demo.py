@@ -62,9 +62,11 @@ def test_demo_prints_its_reports_with_names_on_one_screen_then_serves_the_usage_
         quota_line = next(line for line in demo if "a monthly quota for subscription" in line)
         assert re.search(r"subscription [a-z-]+ \([0-9a-f]{8}…\) at 90 %", quota_line), text
         assert any("Token spike: user kofi@contoso.com (" in line for line in demo), text  # the mails name them too
+        page = f"http://127.0.0.1:{port}/api/dashboard?period=30d"
+        dashboard = [i for i, line in enumerate(demo) if line.endswith(page)]
         docs = [i for i, line in enumerate(demo) if line.endswith(f"http://127.0.0.1:{port}/api/docs")]
         curls = [i for i, line in enumerate(demo) if "curl " in line]
-        assert docs and curls and docs[0] < curls[0], text  # the docs page first, then the curls
+        assert dashboard and docs and curls and dashboard[0] < docs[0] < curls[0], text  # dashboard, docs, curls
         assert len(curls) >= 5 and all(
             demo[i].strip().startswith("curl -s '") and demo[i].count("curl ") == 1 and demo[i].endswith("'")
             for i in curls
@@ -81,6 +83,8 @@ def test_demo_prints_its_reports_with_names_on_one_screen_then_serves_the_usage_
         assert _get(f"http://127.0.0.1:{port}/api/health")["status"] == "healthy"
         kofi = _get(f"http://127.0.0.1:{port}/api/usage?groupBy=user&user=kofi@contoso.com")["rows"]  # the curl shown
         assert [row["userName"] for row in kofi] == ["kofi@contoso.com"]
+        with urllib.request.urlopen(page, timeout=30) as answer:  # the page the demo points at shows the sample
+            assert "kofi@contoso.com" in answer.read().decode()
     finally:
         process.terminate()
         process.wait(timeout=15)
