@@ -18,11 +18,12 @@ from sqlalchemy import Connection, select
 
 from shared.alerts.delivery import NewAlert, create_alert, deliver_pending, insert_once, sender_for
 from shared.alerts.notify import money, percent
-from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, sync_quota_file
+from shared.alerts.quotas import Quota, QuotaStatus, list_quotas, quota_status, scope_query, sync_quota_file
 from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.jobs.digest import raise_daily_digest
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
+from shared.reports.teams import Teams
+from shared.reports.usage import KEY_COLUMNS, query_usage
 from shared.store.schema import calls
 from shared.store.schema_alerts import quota_crossings
 from shared.store.times import iso_utc, naive_utc
@@ -43,13 +44,13 @@ def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[st
     with store.read() as conn:
         candidates = []
         for quota in list_quotas(conn):
-            status = quota_status(conn, quota, now, settings.timezone)
+            status = quota_status(conn, quota, now, settings.timezone, context.teams)
             if status.crossed and _unclaimed(conn, quota, status):
                 candidates.append(
                     (
                         quota,
                         status,
-                        _series(conn, quota, status, now),
+                        _series(conn, quota, status, now, context.teams),
                         scope_label(conn, quota.scope_type, quota.scope_id),
                     )
                 )
@@ -192,10 +193,10 @@ def _amounts(quota: Quota, tokens: int, cost: float | None) -> str:
     return "; ".join(parts)
 
 
-def _series(conn: Connection, quota: Quota, status: QuotaStatus, now: datetime) -> list[list[Any]]:
+def _series(conn: Connection, quota: Quota, status: QuotaStatus, now: datetime, teams: Teams | None) -> list[list[Any]]:
     step = "hour" if quota.period == "day" else "day"
     end = min(max(now, status.period_start), status.period_end)
-    rows = query_usage(conn, UsageQuery(status.period_start, end, (step,), {quota.scope_type: quota.scope_id})).rows
+    rows = query_usage(conn, scope_query(quota, status.period_start, end, teams, (step,))).rows
     return [
         [row[step][:13].replace("T", " ") + "h" if step == "hour" else row[step], row["totalTokens"]] for row in rows
     ]
