@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from sqlalchemy import Connection, case, false, literal, or_
+from sqlalchemy import Connection, Unicode, bindparam, case, false, literal, or_
 
 from shared.app.settings import SettingsError
 from shared.store.display_names import ids_by_name
@@ -143,12 +143,17 @@ def with_ids_of_names(conn: Connection, teams: Teams) -> Teams:
 
 def team_expression(table: Any, teams: Teams | None, key: str) -> Any:
     """The call's team name (key `team`) or its team's cost centre (`costCenter`) over a table holding the four
-    match columns, '' for none (as the rollups store an unknown key): one CASE, first matching team wins."""
+    match columns, '' for none (as the rollups store an unknown key): one CASE, first matching team wins.
+
+    Its values are written into the statement (escaped by the dialect), not bound: a report groups by this
+    expression, and SQL Server takes `CASE ... ?` in the select list and in GROUP BY for two different
+    expressions (error 8120) when each `?` is its own parameter; it also caps a statement at 2,100 parameters.
+    """
     whens = [
-        (_matches(table, team), literal(team.name if key == "team" else team.cost_center or ""))
+        (_matches(table, team), _inline(team.name if key == "team" else team.cost_center or ""))
         for team in (teams.teams if teams is not None else ())
     ]
-    return case(*whens, else_=literal("")) if whens else literal("")
+    return case(*whens, else_=_inline("")) if whens else _inline("")
 
 
 def team_condition(table: Any, teams: Teams | None, key: str, value: str) -> Any:
@@ -159,7 +164,19 @@ def team_condition(table: Any, teams: Teams | None, key: str, value: str) -> Any
 
 
 def _matches(table: Any, team: Team) -> Any:
-    return or_(*(table.c[MATCH_COLUMNS[key]].in_(values) for key, values in team.match.items() if values))
+    return or_(
+        *(
+            table.c[MATCH_COLUMNS[key]].in_(
+                bindparam(None, list(values), Unicode(), expanding=True, literal_execute=True)
+            )
+            for key, values in team.match.items()
+            if values
+        )
+    )
+
+
+def _inline(value: str) -> Any:
+    return literal(value, Unicode(), literal_execute=True)  # N'...' on SQL Server: names are not all ASCII
 
 
 def team_columns(keys: Iterable[str]) -> set[str]:

@@ -107,3 +107,22 @@ def test_reports_by_team_equal_a_brute_force_grouping_of_the_raw_calls(records, 
                 assert sum(row["requests"] for row in series.rows) == sum(f["requests"] for f in expected.values())
     finally:
         store.dispose()
+
+
+def test_a_team_report_compiles_for_sql_server_with_its_mapping_written_inline():
+    """SQL Server takes `CASE ... ?` in the select list and in GROUP BY for two expressions when each `?` is a
+    parameter of its own (error 8120), and allows 2,100 parameters a statement: the mapping is written into the
+    statement, escaped, the same in both places, and Unicode (N'...')."""
+    from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
+
+    from shared.reports.usage import _piece_query
+
+    teams = Teams(Path("t.json"), "v", (Team("o'brien", "CC-1", {"user": ("ann's", "ünïcode")}),))
+    query = UsageQuery(BASE, BASE + timedelta(hours=5), ("team", "user"), teams=teams)
+    compiled = _piece_query("hourly", query.start, query.end, query).compile(
+        dialect=mssql_pyodbc.dialect(), compile_kwargs={"render_postcompile": True}
+    )
+    tsql = str(compiled)
+    mapping = "CASE WHEN (usage_hourly_cuts.user_id IN (N'ann''s', N'ünïcode')) THEN N'o''brien' ELSE N'' END"
+    assert tsql.count(mapping) == 2 and f"GROUP BY {mapping}" in tsql
+    assert not any(isinstance(value, (str, list)) and "ann's" in value for value in compiled.params.values())
