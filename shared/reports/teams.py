@@ -147,7 +147,8 @@ def team_expression(table: Any, teams: Teams | None, key: str) -> Any:
 
     Its values are written into the statement (escaped by the dialect), not bound: a report groups by this
     expression, and SQL Server takes `CASE ... ?` in the select list and in GROUP BY for two different
-    expressions (error 8120) when each `?` is its own parameter; it also caps a statement at 2,100 parameters.
+    expressions (error 8120) when each `?` is its own parameter (https://github.com/mkleehammer/pyodbc/issues/479,
+    https://github.com/sqlalchemy/sqlalchemy/issues/4540); it also caps a statement at 2,100 parameters.
     """
     whens = [
         (_matches(table, team), _inline(team.name if key == "team" else team.cost_center or ""))
