@@ -44,6 +44,13 @@ def run_quota_check(context: JobContext, now: datetime | None = None) -> dict[st
     with store.read() as conn:
         candidates = []
         for quota in list_quotas(conn):
+            if quota.scope_type == "team" and (
+                context.teams is None or not context.teams.known("team", quota.scope_id)
+            ):
+                # Kept (LEDGER_QUOTAS_FILE may name it before the teams file does), but it counts no call.
+                logger.warning(
+                    "quota_check: team %r is not in LEDGER_TEAMS_FILE; its quota counts no call", quota.scope_id
+                )
             status = quota_status(conn, quota, now, settings.timezone, context.teams)
             if status.crossed and _unclaimed(conn, quota, status):
                 candidates.append(

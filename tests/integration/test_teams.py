@@ -129,6 +129,13 @@ def test_team_parameters_without_a_file_or_naming_an_unknown_team_are_400s(store
     for name, query in (("usage", {"groupBy": "team"}), ("usage_timeseries", {"costCenter": "CC-1"})):
         problem = _json(plain, name, query, status=400)
         assert "LEDGER_TEAMS_FILE is not set" in problem["detail"]
+    put = call(
+        plain,
+        "quota_put",
+        route={"scopeType": "team", "scopeId": "marketing"},
+        body=b'{"period": "day", "limitTokens": 9}',
+    )
+    assert put.status == 400 and "LEDGER_TEAMS_FILE is not set" in orjson.loads(put.body)["detail"]
     context = _context(store, tmp_path, [MARKETING, SALES])
     for name, query in (("usage", {"team": "marketng"}), ("requests", {"costCenter": "CC-404"})):
         problem = _json(context, name, query, status=400)
