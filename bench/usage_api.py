@@ -35,6 +35,7 @@ import signal
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,20 @@ MODELS = (
     "text-embedding-3-small",
 )
 CHUNK = 1_000_000
+# LEDGER_TEAMS_FILE of the `groupBy=team` report, as an organisation might write it: a few named people first,
+# then teams by app, then ten teams of five subscriptions each (the generator's 50); the rest is no team's.
+BENCH_TEAMS = [
+    {"name": "research", "costCenter": "CC-100", "match": {"user": [f"oid-{u:04d}" for u in range(0, 2000, 40)]}},
+    {"name": "portal", "costCenter": "CC-200", "match": {"app": [f"app-{a}" for a in range(0, 300, 10)]}},
+    *(
+        {
+            "name": f"unit-{t}",
+            "costCenter": f"CC-{300 + t % 4}",
+            "match": {"subscription": [f"sub-{s}" for s in range(5 * t, 5 * t + 5)]},
+        }
+        for t in range(9)  # sub-45 .. sub-49 belong to no team
+    ),
+]
 
 # Every row from a multiplicative hash of its index: deterministic, no Python per row. `u` (user) is skewed
 # (a few heavy users, a long tail); subscription, apps, IPs and models follow from the user as in real tenants.
@@ -272,6 +287,7 @@ def _p(values: list[float], q: float) -> float:
 def _answer_floor(raw: sqlite3.Connection, keys: tuple[str, ...], count: int) -> Callable[[], bytes]:
     """A lower bound for a report of `count` rows: as many rows, already summed, read from one table in the
     report's order with the same 17 values and written out as JSON arrays (no merging, no names)."""
+    keys = () if keys == ("team",) else keys  # no table holds teams summed: the floor of as many rows of models
     cut = "_".join(keys) if keys else "user_model"
     columns = [{"user": "user_id"}.get(k, k) for k in keys] or ["model"]
     sql = (
@@ -284,8 +300,23 @@ def _answer_floor(raw: sqlite3.Connection, keys: tuple[str, ...], count: int) ->
     return lambda: orjson.dumps(raw.execute(sql).fetchall())
 
 
+def _team_case() -> str:
+    """The raw scan's own spelling of the first matching team (the report's is built by shared.reports.teams)."""
+    column = {"user": "user_id", "app": "app_id", "subscription": "subscription_id"}
+    whens = [
+        "WHEN "
+        + " OR ".join(f"{column[k]} IN ({', '.join(repr(v) for v in vs)})" for k, vs in team["match"].items())
+        + f" THEN '{team['name']}'"
+        for team in BENCH_TEAMS
+    ]
+    return f"CASE {' '.join(whens)} END"
+
+
 def _raw_sql(keys: tuple[str, ...], daily: bool = False) -> str:
-    columns = [{"user": "user_id", "subscription": "subscription_id", "app": "app_id"}.get(k, k) for k in keys]
+    columns = [
+        {"user": "user_id", "subscription": "subscription_id", "app": "app_id", "team": _team_case()}.get(k, k)
+        for k in keys
+    ]
     if daily:
         columns = ["substr(time, 1, 10)"]
     select = ", ".join(columns)
@@ -374,10 +405,21 @@ def report(path: Path, args: argparse.Namespace) -> None:
     # The app's SqlStore over a read-only engine, so the bench cannot change the cached ledger (the app's own
     # engine would switch the file to WAL on connect). https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#uri-connections
     url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    teams_file = Path(tempfile.mkdtemp()) / "teams.json"  # read once, when the context is built
+    teams_file.write_bytes(orjson.dumps({"teams": BENCH_TEAMS}))
     context = AppContext(
-        settings=load_settings({"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": url, "LEDGER_EMAIL_MODE": "off"}),
+        settings=load_settings(
+            {
+                "LEDGER_AUTH": "dev",
+                "LEDGER_SQL_URL": url,
+                "LEDGER_EMAIL_MODE": "off",
+                "LEDGER_TEAMS_FILE": str(teams_file),
+            }
+        ),
         store=SqlStore(create_engine(url)),
     )
+    teams_file.unlink()
+    teams_file.parent.rmdir()
     # A calendar month (one read of the month-to-date sums), 30 whole days across a month's end, and a rolling
     # 30 days ending mid-hour (the API's default range: edge minutes, edge days' hours and whole days).
     ranges = {
@@ -391,6 +433,7 @@ def report(path: Path, args: argparse.Namespace) -> None:
     cases = [
         ("usage groupBy=user,model", "usage", {"groupBy": "user,model"}, ("user", "model"), False),
         ("usage groupBy=ip,model", "usage", {"groupBy": "ip,model"}, ("ip", "model"), False),
+        ("usage groupBy=team", "usage", {"groupBy": "team"}, ("team",), False),
         ("timeseries interval=day", "usage_timeseries", {"interval": "day"}, (), True),
     ]
     raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

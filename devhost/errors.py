@@ -38,10 +38,13 @@ def explain(exc: BaseException) -> tuple[str, int]:
     from sqlalchemy import exc as sa
 
     from shared.app.settings import SettingsError
+    from shared.reports.teams import TeamsFileError
     from shared.store.errors import store_message
 
     if isinstance(exc, CliError):
         return str(exc), exc.code
+    if isinstance(exc, TeamsFileError):
+        return f"{exc}; fix the file, or empty LEDGER_TEAMS_FILE to run without teams", USAGE
     if isinstance(exc, SettingsError):
         return f"{exc}; set it in the environment or in local.settings.json", USAGE
     if isinstance(exc, (sa.ArgumentError, sa.NoSuchModuleError)):

@@ -42,6 +42,8 @@ param kustoIngestUri string = ''
 param kustoDatabase string = ''
 param storeText bool = true
 param timezone string = 'UTC'
+@description('Path of the teams and cost centres file in the deployed package, e.g. config/teams.json (LEDGER_TEAMS_FILE); empty: no teams.')
+param teamsFile string = ''
 param keyVaultName string
 @description('Name of a Key Vault secret holding an SMTP password (only for LEDGER_EMAIL_MODE=smtp); empty: none.')
 param smtpPasswordSecretName string = ''
@@ -101,6 +103,7 @@ var ledgerSettings = {
   LEDGER_JWT_OPENID_CONFIG_URL: ''
   LEDGER_PUBLIC_URL: publicUrl
   LEDGER_QUOTAS_FILE: ''
+  LEDGER_TEAMS_FILE: teamsFile
   LEDGER_TIMEZONE: timezone
   QUOTA_CHECK_SCHEDULE: '0 */5 * * * *'
   ANOMALY_SCAN_SCHEDULE: '0 */15 * * * *'

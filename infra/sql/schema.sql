@@ -356,6 +356,33 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.usage_cum_team', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cum_team (
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cum_team PRIMARY KEY (day, dims_key)
+);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.usage_cum_user_model', N'U') IS NULL
 BEGIN
     CREATE TABLE usage_cum_user_model (
@@ -511,6 +538,33 @@ BEGIN
 	duration_ms_sum FLOAT NOT NULL, 
 	duration_count BIGINT NOT NULL, 
 	CONSTRAINT pk_usage_cumh_subscription_model PRIMARY KEY (hour, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_cumh_team', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_cumh_team (
+	hour DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	requests BIGINT NOT NULL, 
+	failed_requests BIGINT NOT NULL, 
+	prompt_tokens BIGINT NOT NULL, 
+	completion_tokens BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	cached_tokens BIGINT NOT NULL, 
+	reasoning_tokens BIGINT NOT NULL, 
+	estimated_tokens_requests BIGINT NOT NULL, 
+	priced_requests BIGINT NOT NULL, 
+	cost_usd FLOAT NOT NULL, 
+	duration_ms_sum FLOAT NOT NULL, 
+	duration_count BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_cumh_team PRIMARY KEY (hour, dims_key)
 );
 END;
 GO

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, select, update
 
+from shared.reports.teams import Teams
 from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_usage
 from shared.store.bounds import text_limits
 from shared.store.schema import usage_daily
@@ -26,7 +27,7 @@ from shared.store.times import iso_utc, naive_utc
 
 logger = logging.getLogger(__name__)
 
-SCOPE_TYPES = ("subscription", "user", "app", "product", "model")
+SCOPE_TYPES = ("subscription", "user", "app", "product", "model", "team")  # team: LEDGER_TEAMS_FILE
 PERIODS = ("day", "week", "month")
 DEFAULT_THRESHOLDS = (50, 80, 100)
 _FIELDS = {"scopeType", "scopeId", "period", "limitTokens", "limitCostUsd", "thresholds", "notify"}
@@ -191,11 +192,17 @@ def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, d
     return (start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC))
 
 
-def quota_status(conn: Connection, quota: Quota, now: datetime, tz: ZoneInfo) -> QuotaStatus:
+def quota_status(conn: Connection, quota: Quota, now: datetime, tz: ZoneInfo, teams: Teams | None) -> QuotaStatus:
+    """Where the quota stands; a team's usage is its calls as the teams file maps them now (none for a team the
+    file no longer has)."""
     start, end = period_bounds(quota.period, now, tz)
     now = min(max(now, start), end)
-    totals = query_usage(conn, UsageQuery(start, now, (), {quota.scope_type: quota.scope_id})).totals
+    totals = query_usage(conn, scope_query(quota, start, now, teams)).totals
     return status_of(quota, start, end, now, int(totals["totalTokens"]), totals["costUsd"])
+
+
+def scope_query(quota: Quota, start: datetime, end: datetime, teams: Teams | None, group_by=()) -> UsageQuery:
+    return UsageQuery(start, end, tuple(group_by), {quota.scope_type: quota.scope_id}, teams=teams)
 
 
 def unseen_scope_warning(conn: Connection, quota: Quota) -> str | None:

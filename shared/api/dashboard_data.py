@@ -21,6 +21,7 @@ from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError
 from shared.reports.deadletters import count_dead_letters, list_dead_letters
 from shared.reports.names import NAME_KEYS, add_names
+from shared.reports.teams import Teams
 from shared.reports.usage import UsageQuery, query_timeseries, query_top
 from shared.store.times import day_start, in_utc
 
@@ -101,17 +102,19 @@ def dashboard_data(
     *,
     now: datetime,
     tz: ZoneInfo,
+    teams: Teams | None = None,
 ) -> DashboardData:
-    """Every figure of the page in one read transaction."""
-    query = UsageQuery(view.start, view.end, (), filters, only_user)
+    """Every figure of the page in one read transaction (`teams`: what a `team=` or `costCenter=` filter means)."""
+    query = UsageQuery(view.start, view.end, (), filters, only_user, teams=teams)
     series = query_timeseries(conn, query, "day")
     top = {
-        key: query_top(conn, UsageQuery(view.start, view.end, (key,), filters, only_user), TOP_ROWS) for key in TOP_KEYS
+        key: query_top(conn, UsageQuery(view.start, view.end, (key,), filters, only_user, teams=teams), TOP_ROWS)
+        for key in TOP_KEYS
     }
     data = DashboardData(view, filters, series.totals, series.rows, top)
     data.names = _filter_names(conn, filters, only_user)
     if sections.quotas:
-        data.quotas = _quotas(conn, now, tz)
+        data.quotas = _quotas(conn, now, tz, teams)
     if sections.alerts:
         data.alerts = [alert_json(row) for row in list_alerts(conn, RECENT)]
     if sections.dead_letters:
@@ -122,8 +125,10 @@ def dashboard_data(
     return data
 
 
-def _quotas(conn: Connection, now: datetime, tz: ZoneInfo) -> list[dict[str, Any]]:
-    items = [quota.as_json() | {"status": quota_status(conn, quota, now, tz).as_json()} for quota in list_quotas(conn)]
+def _quotas(conn: Connection, now: datetime, tz: ZoneInfo, teams: Teams | None) -> list[dict[str, Any]]:
+    items = [
+        quota.as_json() | {"status": quota_status(conn, quota, now, tz, teams).as_json()} for quota in list_quotas(conn)
+    ]
     for scope_type in {item["scopeType"] for item in items if item["scopeType"] in NAME_KEYS}:
         mine = [item for item in items if item["scopeType"] == scope_type]
         named = add_names(conn, [{scope_type: item["scopeId"]} for item in mine], (scope_type,))

@@ -27,7 +27,7 @@ from shared.api.dashboard_data import (
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
-from shared.api.usage_routes import FILTER_PARAMS, filters_of, own_rows_only
+from shared.api.usage_routes import FILTER_PARAMS, check_team_keys, filters_of, own_rows_only
 from shared.reports.names import NAME_KEYS
 from shared.store.times import iso_utc
 
@@ -314,9 +314,17 @@ def _dashboard(context: ApiContext, _request: ApiRequest, caller: Caller | None,
     now = datetime.now(UTC)
     view = dashboard_range(values, now)
     filters, only_user = filters_of(values), own_rows_only(caller)
+    check_team_keys(context.teams, (), filters)  # a team filter needs LEDGER_TEAMS_FILE and a team it has
     with context.store.read() as conn:
         data = dashboard_data(
-            conn, view, filters, only_user, Sections.of(caller), now=now, tz=context.settings.timezone
+            conn,
+            view,
+            filters,
+            only_user,
+            Sections.of(caller),
+            now=now,
+            tz=context.settings.timezone,
+            teams=context.teams,
         )
     return ApiResponse(
         200,

@@ -22,6 +22,7 @@ from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
+from shared.api.usage_routes import TEAMS_VERSION_SCHEMA, check_team_keys, teams_version
 from shared.reports.access_log import record_access
 
 SCOPE_PARAMS = (
@@ -29,7 +30,8 @@ SCOPE_PARAMS = (
     Param(
         "scopeId",
         "string",
-        "the id of the subscription, user, app, product or model, as /api/usage shows it",
+        "the id of the subscription, user, app, product or model, as /api/usage shows it; for a team, its name "
+        "in LEDGER_TEAMS_FILE",
         location="path",
         required=True,
     ),
@@ -72,13 +74,15 @@ QUOTA_SCHEMA: dict[str, Any] = {
 
 
 def _item(context: ApiContext, conn: Any, quota: Any, now: datetime) -> dict[str, Any]:
-    return quota.as_json() | {"status": quota_status(conn, quota, now, context.settings.timezone).as_json()}
+    status = quota_status(conn, quota, now, context.settings.timezone, context.teams)
+    return quota.as_json() | {"status": status.as_json()}
 
 
 def _list(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _values: dict[str, Any]) -> ApiResponse:
     now = datetime.now(UTC)
     with context.store.read() as conn:
-        return json_response({"items": [_item(context, conn, quota, now) for quota in list_quotas(conn)]})
+        items = [_item(context, conn, quota, now) for quota in list_quotas(conn)]
+    return json_response({"items": items, "teamsVersion": teams_version(context)})
 
 
 def _put(context: ApiContext, request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
@@ -90,6 +94,8 @@ def _put(context: ApiContext, request: ApiRequest, caller: Caller | None, values
         quota = quota_from_json(body, values["scopeType"], values["scopeId"])
     except QuotaError as exc:
         raise ApiError(400, "Bad request body", str(exc), parameter=exc.field) from None
+    if quota.scope_type == "team":  # a team the file does not have would never count a call
+        check_team_keys(context.teams, (), {"team": quota.scope_id}, parameter="scopeId")
     with context.store.write(lock_wait=context.settings.api_write_wait_seconds) as conn:
         created = get_quota(conn, quota.scope_type, quota.scope_id) is None
         put_quota(conn, quota)
@@ -139,8 +145,11 @@ register(
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "properties": {"items": {"type": "array", "items": QUOTA_SCHEMA}},
-                            "required": ["items"],
+                            "properties": {
+                                "items": {"type": "array", "items": QUOTA_SCHEMA},
+                                "teamsVersion": TEAMS_VERSION_SCHEMA,
+                            },
+                            "required": ["items", "teamsVersion"],
                         }
                     }
                 },

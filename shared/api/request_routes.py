@@ -9,7 +9,14 @@ from shared.api.auth import AUDIT_READ, USAGE_READ, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, BadParameter, json_response
 from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register
-from shared.api.usage_routes import FILTER_PARAMS, RANGE_PARAMS, filters_of, own_rows_only, time_range
+from shared.api.usage_routes import (
+    FILTER_PARAMS,
+    RANGE_PARAMS,
+    check_team_keys,
+    filters_of,
+    own_rows_only,
+    time_range,
+)
 from shared.reports.audit import LIST_FIELDS, AuditQuery, BadCursor, Cursor, call_detail, list_calls
 
 PAGE_PARAMS = (
@@ -97,7 +104,9 @@ def _requests(context: ApiContext, _request: ApiRequest, caller: Caller | None, 
         cursor = Cursor.decode(values["cursor"]) if values["cursor"] else None
     except BadCursor as exc:
         raise BadParameter("cursor", str(exc)) from None
-    query = AuditQuery(start, end, filters_of(values), own_rows_only(caller), values["limit"], cursor)
+    filters = filters_of(values)
+    check_team_keys(context.teams, (), filters)
+    query = AuditQuery(start, end, filters, own_rows_only(caller), values["limit"], cursor, teams=context.teams)
     with context.store.read() as conn:
         page = list_calls(conn, query)
     return json_response({"items": page.items, "nextCursor": page.next_cursor.encode() if page.next_cursor else None})

@@ -21,6 +21,7 @@ from shared.store.sql import SqlStore, StoreBusy
 if TYPE_CHECKING:  # the API's package stays cheap to import: the ingest use case loads only when a route needs it
     from shared.app.settings import Settings
     from shared.ingest.batch import Ingestor
+    from shared.reports.teams import Teams
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ class ApiContext(Protocol):
 
     @property
     def ingestor(self) -> Ingestor: ...
+
+    @property
+    def teams(self) -> Teams | None: ...  # LEDGER_TEAMS_FILE, read when the context was built
 
 
 Handler = Callable[[ApiContext, ApiRequest, Caller | None, dict[str, Any]], ApiResponse]
@@ -137,6 +141,10 @@ class _NoStore:
 
     @property
     def ingestor(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def teams(self) -> NoReturn:
         raise RuntimeError("this route declared uses_store=False")
 
 

@@ -14,17 +14,18 @@ from shared.api.usage_routes import (
     MAX_HOURLY_RANGE,
     NAME_SCHEMA,
     RANGE_PARAMS,
+    TEAMS_VERSION_SCHEMA,
     csv_response,
-    filters_of,
-    own_rows_only,
+    teams_version,
     time_range,
+    usage_query,
+    with_teams_version,
 )
 from shared.reports.usage import (
     GROUP_KEYS,
     INTERVALS,
     TIME_KEYS,
     SeriesTooLarge,
-    UsageQuery,
     query_timeseries,
     timeseries_csv_columns,
 )
@@ -70,8 +71,9 @@ TIMESERIES_SCHEMA = {
         "groupBy": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": SERIES_ROW_SCHEMA},
         "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+        "teamsVersion": TEAMS_VERSION_SCHEMA,
     },
-    "required": ["from", "to", "interval", "groupBy", "rows", "totals"],
+    "required": ["from", "to", "interval", "groupBy", "rows", "totals", "teamsVersion"],
 }
 
 
@@ -79,14 +81,15 @@ def _timeseries(
     context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]
 ) -> ApiResponse:
     start, end = time_range(values, hourly=values["interval"] == "hour")
-    query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
+    query = usage_query(context, values, start, end, caller)
     try:
         with context.store.read() as conn:
             result = query_timeseries(conn, query, values["interval"])
     except SeriesTooLarge as exc:
         raise ApiError(400, "Bad parameter", f"from: {exc}", parameter="from") from None
     if values["format"] == "csv":
-        return csv_response(timeseries_csv_columns(query.group_by), result.rows)
+        columns = timeseries_csv_columns(query.group_by)
+        return csv_response(*with_teams_version(context, columns, result.rows, query.group_by))
     return json_response(
         {
             "from": iso_utc(start),
@@ -95,6 +98,7 @@ def _timeseries(
             "groupBy": list(query.group_by),
             "rows": result.rows,
             "totals": result.totals,
+            "teamsVersion": teams_version(context),
         }
     )
 

@@ -13,6 +13,7 @@ from shared.api.params import Param
 from shared.api.routes import ApiContext, Route, register, store_unavailable
 from shared.reports.csv_export import csv_text
 from shared.reports.names import NAME_KEYS
+from shared.reports.teams import TEAM_KEYS, Teams
 from shared.reports.usage import FIGURES, FILTER_KEYS, GROUP_KEYS, UsageQuery, query_usage, usage_csv_columns
 from shared.store.times import day_start, iso_utc
 
@@ -32,6 +33,8 @@ RANGE_PARAMS = (
 )
 FILTER_PARAMS = tuple(
     Param(key, "string", f"only calls whose {key} is this {'id or name' if key in NAME_KEYS else 'value'}")
+    if key not in TEAM_KEYS
+    else Param(key, "string", f"only calls whose {key} (LEDGER_TEAMS_FILE) is this; an unknown one is a 400")
     for key in FILTER_KEYS
 )
 USAGE_PARAMS = (
@@ -54,6 +57,11 @@ NAME_SCHEMA = {
     name: {"type": ["string", "null"], "description": f"the latest name seen for `{key}`, null when none"}
     for key, name in NAME_KEYS.items()
 }
+TEAMS_VERSION_SCHEMA = {
+    "type": ["string", "null"],
+    "description": "the version (a hash) of LEDGER_TEAMS_FILE that `team` and `costCenter` were mapped with; "
+    "null when the setting is empty",
+}
 FIGURE_SCHEMA = {figure.name: {"type": ["number", "null"] if figure.nullable else "number"} for figure in FIGURES}
 USAGE_ROW_SCHEMA = {
     "type": "object",
@@ -72,8 +80,9 @@ USAGE_SCHEMA = {
         "groupBy": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": USAGE_ROW_SCHEMA},
         "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+        "teamsVersion": TEAMS_VERSION_SCHEMA,
     },
-    "required": ["from", "to", "groupBy", "rows", "totals"],
+    "required": ["from", "to", "groupBy", "rows", "totals", "teamsVersion"],
 }
 
 
@@ -103,6 +112,56 @@ def filters_of(values: dict[str, Any]) -> dict[str, str]:
     return filters
 
 
+def usage_query(
+    context: ApiContext, values: dict[str, Any], start: datetime, end: datetime, caller: Caller | None
+) -> UsageQuery:
+    """The report a request asks for, with the app's teams; a team key without a teams file, or a team or cost
+    centre the file does not have, is a 400 (an empty answer would look like a team without calls)."""
+    group_by, filters = tuple(values["groupBy"]), filters_of(values)
+    check_team_keys(context.teams, group_by, filters)
+    return UsageQuery(start, end, group_by, filters, own_rows_only(caller), teams=context.teams)
+
+
+def check_team_keys(
+    teams: Teams | None, group_by: tuple[str, ...], filters: dict[str, str], parameter: str | None = None
+) -> None:
+    """A 400 for a team key without LEDGER_TEAMS_FILE, or a team or cost centre the file does not have."""
+    named = parameter
+    for key in TEAM_KEYS:
+        parameter = named or (key if key in filters else "groupBy")
+        if teams is None and (key in group_by or key in filters):
+            raise ApiError(
+                400,
+                "Bad parameter",
+                f"{parameter}: LEDGER_TEAMS_FILE is not set, so no call has a {key}; set it to a teams file",
+                parameter=parameter,
+            )
+        if teams is not None and key in filters and not teams.known(key, filters[key]):
+            known = teams.names if key == "team" else teams.cost_centers
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            raise ApiError(
+                400,
+                "Bad parameter",
+                f"{parameter}: LEDGER_TEAMS_FILE (version {teams.version}) has no {key} {filters[key][:60]!r}; "
+                f"it has {shown}",
+                parameter=parameter,
+            )
+
+
+def teams_version(context: ApiContext) -> str | None:
+    return context.teams.version if context.teams is not None else None
+
+
+def with_teams_version(
+    context: ApiContext, columns: list[str], rows: list[dict[str, Any]], group_by: tuple[str, ...]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """CSV columns and rows with `teamsVersion` last when grouped by a team key: the file keeps its mapping."""
+    if not any(key in TEAM_KEYS for key in group_by):
+        return columns, rows
+    version = teams_version(context)
+    return [*columns, "teamsVersion"], [row | {"teamsVersion": version} for row in rows]
+
+
 def own_rows_only(caller: Caller | None) -> str | None:
     """A Usage.Read caller is limited to its own object id; without one it can see nothing."""
     if caller is None or caller.sees_all_usage:
@@ -125,11 +184,13 @@ def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _
 
 def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     start, end = time_range(values, hourly="hour" in values["groupBy"])
-    query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
+    query = usage_query(context, values, start, end, caller)
     with context.store.read() as conn:
         result = query_usage(conn, query)
     if values["format"] == "csv":
-        return csv_response(usage_csv_columns(query.group_by), result.rows)
+        return csv_response(
+            *with_teams_version(context, usage_csv_columns(query.group_by), result.rows, query.group_by)
+        )
     return json_response(
         {
             "from": iso_utc(start),
@@ -137,6 +198,7 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
             "groupBy": list(query.group_by),
             "rows": result.rows,
             "totals": result.totals,
+            "teamsVersion": teams_version(context),
         }
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from shared.app.settings import Settings
+from shared.reports.teams import Teams
 from shared.store.sql import SqlStore
 
 if TYPE_CHECKING:  # the quota and anomaly jobs need not load ingest
@@ -21,6 +22,9 @@ class JobContext(Protocol):
 
     @property
     def store(self) -> SqlStore: ...
+
+    @property
+    def teams(self) -> Teams | None: ...  # LEDGER_TEAMS_FILE (team quotas)
 
 
 class IngestJobContext(JobContext, Protocol):

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from shared.reports.names import id_or_named
+from shared.reports.teams import TEAM_KEYS, Teams, team_condition, with_ids_of_names
 from shared.reports.usage import KEY_COLUMNS
 from shared.store.bounds import text_limits
 from shared.store.records import CallRecord
@@ -99,6 +100,7 @@ class AuditQuery:
     limit: int = 100
     cursor: Cursor | None = None
     scan_budget: int = SCAN_BUDGET
+    teams: Teams | None = None  # what a `team` or `costCenter` filter means (LEDGER_TEAMS_FILE)
 
 
 @dataclass
@@ -142,7 +144,13 @@ def list_calls(conn: Connection, query: AuditQuery) -> AuditPage:
         conditions.append(
             or_(calls.c.time > boundary.time, and_(calls.c.time == boundary.time, calls.c.call_id >= boundary.call_id))
         )
+    teams = query.teams
+    if teams is not None and any(key in query.filters for key in TEAM_KEYS):
+        teams = with_ids_of_names(conn, teams)  # a team's lists hold ids or names
     for name, value in query.filters.items():
+        if name in TEAM_KEYS:
+            conditions.append(team_condition(calls, teams, name, value))
+            continue
         wanted = id_or_named(conn, name, value)  # a named key matches its id or its name
         column = calls.c[KEY_COLUMNS[name]]
         conditions.append(

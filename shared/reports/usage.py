@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import starmap
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Select, Subquery, Table, and_, func, literal,
 
 from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
 from shared.reports.names import add_names, resolve_name_filters, with_name_keys
+from shared.reports.teams import with_ids_of_names
 from shared.reports.usage_query import (
     FILTER_KEYS,
     GROUP_KEYS,
@@ -30,6 +31,8 @@ from shared.reports.usage_query import (
     KEY_COLUMNS,
     TIME_KEYS,
     UsageQuery,
+    key_column,
+    key_columns,
     key_conditions,
 )
 from shared.reports.usage_spans import CumulativeSpan, cumulative_query, cumulative_spans, periods_with_rows, span_parts
@@ -113,7 +116,7 @@ def choose_cut(query: UsageQuery) -> str | None:
     """The narrowest cut holding every key the query groups or filters by, or None (use the wide rollup)."""
     if not query.narrow_rollups:
         return None
-    needed = {KEY_COLUMNS[k] for k in (*query.group_by, *query.filters) if k not in TIME_KEYS}
+    needed = key_columns(k for k in (*query.group_by, *query.filters) if k not in TIME_KEYS)
     if query.only_user is not None:
         needed.add("user_id")
     fitting = [(len(dims), name) for name, dims in ROLLUP_CUTS.items() if needed <= set(dims)]
@@ -129,7 +132,7 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
         table: Table = calls
         time_column, bucket_column = calls.c.time, calls.c.hour
         measures = sums_over_calls(calls)
-        columns = [_blank_as_rollups(calls.c[KEY_COLUMNS[k]]).label(k) for k in keys]
+        columns = [_blank_as_rollups(key_column(calls, k, query)).label(k) for k in keys]
     else:
         if cut is None:
             table = usage_hourly if kind == "hourly" else usage_daily
@@ -137,7 +140,7 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
             table = usage_hourly_cuts if kind == "hourly" else usage_daily_cuts
         time_column = bucket_column = table.c.hour if kind == "hourly" else table.c.day
         measures = [func.sum(table.c[name]).label(name) for name in MEASURE_NAMES]
-        columns = [table.c[KEY_COLUMNS[k]].label(k) for k in keys]
+        columns = [key_column(table, k, query).label(k) for k in keys]
     bucket = _bucket(query)
     if bucket is not None:
         columns.append(
@@ -156,7 +159,7 @@ def _piece_query(kind: str, start: datetime, end: datetime, query: UsageQuery):
 
 def _blank_as_rollups(column):
     """Unknown as the rollups store it: '' (a status is always known)."""
-    return column if column.name == "status" else func.coalesce(column, "")
+    return column if getattr(column, "name", None) == "status" else func.coalesce(column, "")
 
 
 def _bucket(query: UsageQuery) -> str | None:
@@ -194,6 +197,8 @@ def query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
 
 def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
     query = resolve_name_filters(conn, query)  # a filter on a named key accepts the id or the name
+    if query.teams is not None:  # so do the teams' lists
+        query = replace(query, teams=with_ids_of_names(conn, query.teams))
     rows = _fetch(conn, _report_statement(conn, query), raw=conn.dialect.name == "sqlite")
     leading = _leading(query)
     items = list(starmap(_row_builder((*leading, *FIGURE_NAMES)), rows))
@@ -265,7 +270,7 @@ def _report_statement(conn: Connection, query: UsageQuery):
             parts = span_parts(sorted(spans, key=lambda span: span.family is not MONTH_TO_DATE), query, cut)
             # Pieces are grouped by the query's keys, and the parts of the spans have a row per key of the cut
             # (merged by lookups, across all spans): a row per group key when the query groups by all its keys.
-            one_row_per_key = {KEY_COLUMNS[k] for k in keys} == set(ROLLUP_CUTS[cut])
+            one_row_per_key = {KEY_COLUMNS.get(k) for k in keys} == set(ROLLUP_CUTS[cut])  # a team is many keys
         else:
             parts = [cumulative_query(span, query, cut) for span in spans]
     if not pieces and not parts:  # an empty range, or only periods without calls
@@ -332,9 +337,7 @@ def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> Usag
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
     keys = tuple(k for k in query.group_by if k not in TIME_KEYS)
-    per_bucket = UsageQuery(
-        query.start, query.end, (interval, *keys), query.filters, query.only_user, query.narrow_rollups
-    )
+    per_bucket = replace(query, group_by=(interval, *keys))
     result = query_usage(conn, per_bucket)
     by_bucket: dict[str, list[dict[str, Any]]] = {}
     for row in result.rows:

@@ -4,9 +4,12 @@ and the cumulative reads (`usage_spans`). The figures a row carries are in `figu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from shared.reports.teams import TEAM_KEYS, Teams, team_columns, team_condition, team_expression
 
 GROUP_KEYS = (
     "user",
@@ -14,6 +17,8 @@ GROUP_KEYS = (
     "product",
     "app",
     "endUser",
+    "team",  # and costCenter: from LEDGER_TEAMS_FILE, over the four keys above (`teams`)
+    "costCenter",
     "ip",
     "model",
     "deployment",
@@ -37,7 +42,7 @@ KEY_COLUMNS = {
     "backend": "backend_id",
     "status": "status",
 }
-FILTER_KEYS = tuple(KEY_COLUMNS)
+FILTER_KEYS = (*KEY_COLUMNS, *TEAM_KEYS)
 
 
 @dataclass(frozen=True)
@@ -48,15 +53,30 @@ class UsageQuery:
     filters: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)  # a tuple: any of these ids
     only_user: str | None = None  # Usage.Read callers see their own rows only
     narrow_rollups: bool = True  # False: always the wide rollup (the benchmark compares the two)
+    teams: Teams | None = None  # what `team` and `costCenter` mean (LEDGER_TEAMS_FILE); None: no call has a team
 
 
 INTERVALS = ("hour", "day")
 
 
+def key_column(table, key: str, query: UsageQuery) -> Any:
+    """A group key over a table with the key columns: its column, or for a team key the expression mapping the
+    four match columns to the team (`teams`)."""
+    return team_expression(table, query.teams, key) if key in TEAM_KEYS else table.c[KEY_COLUMNS[key]]
+
+
+def key_columns(keys: Iterable[str]) -> set[str]:
+    """The columns a query on these (non-time) keys reads."""
+    keys = list(keys)
+    return {KEY_COLUMNS[k] for k in keys if k in KEY_COLUMNS} | team_columns(keys)
+
+
 def key_conditions(table, query: UsageQuery) -> list:
     """The query's filters and caller limit on a table with the key columns (calls, or any rollup)."""
     conditions = [
-        table.c[KEY_COLUMNS[name]].in_(value)
+        team_condition(table, query.teams, name, value)
+        if name in TEAM_KEYS and isinstance(value, str)
+        else table.c[KEY_COLUMNS[name]].in_(value)
         if isinstance(value, tuple)
         else table.c[KEY_COLUMNS[name]] == (int(value) if name == "status" else value)
         for name, value in query.filters.items()

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, exists, func, select
 
-from shared.reports.usage_query import KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
+from shared.reports.usage_query import TIME_KEYS, UsageQuery, key_column, key_conditions
 from shared.store.measures import MEASURE_NAMES as SUMS
 from shared.store.schema import Cumulative
 from shared.store.times import naive_utc, stored_time
@@ -83,7 +83,7 @@ def span_parts(spans: Sequence[CumulativeSpan], query: UsageQuery, cut: str) -> 
                         terms[m] + func.coalesce(table.c[m], 0) if adds else terms[m] - func.coalesce(table.c[m], 0)
                     )
         earlier = [~exists().where(table.c.dims_key == ending.c.dims_key, at_bucket) for table, at_bucket in ends[:i]]
-        columns = [ending.c[KEY_COLUMNS[k]].label(k) for k in keys]
+        columns = [key_column(ending, k, query).label(k) for k in keys]
         parts.append(
             select(*columns, *[terms[m].label(m) for m in SUMS])
             .select_from(source)

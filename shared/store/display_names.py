@@ -94,3 +94,16 @@ def ids_named(conn: Connection, kind: str, name: str) -> list[str]:
     """The ids of `kind` whose latest name is `name`."""
     query = select(display_names.c.id).where(display_names.c.kind == kind, display_names.c.name == name)
     return sorted(conn.execute(query).scalars())
+
+
+def ids_by_name(conn: Connection, kind: str, names: Sequence[str]) -> dict[str, list[str]]:
+    """{name: the ids of `kind` whose latest name it is} for the names that some id bears (`ids_named`, in bulk)."""
+    found: dict[str, list[str]] = {}
+    distinct = sorted(set(names))
+    for start in range(0, len(distinct), _CHUNK):
+        query = select(display_names.c.name, display_names.c.id).where(
+            display_names.c.kind == kind, display_names.c.name.in_(distinct[start : start + _CHUNK])
+        )
+        for name, ident in conn.execute(query.order_by(display_names.c.id)):
+            found.setdefault(name, []).append(ident)
+    return found

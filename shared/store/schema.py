@@ -184,6 +184,9 @@ ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
     # End users live behind an app: one cut answers "by end user", "by end user within an app" and with model.
     "app,end_user,model": ("app_id", "end_user", "model"),
     "service": ("product_id", "model", "deployment", "operation", "backend_id", "status"),
+    # The four keys a team is drawn from (LEDGER_TEAMS_FILE, mapped at report time), and the model: a report by
+    # team or cost centre, by model too, reads a row per caller instead of the wide rollup's row per call.
+    "team": ("subscription_id", "product_id", "app_id", "user_id", "model"),
 }
 
 

@@ -68,6 +68,18 @@ MISTAKES = {  # name: (arguments, extra environment, exit code, words the line m
         1,
         ["cannot reach the database", "start it", "ledger:***@"],
     ),
+    "bad teams file on replay": (
+        ["replay", "{sample}"],
+        {"LEDGER_TEAMS_FILE": "{teams}"},
+        2,
+        ["LEDGER_TEAMS_FILE", "teams.json: team 'ops' (#2): match.subscriptions is not a match key", "fix the file"],
+    ),
+    "bad teams file on serve": (
+        ["serve", "--port", "0", "--no-timers"],
+        {"LEDGER_TEAMS_FILE": "{teams}"},
+        2,
+        ["LEDGER_TEAMS_FILE", "team 'ops' (#2)", "use subscription, product, app or user"],
+    ),
     "bad Avro": (["replay", "{avro}"], {}, 1, ["not an Avro container file", "give Event Hubs Capture .avro files"]),
 }
 
@@ -76,7 +88,13 @@ MISTAKES = {  # name: (arguments, extra environment, exit code, words the line m
 def test_each_cli_mistake_is_one_line_naming_it_and_what_to_do(tmp_path, sample_file, args, extra, code, words):
     avro = tmp_path / "notes.avro"
     avro.write_text("these are notes, not a capture file\n")
-    fill = {"{sample}": str(sample_file), "{avro}": str(avro), "{closed}": _closed_port_url()}
+    teams = tmp_path / "teams.json"
+    teams.write_text(
+        json.dumps(
+            {"teams": [{"name": "ads", "match": {"app": ["a"]}}, {"name": "ops", "match": {"subscriptions": []}}]}
+        )
+    )
+    fill = {"{sample}": str(sample_file), "{avro}": str(avro), "{closed}": _closed_port_url(), "{teams}": str(teams)}
     result = _devhost(tmp_path, *[fill.get(a, a) for a in args], **{k: fill.get(v, v) for k, v in extra.items()})
     lines = result.stderr.strip().splitlines()
     assert result.returncode == code and len(lines) == 1, result.stderr
