@@ -7,6 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.reports.ptu import PtuPlan
 
 GROUP_KEYS = (
     "user",
@@ -48,6 +52,7 @@ class UsageQuery:
     filters: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)  # a tuple: any of these ids
     only_user: str | None = None  # Usage.Read callers see their own rows only
     narrow_rollups: bool = True  # False: always the wide rollup (the benchmark compares the two)
+    ptu: PtuPlan | None = None  # provisioned deployments (LEDGER_PTU_FILE): rows gain their PTU figures
 
 
 INTERVALS = ("hour", "day")
