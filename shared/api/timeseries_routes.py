@@ -13,6 +13,8 @@ from shared.api.usage_routes import (
     FILTER_PARAMS,
     MAX_HOURLY_RANGE,
     NAME_SCHEMA,
+    PTU_ROW_SCHEMA,
+    PTU_TOTALS_SCHEMA,
     RANGE_PARAMS,
     csv_response,
     filters_of,
@@ -58,6 +60,7 @@ SERIES_ROW_SCHEMA = {
         **{key: {"type": ["string", "integer", "null"]} for key in SERIES_KEYS},
         **NAME_SCHEMA,
         **FIGURE_SCHEMA,
+        **PTU_ROW_SCHEMA,
     },
     "required": ["time", "requests", "totalTokens"],
 }
@@ -69,7 +72,7 @@ TIMESERIES_SCHEMA = {
         "interval": {"type": "string", "enum": list(INTERVALS)},
         "groupBy": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": SERIES_ROW_SCHEMA},
-        "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+        "totals": {"type": "object", "properties": {**FIGURE_SCHEMA, **PTU_TOTALS_SCHEMA}},
     },
     "required": ["from", "to", "interval", "groupBy", "rows", "totals"],
 }
@@ -79,14 +82,16 @@ def _timeseries(
     context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]
 ) -> ApiResponse:
     start, end = time_range(values, hourly=values["interval"] == "hour")
-    query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
+    query = UsageQuery(
+        start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller), ptu=context.ptu_plan
+    )
     try:
         with context.store.read() as conn:
             result = query_timeseries(conn, query, values["interval"])
     except SeriesTooLarge as exc:
         raise ApiError(400, "Bad parameter", f"from: {exc}", parameter="from") from None
     if values["format"] == "csv":
-        return csv_response(timeseries_csv_columns(query.group_by), result.rows)
+        return csv_response(timeseries_csv_columns(query.group_by, ptu=query.ptu is not None), result.rows)
     return json_response(
         {
             "from": iso_utc(start),

@@ -55,12 +55,38 @@ NAME_SCHEMA = {
     for key, name in NAME_KEYS.items()
 }
 FIGURE_SCHEMA = {figure.name: {"type": ["number", "null"] if figure.nullable else "number"} for figure in FIGURES}
+# Only when LEDGER_PTU_FILE is set (see the README's "Provisioned throughput").
+PTU_RULE = (
+    "Calls on a provisioned deployment have costUsd 0; each whole UTC hour it is provisioned costs its hourlyUsd, "
+    "shared among that hour's calls on it in proportion to totalTokens. A range that cuts an hour: a call's share "
+    "is its share of its whole hour (shares add up across ranges); an hour's idle cost counts where the hour starts."
+)
+PTU_ROW_SCHEMA = {
+    "ptuCostUsd": {
+        "type": "number",
+        "description": f"only with LEDGER_PTU_FILE: the row's share of provisioned hours. {PTU_RULE}",
+    },
+    "chargebackUsd": {
+        "type": ["number", "null"],
+        "description": "only with LEDGER_PTU_FILE: costUsd + ptuCostUsd (null when costUsd is)",
+    },
+}
+PTU_TOTALS_SCHEMA = {
+    **PTU_ROW_SCHEMA,
+    "ptuIdleCostUsd": {
+        "type": ["number", "null"],
+        "description": "only with LEDGER_PTU_FILE: the price of provisioned hours (starting in the range, on the "
+        "deployments the deployment and backend filters select) whose calls used no tokens, charged to nobody; "
+        "null for a Usage.Read caller (idle hours are everyone's)",
+    },
+}
 USAGE_ROW_SCHEMA = {
     "type": "object",
     "properties": {
         **{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS},
         **NAME_SCHEMA,
         **FIGURE_SCHEMA,
+        **PTU_ROW_SCHEMA,
     },
     "required": ["requests", "totalTokens"],
 }
@@ -71,7 +97,7 @@ USAGE_SCHEMA = {
         "to": {"type": "string", "format": "date-time"},
         "groupBy": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": USAGE_ROW_SCHEMA},
-        "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+        "totals": {"type": "object", "properties": {**FIGURE_SCHEMA, **PTU_TOTALS_SCHEMA}},
     },
     "required": ["from", "to", "groupBy", "rows", "totals"],
 }
@@ -125,11 +151,13 @@ def _health(context: ApiContext, _request: ApiRequest, _caller: Caller | None, _
 
 def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, values: dict[str, Any]) -> ApiResponse:
     start, end = time_range(values, hourly="hour" in values["groupBy"])
-    query = UsageQuery(start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller))
+    query = UsageQuery(
+        start, end, tuple(values["groupBy"]), filters_of(values), own_rows_only(caller), ptu=context.ptu_plan
+    )
     with context.store.read() as conn:
         result = query_usage(conn, query)
     if values["format"] == "csv":
-        return csv_response(usage_csv_columns(query.group_by), result.rows)
+        return csv_response(usage_csv_columns(query.group_by, ptu=query.ptu is not None), result.rows)
     return json_response(
         {
             "from": iso_utc(start),

@@ -86,6 +86,8 @@ calls = Table(
     Index("ix_calls_subscription_time", "subscription_id", "time", "call_id"),
     Index("ix_calls_end_user_time", "end_user", "time", "call_id"),  # the audit list by end user, and their erasure
     Index("ix_calls_ingested_at", "ingested_at"),
+    # A provisioned deployment's peak tokens per minute (/api/ptu) from the index alone, its calls of the range only.
+    Index("ix_calls_deployment_time", "deployment", "time", "backend_id", "total_tokens"),
 )
 
 call_payloads = Table(
