@@ -26,10 +26,10 @@ from sqlalchemy import Connection, Float, and_, case, cast, func, literal, selec
 
 from shared.reports.figures import FIGURES, HIDDEN_SUMS, row_with_sums, sums_of_row
 from shared.reports.ptu import Provisioned, PtuPlan, ceil_hour
-from shared.reports.usage import _piece_query, plan_range
-from shared.reports.usage_query import TIME_KEYS, UsageQuery
+from shared.reports.usage import choose_cut, plan_range
+from shared.reports.usage_query import KEY_COLUMNS, TIME_KEYS, UsageQuery, key_conditions
 from shared.store.expressions import day_of, round_half_up
-from shared.store.schema import usage_hourly_cuts
+from shared.store.schema import calls, usage_hourly, usage_hourly_cuts
 from shared.store.times import hour_of, naive_utc, stored_time
 
 _HOUR = timedelta(hours=1)
@@ -81,7 +81,7 @@ def entry_statement(entry: Provisioned, query: UsageQuery, bucket: str | None):
     scoped = entry_query(query, entry, keys)
     if window is None or scoped is None:
         return None
-    pieces = [_piece_query(kind, s, e, scoped) for kind, s, e in plan_range(*window, daily_allowed=False)]
+    pieces = [_rows(kind, s, e, scoped, keys) for kind, s, e in plan_range(*window, daily_allowed=False)]
     numerator = (pieces[0] if len(pieces) == 1 else pieces[0].union_all(*pieces[1:])).subquery("num")
     denominator = hour_tokens(entry, *_whole_hours(window)).subquery("den")
     tokens = numerator.c.total_tokens
@@ -104,6 +104,39 @@ def entry_statement(entry: Provisioned, query: UsageQuery, bucket: str | None):
         func.sum(tokens).label("total_tokens"),
     ).select_from(numerator.outerjoin(denominator, numerator.c.bucket == denominator.c.hour))
     return statement.group_by(*grouped) if grouped else statement
+
+
+def _rows(kind: str, start: datetime, end: datetime, scoped: UsageQuery, keys: Sequence[str]):
+    """The rows of one piece of the range, ungrouped: a share is linear in tokens, so the one GROUP BY of
+    `entry_statement` does all the adding (whole hours: rollup rows, the narrowest cut that fits; the range's
+    partial hours: raw calls, through the (deployment, time) index)."""
+    if kind == "raw":
+        columns = [
+            (calls.c.status if k == "status" else func.coalesce(calls.c[KEY_COLUMNS[k]], "")).label(k) for k in keys
+        ]
+        measures = [
+            calls.c.hour.label("bucket"),
+            calls.c.total_tokens,
+            func.coalesce(calls.c.cost_usd, 0.0).label("cost_usd"),
+            literal(1).label("requests"),
+            case((calls.c.cost_usd.is_(None), 0), else_=1).label("priced_requests"),
+        ]
+        conditions = [calls.c.time >= start, calls.c.time < end, *key_conditions(calls, scoped)]
+        return select(*columns, *measures).where(and_(*conditions))
+    cut = choose_cut(scoped)
+    table = usage_hourly if cut is None else usage_hourly_cuts
+    columns = [table.c[KEY_COLUMNS[k]].label(k) for k in keys]
+    measures = [
+        table.c.hour.label("bucket"),
+        table.c.total_tokens,
+        table.c.cost_usd,
+        table.c.requests,
+        table.c.priced_requests,
+    ]
+    conditions = [table.c.hour >= start, table.c.hour < end, *key_conditions(table, scoped)]
+    if cut is not None:
+        conditions.insert(0, table.c.cut == cut)
+    return select(*columns, *measures).where(and_(*conditions))
 
 
 def _whole_hours(window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:

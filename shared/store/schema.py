@@ -87,6 +87,8 @@ calls = Table(
     Index("ix_calls_end_user_time", "end_user", "time", "call_id"),  # the audit list by end user, and their erasure
     Index("ix_calls_ingested_at", "ingested_at"),
     # A provisioned deployment's peak tokens per minute (/api/ptu) from the index alone, its calls of the range only.
+    # Keys up to 1,040 bytes on SQL Server: within the 1,700 of a nonclustered index (SQL Server 2016+, Azure SQL;
+    # https://learn.microsoft.com/sql/sql-server/maximum-capacity-specifications-for-sql-server).
     Index("ix_calls_deployment_time", "deployment", "time", "backend_id", "total_tokens"),
 )
 
