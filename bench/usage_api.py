@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import signal
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -375,7 +377,7 @@ def report(path: Path, args: argparse.Namespace) -> None:
     url = f"sqlite:///file:{path}?mode=ro&uri=true"
     env = {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": url, "LEDGER_EMAIL_MODE": "off"}
     context = AppContext(settings=load_settings(env), store=SqlStore(create_engine(url)))
-    ptu_file = path.with_name(path.name + ".ptu.json")  # beside the ledger, never in it
+    ptu_file = Path(tempfile.mkdtemp(prefix="bench-ptu-")) / "ptu.json"  # never beside the cached ledger
     ptu_file.write_text(orjson.dumps(PTU_PLAN).decode())
     ptu_context = AppContext(settings=load_settings({**env, "LEDGER_PTU_FILE": str(ptu_file)}), store=context.store)
     # A calendar month (one read of the month-to-date sums), 30 whole days across a month's end, and a rolling
@@ -453,7 +455,7 @@ def report(path: Path, args: argparse.Namespace) -> None:
     print("floor (p50): as many rows, already summed, read from one table and written as JSON arrays")
     raw.close()
     context.store.dispose()
-    ptu_file.unlink()
+    shutil.rmtree(ptu_file.parent)
 
 
 if __name__ == "__main__":

@@ -637,6 +637,7 @@ BEGIN
 	duration_count BIGINT NOT NULL, 
 	CONSTRAINT pk_usage_hourly PRIMARY KEY (hour, dims_key)
 );
+    CREATE INDEX ix_usage_hourly_deployment ON usage_hourly (deployment, hour);
 END;
 GO
 

@@ -174,6 +174,8 @@ def _rollup(name: str, bucket: str) -> Table:
 
 usage_hourly = _rollup("usage_hourly", "hour")
 usage_daily = _rollup("usage_daily", "day")
+# A provisioned deployment's hours (PTU shares by any key, `reports.ptu_costs`) read its own rows only.
+Index("ix_usage_hourly_deployment", usage_hourly.c.deployment, usage_hourly.c.hour)
 
 
 # Narrow rollups ("cuts"): the same figures keyed on a few dimensions only (the others stored as '' / 0).
