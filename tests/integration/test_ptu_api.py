@@ -23,6 +23,7 @@ from shared.reports.ptu import PtuFileError
 from shared.store.records import CallRecord
 from tests.conftest import make_context
 from tests.local_host import devhost_env, local_host, run_devhost
+from tests.usage_oracle import chat_call
 
 START = datetime(2026, 11, 2, 9, tzinfo=UTC)
 PLAN = {
@@ -40,19 +41,7 @@ PLAN = {
 
 
 def _record(call_id: str, minutes: int, tokens: int, deployment: str, user: str, cost: float | None) -> CallRecord:
-    return CallRecord(
-        call_id=call_id,
-        time=START + timedelta(minutes=minutes),
-        source="capture/v1",
-        operation="chat.completions",
-        status=200,
-        prompt_tokens=tokens,
-        completion_tokens=0,
-        total_tokens=tokens,
-        cost_usd=cost,
-        deployment=deployment,
-        user_id=user,
-    )
+    return chat_call(call_id, START + timedelta(minutes=minutes), tokens, deployment, user, cost)
 
 
 CALLS = [

@@ -19,10 +19,11 @@ from sqlalchemy import delete, select
 
 from shared.ingest.calls import record_calls
 from shared.reports.ptu import Provisioned, PtuPlan
-from shared.reports.usage import KEY_COLUMNS, UsageQuery, query_timeseries, query_usage
+from shared.reports.usage import UsageQuery, query_timeseries, query_usage
 from shared.store.records import CallRecord
 from shared.store.schema import calls, metadata
 from shared.store.times import aware_utc, naive_utc
+from tests.usage_oracle import chat_call, report_key
 
 BASE = datetime(2026, 10, 31, 20, tzinfo=UTC)
 SPAN_HOURS = 6
@@ -114,21 +115,9 @@ def _brute_force(raw: list[dict], plan: PtuPlan, query: UsageQuery) -> tuple[dic
             hour_tokens[(entry, call["hour"])] += call["total_tokens"]
     groups: dict[tuple, dict] = {}
     for call in raw:
-        moment = aware_utc(call["time"])
-        if not query.start <= moment < query.end:
+        key = report_key(call, query)
+        if key is None:
             continue
-        if any(call[KEY_COLUMNS[k]] != v for k, v in query.filters.items()):
-            continue
-        if query.only_user is not None and call["user_id"] != query.only_user:
-            continue
-        key = tuple(
-            moment.strftime("%Y-%m-%d")
-            if k == "day"
-            else moment.strftime("%Y-%m-%dT%H:00:00Z")
-            if k == "hour"
-            else call[KEY_COLUMNS[k]]
-            for k in query.group_by
-        )
         group = groups.setdefault(key, {"cost": 0.0, "priced": 0, "ptu": 0.0})
         entry = _entry_of(call, plan)
         if entry is not None:  # paid by the hour: no per-token cost, a share of the hour
@@ -228,20 +217,8 @@ def test_whole_hours_split_every_provisioned_hour_between_the_calls_and_idle(sto
     """Over whole hours, what rows are charged plus the idle cost is every provisioned hour's price."""
     entry = Provisioned("chat-ptu", None, 100, 10.0, naive_utc(BASE), naive_utc(BASE + 4 * HOUR))
     records = [
-        CallRecord(
-            call_id=f"c{i}",
-            time=BASE + timedelta(minutes=m),
-            source="capture/v1",
-            operation="chat.completions",
-            status=200,
-            prompt_tokens=t,
-            completion_tokens=0,
-            total_tokens=t,
-            cost_usd=0.5,
-            deployment="chat-ptu",
-            user_id=u,
-        )
-        for i, (m, t, u) in enumerate([(5, 300, "u1"), (50, 100, "u2"), (130, 0, "u1")])
+        chat_call(f"c{i}", BASE + timedelta(minutes=m), tokens, "chat-ptu", user, 0.5)
+        for i, (m, tokens, user) in enumerate([(5, 300, "u1"), (50, 100, "u2"), (130, 0, "u1")])
     ]
     with store.write() as conn:
         record_calls(store, conn, records, now=datetime(2026, 12, 1), reprice=lambda _record: None)
