@@ -43,7 +43,6 @@ class KeyShare:
     ptu_usd: float = 0.0
     token_cost_usd: float = 0.0  # their per-token cost, taken out of costUsd
     unpriced: int = 0  # their calls without a per-token price: priced at 0 now
-    total_tokens: int = 0
 
 
 @dataclass
@@ -184,14 +183,13 @@ def key_shares(conn: Connection, query: UsageQuery, plan: PtuPlan, bucket: str |
         statement = entry_statement(entry, query, bucket)
         if statement is None:
             continue
-        for *key, ptu_usd, token_cost, unpriced, tokens in conn.execute(statement):
+        for *key, ptu_usd, token_cost, unpriced, _tokens in conn.execute(statement):
             if bucket is not None:
                 key[-1] = stored_time(key[-1])
             share = found.setdefault(tuple(key), KeyShare())
             share.ptu_usd += ptu_usd or 0.0
             share.token_cost_usd += token_cost or 0.0
             share.unpriced += int(unpriced or 0)
-            share.total_tokens += int(tokens or 0)
     return found
 
 
