@@ -312,6 +312,46 @@ def _team_case() -> str:
     return f"CASE {' '.join(whens)} END"
 
 
+# Provisioned deployments of the generated ledger: dep-0 on any backend from day 30 on, dep-6 (embeddings) on one
+# backend for days 40 to 80. A 30-day report meets both.
+PTU_PLAN = {
+    "deployments": [
+        {
+            "deployment": "dep-0",
+            "backend": None,
+            "ptu": 100,
+            "hourlyUsd": 100.0,
+            "from": (START + timedelta(days=30)).isoformat(),
+            "to": None,
+        },
+        {
+            "deployment": "dep-6",
+            "backend": "aoai-1",
+            "ptu": 50,
+            "hourlyUsd": 50.0,
+            "from": (START + timedelta(days=40)).isoformat(),
+            "to": (START + timedelta(days=80)).isoformat(),
+        },
+    ]
+}
+_PTU_RAW_SQL = (
+    "SELECT deployment, backend_id, substr(time, 1, 16), sum(total_tokens) FROM calls WHERE time >= ? AND time < ? "
+    "AND deployment IN ('dep-0', 'dep-6') GROUP BY 1, 2, 3"
+)
+
+
+def _check_ptu(items: list[dict], scanned: list[tuple]) -> None:
+    """/api/ptu's tokens and peak minute are what the raw scan finds."""
+    for item in items:
+        minutes: dict[str, int] = {}
+        for deployment, backend, minute, tokens in scanned:
+            if deployment == item["deployment"] and item["backend"] in (None, backend):
+                minutes[minute] = minutes.get(minute, 0) + tokens
+        assert item["peakTokensPerMinute"] <= max(minutes.values(), default=0), item
+        if item["deployment"] == "dep-0":  # provisioned throughout the 30-day ranges
+            assert (item["totalTokens"], item["peakTokensPerMinute"]) == (sum(minutes.values()), max(minutes.values()))
+
+
 def _raw_sql(keys: tuple[str, ...], daily: bool = False) -> str:
     columns = [
         {"user": "user_id", "subscription": "subscription_id", "app": "app_id", "team": _team_case()}.get(k, k)
@@ -405,21 +445,18 @@ def report(path: Path, args: argparse.Namespace) -> None:
     # The app's SqlStore over a read-only engine, so the bench cannot change the cached ledger (the app's own
     # engine would switch the file to WAL on connect). https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#uri-connections
     url = f"sqlite:///file:{path}?mode=ro&uri=true"
-    teams_file = Path(tempfile.mkdtemp()) / "teams.json"  # read once, when the context is built
+    env = {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": url, "LEDGER_EMAIL_MODE": "off"}
+    settings_dir = Path(tempfile.mkdtemp(prefix="bench-settings-"))  # never beside the cached ledger
+    teams_file, ptu_file = settings_dir / "teams.json", settings_dir / "ptu.json"  # read when a context is built
     teams_file.write_bytes(orjson.dumps({"teams": BENCH_TEAMS}))
+    ptu_file.write_bytes(orjson.dumps(PTU_PLAN))
     context = AppContext(
-        settings=load_settings(
-            {
-                "LEDGER_AUTH": "dev",
-                "LEDGER_SQL_URL": url,
-                "LEDGER_EMAIL_MODE": "off",
-                "LEDGER_TEAMS_FILE": str(teams_file),
-            }
-        ),
-        store=SqlStore(create_engine(url)),
+        settings=load_settings({**env, "LEDGER_TEAMS_FILE": str(teams_file)}), store=SqlStore(create_engine(url))
     )
+    ptu_context = AppContext(settings=load_settings({**env, "LEDGER_PTU_FILE": str(ptu_file)}), store=context.store)
     teams_file.unlink()
-    teams_file.parent.rmdir()
+    ptu_file.unlink()
+    settings_dir.rmdir()
     # A calendar month (one read of the month-to-date sums), 30 whole days across a month's end, and a rolling
     # 30 days ending mid-hour (the API's default range: edge minutes, edge days' hours and whole days).
     ranges = {
@@ -435,6 +472,10 @@ def report(path: Path, args: argparse.Namespace) -> None:
         ("usage groupBy=ip,model", "usage", {"groupBy": "ip,model"}, ("ip", "model"), False),
         ("usage groupBy=team", "usage", {"groupBy": "team"}, ("team",), False),
         ("timeseries interval=day", "usage_timeseries", {"interval": "day"}, (), True),
+        # With LEDGER_PTU_FILE: the same report plus each provisioned entry's shares; and /api/ptu beside a raw
+        # scan of what it needs (tokens per deployment, backend and minute).
+        ("PTU usage groupBy=user,model", "usage", {"groupBy": "user,model"}, ("user", "model"), False),
+        ("PTU /api/ptu", "ptu", {}, (), False),
     ]
     raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     print(
@@ -445,27 +486,33 @@ def report(path: Path, args: argparse.Namespace) -> None:
     print(header + "\n" + "-" * len(header))
     worst_p95, worst_ratio = 0.0, float("inf")
     for label, route, params, keys, series in cases:
+        served = ptu_context if label.startswith("PTU") else context
+        raw_sql = _PTU_RAW_SQL if route == "ptu" else _raw_sql(keys, series)
         for range_name, (start, end) in ranges.items():
             query = {**params, "from": [start.isoformat()], "to": [end.isoformat()]}
             query = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
-            response = handle(route, ApiRequest("GET", f"/api/{route}", query), context)
+            response = handle(route, ApiRequest("GET", f"/api/{route}", query), served)
             assert response.status == 200, response.body[:300]
             report = orjson.loads(response.body)
-            rows = len(report["rows"])
-            api = _timed(lambda: handle(route, ApiRequest("GET", f"/api/{route}", query), context), args.runs)  # noqa: B023 - called at once, within this iteration
+            rows = len(report["items" if route == "ptu" else "rows"])
+            api = _timed(lambda: handle(route, ApiRequest("GET", f"/api/{route}", query), served), args.runs)  # noqa: B023 - called at once, within this iteration
             bounds = (
                 start.replace(tzinfo=None).isoformat(" ", "microseconds"),
                 end.replace(tzinfo=None).isoformat(" ", "microseconds"),
             )
-            scanned = raw.execute(_raw_sql(keys, series), bounds).fetchall()
+            scanned = raw.execute(raw_sql, bounds).fetchall()
             # The same numbers as the raw scan, or the speed means nothing.
-            assert (rows, report["totals"]["requests"]) == (len(scanned), sum(r[len(keys) or 1] for r in scanned)), (
-                label
-            )
-            scan = _timed(lambda: raw.execute(_raw_sql(keys, series), bounds).fetchall(), args.raw_runs)  # noqa: B023 - called at once, within this iteration
+            if route == "ptu":
+                _check_ptu(report["items"], scanned)
+            else:
+                assert (rows, report["totals"]["requests"]) == (
+                    len(scanned),
+                    sum(r[len(keys) or 1] for r in scanned),
+                ), label
+            scan = _timed(lambda: raw.execute(raw_sql, bounds).fetchall(), args.raw_runs)  # noqa: B023 - called at once, within this iteration
             ratio = statistics.median(scan) / _p(api, 0.5)
             worst_p95, worst_ratio = max(worst_p95, _p(api, 0.95)), min(worst_ratio, ratio)
-            floor = _timed(_answer_floor(raw, keys, rows), args.runs)
+            floor = _timed(_answer_floor(raw, keys, rows), args.runs) if route != "ptu" else [float("nan")]
             print(
                 f"{label:<28} {range_name:<10} {rows:>6,} {_p(api, 0.5):>8.1f} {_p(api, 0.95):>8.1f} "
                 f"{statistics.median(scan):>11.0f} {ratio:>6.0f}x {_p(floor, 0.5):>9.1f}"
@@ -478,7 +525,7 @@ def report(path: Path, args: argparse.Namespace) -> None:
         with context.store.read() as conn:
             query_usage(conn, UsageQuery(*ranges["month"], group, narrow_rollups=False))
 
-    for label, _, _, keys, series in cases:
+    for label, _, _, keys, series in cases[:3]:
         group = ("day",) if series else keys
         wide = _timed(lambda: wide_report(group), 3)  # noqa: B023 - called at once, within this iteration
         print(f"  {label:<28} p50 {statistics.median(wide):>8.1f} ms")

@@ -50,6 +50,8 @@ param smtpPasswordSecretName string = ''
 @description('Name of a Key Vault secret holding LEDGER_ALERT_WEBHOOKS (`teams:<url>,slack:<url>,json:<url>`: the URLs are credentials); empty: no chat alerts.')
 param alertWebhooksSecretName string = ''
 param maximumInstanceCount int = 40
+@description('Path of the provisioned-throughput (PTU) file in the deployed package, e.g. /home/site/wwwroot/ptu.json (LEDGER_PTU_FILE); empty: every call is priced per token.')
+param ptuFile string = ''
 
 module plan 'br/public:avm/res/web/serverfarm:0.1.1' = {
   name: 'plan'
@@ -104,6 +106,7 @@ var ledgerSettings = {
   LEDGER_PUBLIC_URL: publicUrl
   LEDGER_QUOTAS_FILE: ''
   LEDGER_TEAMS_FILE: teamsFile
+  LEDGER_PTU_FILE: ptuFile
   LEDGER_TIMEZONE: timezone
   QUOTA_CHECK_SCHEDULE: '0 */5 * * * *'
   ANOMALY_SCAN_SCHEDULE: '0 */15 * * * *'

@@ -135,6 +135,7 @@ BEGIN
 	stream_incomplete BIT NOT NULL, 
 	PRIMARY KEY (call_id)
 );
+    CREATE INDEX ix_calls_deployment_time ON calls (deployment, time, backend_id, total_tokens);
     CREATE INDEX ix_calls_end_user_time ON calls (end_user, time, call_id);
     CREATE INDEX ix_calls_ingested_at ON calls (ingested_at);
     CREATE INDEX ix_calls_subscription_time ON calls (subscription_id, time, call_id);
@@ -690,6 +691,7 @@ BEGIN
 	duration_count BIGINT NOT NULL, 
 	CONSTRAINT pk_usage_hourly PRIMARY KEY (hour, dims_key)
 );
+    CREATE INDEX ix_usage_hourly_deployment ON usage_hourly (deployment, hour);
 END;
 GO
 

@@ -8,6 +8,7 @@ from shared.api import (
     docs_page,  # noqa: F401
     erasure_routes,  # noqa: F401
     openapi_routes,  # noqa: F401
+    ptu_routes,  # noqa: F401
     quota_routes,  # noqa: F401
     request_routes,  # noqa: F401
     timeseries_routes,  # noqa: F401

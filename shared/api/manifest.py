@@ -9,6 +9,7 @@ ROUTE_TABLE = {
     "health": ("GET", "health"),
     "usage": ("GET", "usage"),
     "usage_timeseries": ("GET", "usage/timeseries"),
+    "ptu": ("GET", "ptu"),
     "requests": ("GET", "requests"),
     "request_detail": ("GET", "requests/{id}"),
     "deadletters": ("GET", "deadletters"),

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from shared.api.auth import Authenticator, AuthError, Caller
 from shared.api.http import ApiError, ApiRequest, ApiResponse, json_response, problem
 from shared.api.params import Param, parse_params
+from shared.app.settings import SettingsError
 from shared.store.errors import store_message
 from shared.store.sql import SqlStore, StoreBusy
 
 if TYPE_CHECKING:  # the API's package stays cheap to import: the ingest use case loads only when a route needs it
     from shared.app.settings import Settings
     from shared.ingest.batch import Ingestor
+    from shared.reports.ptu import PtuPlan
     from shared.reports.teams import Teams
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ class ApiContext(Protocol):
 
     @property
     def teams(self) -> Teams | None: ...  # LEDGER_TEAMS_FILE, read when the context was built
+
+    @property
+    def ptu_plan(self) -> PtuPlan | None: ...  # LEDGER_PTU_FILE, read at start
 
 
 Handler = Callable[[ApiContext, ApiRequest, Caller | None, dict[str, Any]], ApiResponse]
@@ -105,6 +110,11 @@ def handle_with(name: str, request: ApiRequest, build_context: Callable[[], ApiC
     503 that says so, and the next request tries again; routes that need no store are served all the same."""
     try:
         context = build_context()
+    except SettingsError as exc:  # a bad setting or settings file (LEDGER_PTU_FILE): no request can be served right
+        logger.error("the app's settings are not valid: %s", exc)
+        return problem(
+            ApiError(503, "Service Unavailable", "the app's settings are not valid; the app's log says which and why")
+        )
     except Exception as exc:  # noqa: BLE001 - the caller gets the reason's kind, the log gets the details
         logger.error("the app cannot open its store: %s", store_message(exc))  # one line a request, not a stack
         if not ROUTES[name].uses_store:
@@ -145,6 +155,10 @@ class _NoStore:
 
     @property
     def teams(self) -> NoReturn:
+        raise RuntimeError("this route declared uses_store=False")
+
+    @property
+    def ptu_plan(self) -> NoReturn:
         raise RuntimeError("this route declared uses_store=False")
 
 

@@ -13,6 +13,8 @@ from shared.api.usage_routes import (
     FILTER_PARAMS,
     MAX_HOURLY_RANGE,
     NAME_SCHEMA,
+    PTU_ROW_SCHEMA,
+    PTU_TOTALS_SCHEMA,
     RANGE_PARAMS,
     TEAMS_VERSION_SCHEMA,
     csv_response,
@@ -59,6 +61,7 @@ SERIES_ROW_SCHEMA = {
         **{key: {"type": ["string", "integer", "null"]} for key in SERIES_KEYS},
         **NAME_SCHEMA,
         **FIGURE_SCHEMA,
+        **PTU_ROW_SCHEMA,
     },
     "required": ["time", "requests", "totalTokens"],
 }
@@ -70,7 +73,7 @@ TIMESERIES_SCHEMA = {
         "interval": {"type": "string", "enum": list(INTERVALS)},
         "groupBy": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": SERIES_ROW_SCHEMA},
-        "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+        "totals": {"type": "object", "properties": {**FIGURE_SCHEMA, **PTU_TOTALS_SCHEMA}},
         "teamsVersion": TEAMS_VERSION_SCHEMA,
     },
     "required": ["from", "to", "interval", "groupBy", "rows", "totals", "teamsVersion"],
@@ -88,7 +91,7 @@ def _timeseries(
     except SeriesTooLarge as exc:
         raise ApiError(400, "Bad parameter", f"from: {exc}", parameter="from") from None
     if values["format"] == "csv":
-        columns = timeseries_csv_columns(query.group_by)
+        columns = timeseries_csv_columns(query.group_by, ptu=query.ptu is not None)
         return csv_response(*with_teams_version(context, columns, result.rows, query.group_by))
     return json_response(
         {

@@ -63,12 +63,38 @@ TEAMS_VERSION_SCHEMA = {
     "null when the setting is empty",
 }
 FIGURE_SCHEMA = {figure.name: {"type": ["number", "null"] if figure.nullable else "number"} for figure in FIGURES}
+# Only when LEDGER_PTU_FILE is set (see the README's "Provisioned throughput").
+PTU_RULE = (
+    "Calls on a provisioned deployment have costUsd 0; each whole UTC hour it is provisioned costs its hourlyUsd, "
+    "shared among that hour's calls on it in proportion to totalTokens. A range that cuts an hour: a call's share "
+    "is its share of its whole hour (shares add up across ranges); an hour's idle cost counts where the hour starts."
+)
+PTU_ROW_SCHEMA = {
+    "ptuCostUsd": {
+        "type": "number",
+        "description": f"only with LEDGER_PTU_FILE: the row's share of provisioned hours. {PTU_RULE}",
+    },
+    "chargebackUsd": {
+        "type": ["number", "null"],
+        "description": "only with LEDGER_PTU_FILE: costUsd + ptuCostUsd (null when costUsd is)",
+    },
+}
+PTU_TOTALS_SCHEMA = {
+    **PTU_ROW_SCHEMA,
+    "ptuIdleCostUsd": {
+        "type": ["number", "null"],
+        "description": "only with LEDGER_PTU_FILE: the price of provisioned hours (starting in the range, on the "
+        "deployments the deployment and backend filters select) whose calls used no tokens, charged to nobody; "
+        "null for a Usage.Read caller (idle hours are everyone's)",
+    },
+}
 USAGE_ROW_SCHEMA = {
     "type": "object",
     "properties": {
         **{key: {"type": ["string", "integer", "null"]} for key in GROUP_KEYS},
         **NAME_SCHEMA,
         **FIGURE_SCHEMA,
+        **PTU_ROW_SCHEMA,
     },
     "required": ["requests", "totalTokens"],
 }
@@ -79,7 +105,7 @@ USAGE_SCHEMA = {
         "to": {"type": "string", "format": "date-time"},
         "groupBy": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": USAGE_ROW_SCHEMA},
-        "totals": {"type": "object", "properties": FIGURE_SCHEMA},
+        "totals": {"type": "object", "properties": {**FIGURE_SCHEMA, **PTU_TOTALS_SCHEMA}},
         "teamsVersion": TEAMS_VERSION_SCHEMA,
     },
     "required": ["from", "to", "groupBy", "rows", "totals", "teamsVersion"],
@@ -119,7 +145,7 @@ def usage_query(
     centre the file does not have, is a 400 (an empty answer would look like a team without calls)."""
     group_by, filters = tuple(values["groupBy"]), filters_of(values)
     check_team_keys(context.teams, group_by, filters)
-    return UsageQuery(start, end, group_by, filters, own_rows_only(caller), teams=context.teams)
+    return UsageQuery(start, end, group_by, filters, own_rows_only(caller), teams=context.teams, ptu=context.ptu_plan)
 
 
 def check_team_keys(
@@ -188,9 +214,8 @@ def _usage(context: ApiContext, _request: ApiRequest, caller: Caller | None, val
     with context.store.read() as conn:
         result = query_usage(conn, query)
     if values["format"] == "csv":
-        return csv_response(
-            *with_teams_version(context, usage_csv_columns(query.group_by), result.rows, query.group_by)
-        )
+        columns = usage_csv_columns(query.group_by, ptu=query.ptu is not None)
+        return csv_response(*with_teams_version(context, columns, result.rows, query.group_by))
     return json_response(
         {
             "from": iso_utc(start),

@@ -121,6 +121,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("LEDGER_PUBLIC_URL", "http://127.0.0.1:7071", "base URL of the usage API, used in alert email links"),
     SettingSpec("LEDGER_QUOTAS_FILE", "", "optional JSON file of quotas applied at start (infrastructure as code)"),
     SettingSpec("LEDGER_TEAMS_FILE", "", "optional JSON file of teams and cost centres (`groupBy=team`, team quotas)"),
+    SettingSpec(
+        "LEDGER_PTU_FILE",
+        "",
+        "optional JSON file of provisioned (PTU) deployments: their calls cost nothing per token, and each provisioned hour's price is shared among that hour's calls by tokens",
+    ),
     SettingSpec("LEDGER_TIMEZONE", "UTC", "time zone of calendar quota periods (IANA name)"),
     SettingSpec("QUOTA_CHECK_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of the `quota_check` timer"),
     SettingSpec("ANOMALY_SCAN_SCHEDULE", "0 */15 * * * *", "NCRONTAB schedule of the `anomaly_scan` timer"),
@@ -273,6 +278,7 @@ class Settings:
     public_url: str
     quotas_file: Path | None
     teams_file: Path | None
+    ptu_file: Path | None
     timezone: ZoneInfo
     anomaly_spike_factor: float
     anomaly_min_tokens: int
@@ -335,6 +341,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     prices_file = get("LEDGER_PRICES_FILE").strip()
     quotas_file = get("LEDGER_QUOTAS_FILE").strip()
     teams_file = get("LEDGER_TEAMS_FILE").strip()
+    ptu_file = get("LEDGER_PTU_FILE").strip()
     return Settings(
         sql_url=sql_url,
         store_text=_flag("LEDGER_STORE_TEXT", get("LEDGER_STORE_TEXT")),
@@ -363,6 +370,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=get("LEDGER_PUBLIC_URL").strip().rstrip("/"),
         quotas_file=Path(quotas_file) if quotas_file else None,
         teams_file=Path(teams_file) if teams_file else None,
+        ptu_file=Path(ptu_file) if ptu_file else None,
         timezone=timezone,
         anomaly_spike_factor=float(_number("LEDGER_ANOMALY_SPIKE_FACTOR", get("LEDGER_ANOMALY_SPIKE_FACTOR"), float)),
         anomaly_min_tokens=int(_number("LEDGER_ANOMALY_MIN_TOKENS", get("LEDGER_ANOMALY_MIN_TOKENS"))),

@@ -19,6 +19,7 @@ from shared.ingest.formats.registry import default_assemblers, default_formats
 from shared.ingest.formats.salvage import CaptureSalvager
 from shared.ingest.pricing import PriceBook
 from shared.ingest.redaction import configure_redaction, install_log_redaction
+from shared.reports.ptu import PtuPlan, load_ptu_plan
 from shared.reports.teams import Teams, load_teams
 from shared.store.kusto_sink import MAPPING as KUSTO_MAPPING
 from shared.store.kusto_sink import TABLE as KUSTO_TABLE
@@ -34,11 +35,13 @@ class AppContext:
     store: SqlStore
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     teams: Teams | None = field(init=False)  # LEDGER_TEAMS_FILE, read once: a bad file stops the start
+    ptu_plan: PtuPlan | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         install_log_redaction()  # every trigger and the local host build a context before they log
         configure_redaction(self.settings.redact)  # LEDGER_REDACT, for every write this process makes
         self.teams = load_teams(self.settings.teams_file)
+        self.ptu_plan = load_ptu_plan(self.settings.ptu_file)  # a bad file stops the start, naming what is wrong
 
     @cached_property
     def authenticator(self) -> Authenticator:

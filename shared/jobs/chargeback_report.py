@@ -23,6 +23,7 @@ from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.reports.csv_export import csv_text
 from shared.reports.names import row_label
+from shared.reports.ptu import load_ptu_plan
 from shared.reports.usage import UsageQuery, query_usage, usage_csv_columns
 from shared.store.schema_alerts import alerts
 
@@ -65,23 +66,36 @@ def dedupe_key(month_start: datetime) -> str:
 
 def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end: datetime) -> NewAlert:
     month = start.strftime("%Y-%m")
-    by_subscription = query_usage(conn, UsageQuery(start, end, ("subscription",))).rows  # names beside the ids
-    by_user = query_usage(conn, UsageQuery(start, end, ("user",))).rows
-    detail = query_usage(conn, UsageQuery(start, end, ("subscription", "user"))).rows
-    totals = query_usage(conn, UsageQuery(start, end, ())).totals
-    cost = _money(totals["costUsd"])
+    plan = load_ptu_plan(settings.ptu_file)  # provisioned hours shared by use, as in /api/usage
+    # Names beside the ids come with the rows.
+    by_subscription = query_usage(conn, UsageQuery(start, end, ("subscription",), ptu=plan)).rows
+    by_user = query_usage(conn, UsageQuery(start, end, ("user",), ptu=plan)).rows
+    detail = query_usage(conn, UsageQuery(start, end, ("subscription", "user"), ptu=plan)).rows
+    totals = query_usage(conn, UsageQuery(start, end, (), ptu=plan)).totals
+    charged = "chargebackUsd" if plan is not None else "costUsd"
+    cost = _money(totals[charged])
     base = f"{settings.public_url}/api/usage"
     window = {"from": start.isoformat(), "to": end.isoformat()}
     facts: list[list[str]] = [
         ["Month", f"{month} ({settings.timezone.key})"],
         ["Calls", f"{totals['requests']:,}"],
         ["Tokens", f"{totals['totalTokens']:,}"],
-        ["Cost (list or agreed prices)", cost],
+        ["Cost (list or agreed prices)", _money(totals["costUsd"])],
+        *(
+            [
+                ["Provisioned throughput (shared by use)", _money(totals["ptuCostUsd"])],
+                ["Provisioned hours nobody used", _money(totals["ptuIdleCostUsd"])],
+                ["Charged back", cost],
+            ]
+            if plan is not None
+            else []
+        ),
         ["Calls without a known price", f"{totals['unpricedRequests']:,}"],
-        *[_fact("Subscription", row, "subscription") for row in by_subscription[:TOP]],
-        *[_fact("User", row, "user") for row in by_user[:TOP]],
+        *[_fact("Subscription", row, "subscription", charged) for row in by_subscription[:TOP]],
+        *[_fact("User", row, "user", charged) for row in by_user[:TOP]],
     ]
-    columns = usage_csv_columns(("subscription", "user"))  # subscriptionName and userName after their ids
+    # subscriptionName and userName after their ids
+    columns = usage_csv_columns(("subscription", "user"), ptu=plan is not None)
     return NewAlert(
         dedupe_key=dedupe_key(start),
         kind="chargeback",
@@ -97,7 +111,7 @@ def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end:
             "facts": facts,
             "series": {
                 "title": "Cost (USD) by subscription",
-                "points": [[row_label(row, "subscription"), row["costUsd"] or 0] for row in by_subscription[:TOP]],
+                "points": [[row_label(row, "subscription"), row[charged] or 0] for row in by_subscription[:TOP]],
             },
             "links": [
                 ["Usage by subscription", f"{base}?{urlencode({'groupBy': 'subscription', **window})}"],
@@ -113,8 +127,8 @@ def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end:
     )
 
 
-def _fact(kind: str, row: dict[str, Any], key: str) -> list[str]:
-    return [f"{kind} {row_label(row, key)}", f"{_money(row['costUsd'])}, {row['totalTokens']:,} tokens"]
+def _fact(kind: str, row: dict[str, Any], key: str, cost: str) -> list[str]:
+    return [f"{kind} {row_label(row, key)}", f"{_money(row[cost])}, {row['totalTokens']:,} tokens"]
 
 
 def _money(value: float | None) -> str:

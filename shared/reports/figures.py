@@ -122,3 +122,14 @@ def totals_of_rows(rows: Sequence[Sequence[Any]], width: int) -> dict[str, Any]:
     """The totals row of a report from its rows (`width` key columns first): each sum added up, then the figures."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * (width + len(FIGURES) + len(HIDDEN_SUMS))
     return figures_of({m: sum(filter(None, columns[width + i])) for m, i in _POSITIONS.items()})  # NULL: no such calls
+
+
+def sums_of_row(row: Sequence[Any], width: int) -> dict[str, Any]:
+    """The measures' sums of a report row (`width` key columns first); NULL sums (no such calls) as 0."""
+    return {m: row[width + i] or 0 for m, i in _POSITIONS.items()}
+
+
+def row_with_sums(row: Sequence[Any], width: int, sums: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The report row with its figures and hidden sums recomputed, in Python, from changed `sums`."""
+    figures = figures_of(sums)
+    return (*row[:width], *(figures[f.name] for f in FIGURES), *(sums[m] for m in HIDDEN_SUMS))

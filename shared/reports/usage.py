@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Select, Subquery, Table, and_, func, literal,
 
 from shared.reports.figures import FIGURE_NAMES, FIGURES, figure_columns, figures_of, totals_of_rows
 from shared.reports.names import add_names, resolve_name_filters, with_name_keys
+from shared.reports.ptu import PTU_FIGURE_NAMES
 from shared.reports.teams import with_ids_of_names
 from shared.reports.usage_query import (
     FILTER_KEYS,
@@ -201,11 +202,18 @@ def _query_usage(conn: Connection, query: UsageQuery) -> UsageResult:
         query = replace(query, teams=with_ids_of_names(conn, query.teams))
     rows = _fetch(conn, _report_statement(conn, query), raw=conn.dialect.name == "sqlite")
     leading = _leading(query)
+    if query.ptu is not None:  # provisioned calls: no per-token cost, a share of their hours instead
+        from shared.reports.ptu_costs import adjust_rows, with_ptu_figures
+
+        rows, ptu = adjust_rows(conn, query, rows, len(leading), _bucket(query))
     items = list(starmap(_row_builder((*leading, *FIGURE_NAMES)), rows))
     for i, item in enumerate(items if _bucket(query) else ()):  # keys in the order asked for, times as text
         moment = item.pop("bucket")
         items[i] = {k: _time_key(moment, k) if k in TIME_KEYS else item.pop(k) for k in query.group_by} | item
-    return UsageResult(rows=add_names(conn, items, query.group_by), totals=totals_of_rows(rows, len(leading)))
+    result = UsageResult(rows=add_names(conn, items, query.group_by), totals=totals_of_rows(rows, len(leading)))
+    if query.ptu is not None:
+        with_ptu_figures(result.rows, result.totals, rows, len(leading), ptu)
+    return result
 
 
 def query_top(conn: Connection, query: UsageQuery, limit: int) -> list[dict[str, Any]]:
@@ -316,8 +324,8 @@ def _fetch(conn: Connection, statement, raw: bool) -> Sequence[Any]:
         result.close()
 
 
-def usage_csv_columns(group_by: Iterable[str]) -> list[str]:
-    return [*with_name_keys(group_by), *FIGURE_NAMES]
+def usage_csv_columns(group_by: Iterable[str], ptu: bool = False) -> list[str]:
+    return [*with_name_keys(group_by), *FIGURE_NAMES, *(PTU_FIGURE_NAMES if ptu else ())]
 
 
 class SeriesTooLarge(ValueError):
@@ -343,10 +351,13 @@ def query_timeseries(conn: Connection, query: UsageQuery, interval: str) -> Usag
     for row in result.rows:
         bucket = row.pop(interval)
         by_bucket.setdefault(bucket + "T00:00:00Z" if interval == "day" else bucket, []).append(row)
-    return UsageResult(rows=_every_bucket(by_bucket, query, interval), totals=result.totals)
+    zero = _ZERO_FIGURES | (dict.fromkeys(PTU_FIGURE_NAMES, 0.0) | {"chargebackUsd": None} if query.ptu else {})
+    return UsageResult(rows=_every_bucket(by_bucket, query, interval, zero), totals=result.totals)
 
 
-def _every_bucket(by_bucket: dict[str, list[dict[str, Any]]], query: UsageQuery, interval: str) -> list[dict[str, Any]]:
+def _every_bucket(
+    by_bucket: dict[str, list[dict[str, Any]]], query: UsageQuery, interval: str, zero: dict[str, Any]
+) -> list[dict[str, Any]]:
     """The rows per bucket with the missing (bucket, key combination) rows added as zeros, in time order."""
     step = HOUR if interval == "hour" else DAY
     moment = hour_of(in_utc(query.start)) if interval == "hour" else day_start(in_utc(query.start))
@@ -370,13 +381,18 @@ def _every_bucket(by_bucket: dict[str, list[dict[str, Any]]], query: UsageQuery,
         present = by_bucket.get(bucket, [])
         seen = {tuple((k, v) for k, v in row.items() if k not in _FIGURE_SET) for row in present}
         rows.extend({"time": bucket, **row} for row in present)
-        rows.extend({"time": bucket, **dict(combo), **_ZERO_FIGURES} for combo in combos if combo not in seen)
+        rows.extend({"time": bucket, **dict(combo), **zero} for combo in combos if combo not in seen)
     return rows
 
 
-_FIGURE_SET = frozenset(FIGURE_NAMES)
+_FIGURE_SET = frozenset((*FIGURE_NAMES, *PTU_FIGURE_NAMES))
 _ZERO_FIGURES = figures_of(dict.fromkeys(MEASURE_NAMES, 0))
 
 
-def timeseries_csv_columns(group_by: Iterable[str]) -> list[str]:
-    return ["time", *with_name_keys(k for k in group_by if k not in TIME_KEYS), *FIGURE_NAMES]
+def timeseries_csv_columns(group_by: Iterable[str], ptu: bool = False) -> list[str]:
+    return [
+        "time",
+        *with_name_keys(k for k in group_by if k not in TIME_KEYS),
+        *FIGURE_NAMES,
+        *(PTU_FIGURE_NAMES if ptu else ()),
+    ]

@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.reports.teams import TEAM_KEYS, Teams, team_columns, team_condition, team_expression
+
+if TYPE_CHECKING:
+    from shared.reports.ptu import PtuPlan
 
 GROUP_KEYS = (
     "user",
@@ -54,6 +57,7 @@ class UsageQuery:
     only_user: str | None = None  # Usage.Read callers see their own rows only
     narrow_rollups: bool = True  # False: always the wide rollup (the benchmark compares the two)
     teams: Teams | None = None  # what `team` and `costCenter` mean (LEDGER_TEAMS_FILE); None: no call has a team
+    ptu: PtuPlan | None = None  # provisioned deployments (LEDGER_PTU_FILE): rows gain their PTU figures
 
 
 INTERVALS = ("hour", "day")

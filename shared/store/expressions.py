@@ -2,6 +2,7 @@
 
 - `day_of(hour_column)`: the UTC day holding an hour bucket, comparable with the daily rollups' `day`.
 - `rounded(value, digits)`: a float rounded half away from zero, as a float (never a Decimal).
+- `minute_of(time_column)`: the UTC minute holding a time (a provisioned deployment's peak tokens per minute).
 """
 
 from __future__ import annotations
@@ -32,6 +33,28 @@ def _day_of_postgresql(element, compiler, **kw) -> str:
 @compiles(day_of, "mssql")
 def _day_of_mssql(element, compiler, **kw) -> str:
     return f"CAST(CAST({compiler.process(element.clauses, **kw)} AS DATE) AS DATETIME2)"
+
+
+class minute_of(FunctionElement):  # lower case, like day_of
+    type = DateTime()
+    inherit_cache = True
+    name = "minute_of"
+
+
+@compiles(minute_of, "sqlite")
+def _minute_of_sqlite(element, compiler, **kw) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 16)"  # 'YYYY-MM-DD HH:MM', compared only
+
+
+@compiles(minute_of, "postgresql")
+def _minute_of_postgresql(element, compiler, **kw) -> str:
+    return f"date_trunc('minute', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(minute_of, "mssql")
+def _minute_of_mssql(element, compiler, **kw) -> str:
+    # DATETRUNC needs SQL Server 2022 / Azure SQL: https://learn.microsoft.com/sql/t-sql/functions/datetrunc-transact-sql
+    return f"DATETRUNC(minute, {compiler.process(element.clauses, **kw)})"
 
 
 class rounded(FunctionElement):  # lower case, like day_of

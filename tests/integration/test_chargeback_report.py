@@ -137,3 +137,25 @@ def test_last_month_is_a_calendar_month_of_the_configured_time_zone():
     assert (start.isoformat(), end.isoformat()) == ("2026-11-01T00:00:00+01:00", "2026-12-01T00:00:00+01:00")
     start, end = report_month(datetime(2026, 3, 15, tzinfo=UTC), settings)
     assert (start.isoformat(), end.isoformat()) == ("2026-02-01T00:00:00+01:00", "2026-03-01T00:00:00+01:00")
+
+
+def test_with_provisioned_deployments_the_mail_and_csv_charge_shared_hours(store, tmp_path):
+    """November's hours of chat-prod cost $2 each; the four November calls share the hours they fall in."""
+    plan = tmp_path / "ptu.json"
+    provisioned = {"deployment": "chat-prod", "backend": None, "ptu": 50, "hourlyUsd": 2.0}
+    plan.write_text(
+        json.dumps({"deployments": [{**provisioned, "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}]})
+    )
+    with smtp_server() as (port, sink):
+        context = make_context(store, **_settings(port, LEDGER_PTU_FILE=str(plan)))
+        _ingest_months(context)
+        run_chargeback_report(context, FIRST_OF_DECEMBER)
+    mail = sink.messages[0]
+    text = mail.message.get_body(("plain",)).get_content()
+    hours = 30 * 24
+    assert "Provisioned throughput (shared by use)" in text and "$8.00" in text  # four calls, four hours
+    assert f"${(hours - 4) * 2:,.2f}" in text  # the hours nobody used
+    [attachment] = list(mail.message.iter_attachments())
+    sheet = list(csv.DictReader(io.StringIO(attachment.get_content())))
+    assert {r["costUsd"] for r in sheet} == {"0.0"}  # no per-token price on a provisioned deployment
+    assert sum(float(r["chargebackUsd"]) for r in sheet) == 8.0 and "ptuCostUsd" in sheet[0]

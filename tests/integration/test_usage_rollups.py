@@ -21,6 +21,7 @@ from shared.store.records import CallRecord
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, calls
 from shared.store.sql import SqlStore
 from shared.store.times import aware_utc
+from tests.usage_oracle import report_key
 
 BASE = datetime(2026, 10, 30, tzinfo=UTC)  # the span crosses a month: cumulative cuts restart
 SPAN_MINUTES = 3 * 24 * 60
@@ -105,21 +106,9 @@ def usage_queries(draw) -> UsageQuery:
 def _oracle(rows: list[dict], query: UsageQuery) -> dict[tuple, dict]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        moment = aware_utc(row["time"])
-        if not (query.start <= moment < query.end):
+        key = report_key(row, query)
+        if key is None:
             continue
-        if any(str(row[KEY_COLUMNS[k]]) != v for k, v in query.filters.items()):
-            continue
-        if query.only_user is not None and row["user_id"] != query.only_user:
-            continue
-        key = tuple(
-            moment.strftime("%Y-%m-%d")
-            if k == "day"
-            else moment.strftime("%Y-%m-%dT%H:00:00Z")
-            if k == "hour"
-            else row[KEY_COLUMNS[k]]
-            for k in query.group_by
-        )
         groups.setdefault(key, []).append(row)
     out = {}
     for key, members in groups.items():
