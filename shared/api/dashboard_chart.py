@@ -14,6 +14,11 @@ LEFT, RIGHT, TOP, BOTTOM = 40, 920, 48, 252  # the plot area, in viewBox units
 _MAJOR_LABELS = 6  # day labels kept on a narrow screen
 
 
+def charged_usd(row: dict[str, Any]) -> float | None:
+    """What a row is charged: with LEDGER_PTU_FILE its per-token cost plus its share of provisioned hours."""
+    return row["chargebackUsd"] if "chargebackUsd" in row else row["costUsd"]
+
+
 def compact(value: float) -> str:
     """1234 -> 1.2k, 5600000 -> 5.6M: an axis label, not a figure (the figures are in the table)."""
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -38,7 +43,7 @@ def day_chart(days: list[dict[str, Any]]) -> str:
     if not days:
         return ""
     tokens = [int(day["totalTokens"]) for day in days]
-    costs = [float(day["costUsd"] or 0.0) for day in days]
+    costs = [float(charged_usd(day) or 0.0) for day in days]
     top_tokens, top_cost = max(tokens) or 1, max(costs) or 1.0
     slot = (RIGHT - LEFT) / len(days)
     height = BOTTOM - TOP
@@ -57,7 +62,7 @@ def day_chart(days: list[dict[str, Any]]) -> str:
         x = LEFT + i * slot
         bar = height * count / top_tokens
         date = str(day["time"])[:10]
-        tip = f"{date}: {count:,} tokens, {int(day['requests']):,} calls, {money(day['costUsd'])}"
+        tip = f"{date}: {count:,} tokens, {int(day['requests']):,} calls, {money(charged_usd(day))}"
         parts.append(
             f'<g><title>{escape(tip)}</title><rect class="bar" x="{x + slot * 0.15:.1f}" y="{BOTTOM - bar:.1f}" '
             f'width="{slot * 0.7:.1f}" height="{bar:.1f}"/></g>'

@@ -21,8 +21,9 @@ from shared.api.auth import LEDGER_ADMIN, USAGE_READ_ALL, Caller
 from shared.api.http import ApiError
 from shared.reports.deadletters import count_dead_letters, list_dead_letters
 from shared.reports.names import NAME_KEYS, add_names
+from shared.reports.ptu import PtuPlan
 from shared.reports.teams import Teams
-from shared.reports.usage import UsageQuery, query_timeseries, query_top
+from shared.reports.usage import UsageQuery, query_timeseries, query_top, query_usage
 from shared.store.times import day_start, in_utc
 
 DAY = timedelta(days=1)
@@ -103,12 +104,13 @@ def dashboard_data(
     now: datetime,
     tz: ZoneInfo,
     teams: Teams | None = None,
+    ptu: PtuPlan | None = None,
 ) -> DashboardData:
     """Every figure of the page in one read transaction (`teams`: what a `team=` or `costCenter=` filter means)."""
-    query = UsageQuery(view.start, view.end, (), filters, only_user, teams=teams)
+    query = UsageQuery(view.start, view.end, (), filters, only_user, teams=teams, ptu=ptu)
     series = query_timeseries(conn, query, "day")
     top = {
-        key: query_top(conn, UsageQuery(view.start, view.end, (key,), filters, only_user, teams=teams), TOP_ROWS)
+        key: _top(conn, UsageQuery(view.start, view.end, (key,), filters, only_user, teams=teams, ptu=ptu))
         for key in TOP_KEYS
     }
     data = DashboardData(view, filters, series.totals, series.rows, top)
@@ -123,6 +125,16 @@ def dashboard_data(
             "items": list_dead_letters(conn, limit=RECENT, status="open").items,
         }
     return data
+
+
+def _top(conn: Connection, query: UsageQuery) -> list[dict[str, Any]]:
+    """The TOP_ROWS rows that cost most. With PTU the charge depends on shares of hours the database does not
+    order by: the whole report is ranked by what is charged back (unpriced last, then most tokens)."""
+    if query.ptu is None:
+        return query_top(conn, query, TOP_ROWS)
+    rows = query_usage(conn, query).rows
+    rows.sort(key=lambda row: (row["chargebackUsd"] is None, -(row["chargebackUsd"] or 0), -row["totalTokens"]))
+    return rows[:TOP_ROWS]
 
 
 def _quotas(conn: Connection, now: datetime, tz: ZoneInfo, teams: Teams | None) -> list[dict[str, Any]]:

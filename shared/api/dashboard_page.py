@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared.api.auth import USAGE_READ, USAGE_READ_ALL, Caller
-from shared.api.dashboard_chart import CHART_CSS, day_chart, money
+from shared.api.dashboard_chart import CHART_CSS, charged_usd, day_chart, money
 from shared.api.dashboard_data import (
     MAX_DAYS,
     PERIODS,
@@ -156,6 +156,7 @@ def _totals(data: DashboardData) -> str:
         ("requests", "Calls", f"{requests:,}", requests, ""),
         ("totalTokens", "Tokens", f"{int(totals['totalTokens']):,}", totals["totalTokens"], ""),
         ("costUsd", "Cost (USD)", money(totals["costUsd"]), totals["costUsd"], f"{unpriced:,} calls without a price"),
+        *_provisioned_cards(totals),
         (
             "failureRate",
             "Failure rate",
@@ -184,10 +185,27 @@ def _totals(data: DashboardData) -> str:
     )
 
 
+def _provisioned_cards(totals: dict[str, Any]) -> list[tuple[str, str, str, Any, str]]:
+    """With LEDGER_PTU_FILE: what is charged back (per-token cost plus shares of provisioned hours), and the
+    provisioned hours nobody used, which no row is charged for."""
+    if "chargebackUsd" not in totals:
+        return []
+    shares = f"{money(totals['ptuCostUsd'])} of it provisioned hours"
+    idle = totals.get("ptuIdleCostUsd")
+    return [
+        ("chargebackUsd", "Charged back (USD)", money(totals["chargebackUsd"]), totals["chargebackUsd"], shares),
+        *(
+            [("ptuIdleCostUsd", "Idle PTU hours (USD)", money(idle), idle, "charged to nobody")]
+            if idle is not None
+            else []
+        ),
+    ]
+
+
 def _chart(data: DashboardData) -> str:
     rows = "".join(
         f"<tr><td>{escape(str(day['time'])[:10])}</td><td>{int(day['requests']):,}</td>"
-        f"<td>{int(day['totalTokens']):,}</td><td>{escape(money(day['costUsd']) if day['requests'] else '$0.00')}</td></tr>"
+        f"<td>{int(day['totalTokens']):,}</td><td>{escape(money(charged_usd(day)) if day['requests'] else '$0.00')}</td></tr>"
         for day in data.days
     )
     return (
@@ -209,7 +227,7 @@ def _top(data: DashboardData, key: str) -> str:
             label = f'<a href="{_link(view | data.filters | {key: str(ident)})}">{label}</a>'
         lines.append(
             f'<tr><td class="name">{label}</td><td>{int(row["requests"]):,}</td><td>{int(row["totalTokens"]):,}</td>'
-            f"<td>{escape(money(row['costUsd']))}</td></tr>"
+            f"<td>{escape(money(charged_usd(row)))}</td></tr>"
         )
     body = "".join(lines) or '<tr><td colspan="4" class="muted">no calls</td></tr>'
     return (
@@ -325,6 +343,7 @@ def _dashboard(context: ApiContext, _request: ApiRequest, caller: Caller | None,
             now=now,
             tz=context.settings.timezone,
             teams=context.teams,
+            ptu=context.ptu_plan,
         )
     return ApiResponse(
         200,

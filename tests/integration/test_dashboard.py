@@ -204,3 +204,23 @@ def test_the_top_rows_are_the_costliest_of_the_usage_report_unpriced_last(any_st
     assert top[0]["userName"] == "user 2"
     with any_store.read() as conn:
         assert query_top(conn, query, 10)[-1]["costUsd"] is None  # the unpriced user, after every priced one
+
+
+def test_with_provisioned_throughput_the_page_charges_what_the_api_charges(store, tmp_path):
+    """LEDGER_PTU_FILE: the page's cost is the API's (0 per token), its charge the shares of the hours."""
+    seed(store)
+    plan = tmp_path / "ptu.json"
+    start = (TODAY - timedelta(days=60)).isoformat().replace("+00:00", "Z")
+    entry = {"deployment": "chat-prod", "backend": None, "ptu": 50, "hourlyUsd": 2.0, "from": start, "to": None}
+    plan.write_text(json.dumps({"deployments": [entry]}))
+    context = make_context(store, LEDGER_AUTH="easyauth", LEDGER_EASYAUTH_TRUSTED="true", LEDGER_PTU_FILE=str(plan))
+    page = _page(context, {"period": "30d"})
+    csv_link = unescape(re.search(r'href="(usage\?format=csv[^"]*groupBy=day)"', page).group(1))
+    params = dict(part.split("=", 1) for part in csv_link.split("?", 1)[1].split("&"))
+    usage = {"from": unquote(params["from"]), "to": unquote(params["to"])}
+    totals = json.loads(call(context, "usage", usage, headers=ADMIN).body)["totals"]
+    assert float(_total(page, "costUsd")) == totals["costUsd"] == 0.0  # every call is on the provisioned deployment
+    assert float(_total(page, "chargebackUsd")) == totals["chargebackUsd"] > 0
+    assert float(_total(page, "ptuIdleCostUsd")) == totals["ptuIdleCostUsd"] > 0
+    top = re.search(r'id="top-user".*?</section>', page, re.S).group(0)
+    assert "$0.00<" not in top  # the top users are ranked and shown by what they are charged
