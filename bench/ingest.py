@@ -8,13 +8,22 @@ of the same batch size. Prints events/s for both and the ratio (pipeline / floor
 database of its own in this process, so the cost of `pii` reads as a ratio beside the same run's `secrets`
 figure; the floor is measured on the first mode's rows.
 
+`--baseline DIR` also runs another version's pipeline on the same events, for a before/after in one run:
+DIR is a checkout of that version (e.g. `git worktree add /tmp/before a1296ea`, or `git archive a1296ea | tar
+-x -C DIR`); its own bench/ingest.py and harness run its own code in a child process (this interpreter), with
+the first redaction mode, alternating with this tree's pipeline `--rounds` times, each run into a fresh
+database. Both are set beside the same floor.
+
     python bench/ingest.py [--events 100000] [--batch-size 500] [--redact secrets,pii,off]
+                           [--baseline DIR [--rounds 2]]
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -108,6 +117,34 @@ def _run_pipeline(ingest, batches, database: Path, mode: str) -> tuple[float, in
     return elapsed, redacted
 
 
+# Runs in the child process with a baseline checkout first on sys.path: its own bench module, harness and code.
+_BASELINE_RUN = """
+import pickle, sys
+from pathlib import Path
+root, events_path, database, mode, size = sys.argv[1:]
+sys.path[:0] = [root + "/bench", root]
+import ingest as bench
+from harness import bench_workdir, ingest_function
+bench_workdir("ledger-bench-baseline-")
+import azure.functions as func
+events = pickle.loads(Path(events_path).read_bytes())
+size = int(size)
+batches = [
+    [func.EventHubEvent(body=body, sequence_number=i + j) for j, body in enumerate(events[i : i + size])]
+    for i in range(0, len(events), size)
+]
+print(*bench._run_pipeline(ingest_function(), batches, Path(database), mode))
+"""
+
+
+def _run_baseline(root: Path, events_file: Path, database: Path, mode: str, batch_size: int) -> tuple[float, int]:
+    """Seconds (and calls with a redaction) for the baseline checkout at `root` to ingest the same events."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-c", _BASELINE_RUN, str(root), str(events_file), str(database), mode, str(batch_size)]
+    output = subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.split()
+    return float(output[-2]), int(output[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
@@ -118,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         default=["secrets", "pii"],
         help="LEDGER_REDACT modes to run, comma-separated (default: secrets,pii)",
     )
+    parser.add_argument("--baseline", type=Path, help="a checkout of another version, run on the same events")
+    parser.add_argument("--rounds", type=int, default=2, help="baseline/this alternations with --baseline")
     args = parser.parse_args(argv)
     workdir = bench_workdir("ledger-bench-")
     import azure.functions as func
@@ -129,12 +168,26 @@ def main(argv: list[str] | None = None) -> int:
         [func.EventHubEvent(body=body, sequence_number=i + j) for j, body in enumerate(events[i : i + args.batch_size])]
         for i in range(0, len(events), args.batch_size)
     ]
+    first = args.redact[0]
     runs = {mode: _run_pipeline(ingest, batches, workdir / mode / "ledger.db", mode) for mode in args.redact}
+    compared: list[tuple[str, tuple[float, int]]] = []
+    if args.baseline is not None:
+        events_file = workdir / "events.pickle"
+        events_file.write_bytes(pickle.dumps(events))
+        for round_ in range(1, args.rounds + 1):
+            database = workdir / f"baseline-{round_}" / "ledger.db"
+            compared.append(
+                (
+                    f"baseline, round {round_}",
+                    _run_baseline(args.baseline, events_file, database, first, args.batch_size),
+                )
+            )
+            this = _run_pipeline(ingest, batches, workdir / f"this-{round_}" / "ledger.db", first)
+            compared.append((f"this tree, round {round_}", this))
     parse = _floor_parse(events)
-    insert = _floor_insert(workdir / args.redact[0] / "ledger.db", workdir / "floor.db", args.batch_size)
+    insert = _floor_insert(workdir / first / "ledger.db", workdir / "floor.db", args.batch_size)
     floor = parse + insert
     base = len(events) / floor
-    first = args.redact[0]
     print(
         f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core"
     )
@@ -144,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  pipeline, LEDGER_REDACT={mode:<7}  {ours:>10,.0f} events/s  ({pipeline:.2f} s, "
             f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {ours / base:.2f}{beside}"
+        )
+    for label, (pipeline, redacted) in compared:
+        print(
+            f"  {label + ':':<28} {len(events) / pipeline:>10,.0f} events/s  ({pipeline:.2f} s, "
+            f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {floor / pipeline:.2f}"
         )
     print(
         f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)"
