@@ -8,19 +8,29 @@ of the same batch size. Prints events/s for both and the ratio (pipeline / floor
 database of its own in this process, so the cost of `pii` reads as a ratio beside the same run's `secrets`
 figure; the floor is measured on the first mode's rows.
 
+`--baseline DIR` also runs another version's pipeline on the same events, for a before/after in one run:
+DIR is a checkout of that version (e.g. `git worktree add /tmp/before a1296ea`, or `git archive a1296ea | tar
+-x -C DIR`); its own bench/ingest.py and harness run its own code in a child process (this interpreter), with
+the first redaction mode, alternating with this tree's pipeline `--rounds` times, each run into a fresh
+database. Both are set beside the same floor.
+
     python bench/ingest.py [--events 100000] [--batch-size 500] [--redact secrets,pii,off]
+                           [--baseline DIR [--rounds 2]]
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from cpu_clock import CpuClock
 from harness import bench_workdir, ingest_function
 
 
@@ -38,18 +48,20 @@ def _events(count: int) -> list[bytes]:
     return events
 
 
-def _floor_parse(events: list[bytes]) -> float:
-    started = time.perf_counter()
+def _floor_parse(events: list[bytes]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds to parse every event and its bodies."""
+    started, started_cpu = time.perf_counter(), time.process_time()
     for raw in events:
         doc = orjson.loads(raw)
         for side in ("request", "response"):
             body = (doc.get(side) or {}).get("body")
             if isinstance(body, str) and body[:1] in "{[":
                 orjson.loads(body)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - started_cpu
 
 
-def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
+def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds to insert the rows `source_db` holds, in transactions of `batch_size`."""
     source = sqlite3.connect(source_db)
     tables = {}
     for table in ("calls", "call_payloads"):
@@ -62,7 +74,7 @@ def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
     target.execute("PRAGMA synchronous=NORMAL")
     for ddl, _ in tables.values():
         target.execute(ddl)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     count = len(tables["calls"][1])
     for offset in range(0, count, batch_size):
         target.execute("BEGIN")
@@ -71,9 +83,9 @@ def _floor_insert(source_db: Path, target_db: Path, batch_size: int) -> float:
             if chunk:
                 target.executemany(f"INSERT INTO {name} VALUES ({','.join('?' * len(chunk[0]))})", chunk)
         target.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     target.close()
-    return elapsed
+    return elapsed, cpu
 
 
 def _redact_modes(value: str) -> list[str]:
@@ -108,6 +120,49 @@ def _run_pipeline(ingest, batches, database: Path, mode: str) -> tuple[float, in
     return elapsed, redacted
 
 
+# Runs in the child process with a baseline checkout first on sys.path: its own bench module, harness and code.
+_BASELINE_RUN = """
+import pickle, sys
+from pathlib import Path
+root, events_path, database, mode, size, clock_dir = sys.argv[1:]
+sys.path[:0] = [root + "/bench", root]
+sys.path.append(clock_dir)  # this tree's bench/cpu_clock.py, after the baseline's own modules
+import ingest as bench
+from cpu_clock import CpuClock
+from harness import bench_workdir, ingest_function
+bench_workdir("ledger-bench-baseline-")
+import azure.functions as func
+events = pickle.loads(Path(events_path).read_bytes())
+size = int(size)
+batches = [
+    [func.EventHubEvent(body=body, sequence_number=i + j) for j, body in enumerate(events[i : i + size])]
+    for i in range(0, len(events), size)
+]
+clock = CpuClock(ingest_function())
+print(*bench._run_pipeline(clock, batches, Path(database), mode), clock.seconds())
+"""
+
+
+Run = tuple[float, int, float]  # wall-clock seconds, calls with a redaction, CPU seconds
+
+
+def _run_baseline(root: Path, events_file: Path, database: Path, mode: str, batch_size: int) -> Run:
+    """`_run_this` for the baseline checkout at `root`, on the same events."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    clock_dir = str(Path(__file__).resolve().parent)
+    arguments = [str(root), str(events_file), str(database), mode, str(batch_size), clock_dir]
+    command = [sys.executable, "-c", _BASELINE_RUN, *arguments]
+    output = subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.split()
+    return float(output[-3]), int(output[-2]), float(output[-1])
+
+
+def _run_this(ingest, batches, database: Path, mode: str) -> Run:
+    """`_run_pipeline` with the CPU seconds of its timed batches beside its wall-clock seconds."""
+    clock = CpuClock(ingest)
+    elapsed, redacted = _run_pipeline(clock, batches, database, mode)
+    return elapsed, redacted, clock.seconds()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
@@ -118,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         default=["secrets", "pii"],
         help="LEDGER_REDACT modes to run, comma-separated (default: secrets,pii)",
     )
+    parser.add_argument("--baseline", type=Path, help="a checkout of another version, run on the same events")
+    parser.add_argument("--rounds", type=int, default=2, help="baseline/this alternations with --baseline")
     args = parser.parse_args(argv)
     workdir = bench_workdir("ledger-bench-")
     import azure.functions as func
@@ -129,12 +186,26 @@ def main(argv: list[str] | None = None) -> int:
         [func.EventHubEvent(body=body, sequence_number=i + j) for j, body in enumerate(events[i : i + args.batch_size])]
         for i in range(0, len(events), args.batch_size)
     ]
-    runs = {mode: _run_pipeline(ingest, batches, workdir / mode / "ledger.db", mode) for mode in args.redact}
-    parse = _floor_parse(events)
-    insert = _floor_insert(workdir / args.redact[0] / "ledger.db", workdir / "floor.db", args.batch_size)
-    floor = parse + insert
-    base = len(events) / floor
     first = args.redact[0]
+    runs = {mode: _run_pipeline(ingest, batches, workdir / mode / "ledger.db", mode) for mode in args.redact}
+    compared: list[tuple[str, Run]] = []
+    if args.baseline is not None:
+        events_file = workdir / "events.pickle"
+        events_file.write_bytes(pickle.dumps(events))
+        for round_ in range(1, args.rounds + 1):
+            database = workdir / f"baseline-{round_}" / "ledger.db"
+            compared.append(
+                (
+                    f"baseline, round {round_}",
+                    _run_baseline(args.baseline, events_file, database, first, args.batch_size),
+                )
+            )
+            this = _run_this(ingest, batches, workdir / f"this-{round_}" / "ledger.db", first)
+            compared.append((f"this tree, round {round_}", this))
+    parse, parse_cpu = _floor_parse(events)
+    insert, insert_cpu = _floor_insert(workdir / first / "ledger.db", workdir / "floor.db", args.batch_size)
+    floor, floor_cpu = parse + insert, parse_cpu + insert_cpu
+    base = len(events) / floor
     print(
         f"ingest: {len(events):,} capture events ({size_mb:.0f} MB), batches of {args.batch_size}, SQLite WAL, one core"
     )
@@ -145,8 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  pipeline, LEDGER_REDACT={mode:<7}  {ours:>10,.0f} events/s  ({pipeline:.2f} s, "
             f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {ours / base:.2f}{beside}"
         )
+    for label, (pipeline, redacted, cpu) in compared:
+        print(
+            f"  {label + ':':<28} {len(events) / pipeline:>10,.0f} events/s  ({pipeline:.2f} s, CPU {cpu:.2f} s, "
+            f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {floor / pipeline:.2f}, in CPU time "
+            f"{floor_cpu / cpu:.2f}"
+        )
     print(
-        f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s)"
+        f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s; CPU {floor_cpu:.2f} s)"
     )
     print("  targets: >= 25,000 events/s, ratio >= 0.5")
     return 0

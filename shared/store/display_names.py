@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import Column, Connection, Index, PrimaryKeyConstraint, String, Table, and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -58,13 +59,7 @@ def write_display_names(conn: Connection, records: Iterable[CallRecord]) -> None
         return
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        proposed = (sqlite_insert if dialect == "sqlite" else pg_insert)(display_names)
-        upsert = proposed.on_conflict_do_update(
-            index_elements=["kind", "id"],
-            set_={"name": proposed.excluded.name, "seen_at": proposed.excluded.seen_at},
-            where=proposed.excluded.seen_at > display_names.c.seen_at,
-        )
-        conn.execute(upsert, rows)
+        conn.execute(_upsert(dialect), rows)
         return
     # SQL Server has no ON CONFLICT: update the newer ones, insert what was not there. Two writers racing on a
     # brand-new id make one transaction fail on the primary key; the host retries it (as for the rollups).
@@ -75,6 +70,17 @@ def write_display_names(conn: Connection, records: Iterable[CallRecord]) -> None
         else:
             newer = and_(key, display_names.c.seen_at < row["seen_at"])
             conn.execute(update(display_names).where(newer).values(name=row["name"], seen_at=row["seen_at"]))
+
+
+@cache  # built once per dialect: ingest writes names for every slice of every batch
+def _upsert(dialect: str):
+    """Insert a name, or replace the stored one when this one was seen later."""
+    proposed = (sqlite_insert if dialect == "sqlite" else pg_insert)(display_names)
+    return proposed.on_conflict_do_update(
+        index_elements=["kind", "id"],
+        set_={"name": proposed.excluded.name, "seen_at": proposed.excluded.seen_at},
+        where=proposed.excluded.seen_at > display_names.c.seen_at,
+    )
 
 
 def names_of(conn: Connection, kind: str, ids: Sequence[str]) -> dict[str, str]:

@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
-from operator import add
+from operator import add, itemgetter
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.store.measures import MEASURE_NAMES, call_figures
@@ -58,28 +58,27 @@ def _add(sums: list, figures: list) -> None:
 
 
 class RollupDeltas:
-    """Signed changes to both rollups, accumulated over one batch.
+    """Signed changes to every rollup, accumulated over one batch.
+
+    Only the hourly sums per full key are kept while calls come in (one addition per call); the daily
+    rollups, the cuts and the cumulative families are derived from them once, in `apply`, where a batch has
+    a few hundred keys rather than a few thousand calls.
 
     `hourly_sums_days`: days of day-to-hour cumulative sums kept (0: all), the newest day included.
     """
 
     def __init__(self, hourly_sums_days: int = 0) -> None:
         self.hourly_sums_days = hourly_sums_days
-        self.hourly: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))
-        self.daily: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))
-        self.hourly_cuts: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))  # keys: (cut, bucket, *dims)
-        self.daily_cuts: Deltas = defaultdict(lambda: [0] * len(MEASURE_NAMES))
+        self.hourly: Deltas = {}  # keys: (hour, *dims)
 
     def add(self, record: CallRecord, sign: int = 1) -> None:
-        hour = hour_of(naive_utc(record.time))
-        day = hour.replace(hour=0)
-        dims = _key(record)
-        figures = call_figures(record, sign)
-        _add(self.hourly[(hour, *dims)], figures)
-        _add(self.daily[(day, *dims)], figures)
-        for cut, masked in _cut_dims(dims):
-            _add(self.hourly_cuts[(cut, hour, *masked)], figures)
-            _add(self.daily_cuts[(cut, day, *masked)], figures)
+        key = (hour_of(naive_utc(record.time)), *_key(record))
+        figures = call_figures(record, sign)  # a new list each call: kept as the key's sums when it is new
+        sums = self.hourly.get(key)
+        if sums is None:
+            self.hourly[key] = figures
+        else:
+            _add(sums, figures)
 
     def add_all(self, records: Iterable[CallRecord], sign: int = 1) -> None:
         for record in records:
@@ -87,14 +86,37 @@ class RollupDeltas:
 
     def apply(self, conn: Connection) -> None:
         """Write the accumulated deltas (once per batch, just before commit) and start over empty."""
-        _apply(conn, usage_hourly, ("hour",), self.hourly)
-        _apply(conn, usage_daily, ("day",), self.daily)
-        _apply(conn, usage_hourly_cuts, ("cut", "hour"), self.hourly_cuts)
-        _apply(conn, usage_daily_cuts, ("cut", "day"), self.daily_cuts)
-        _apply_cumulative(conn, self.daily_cuts, MONTH_TO_DATE)
-        _apply_cumulative(conn, self.hourly_cuts, DAY_TO_HOUR, keep_days=self.hourly_sums_days)
-        for deltas in (self.hourly, self.daily, self.hourly_cuts, self.daily_cuts):
-            deltas.clear()
+        hourly = {key: sums for key, sums in self.hourly.items() if any(sums)}
+        self.hourly = {}
+        daily: Deltas = {}
+        hourly_cuts: Deltas = {}  # keys: (cut, bucket, *dims), the dims a cut drops blank
+        day_of: dict[datetime, datetime] = {}  # a batch has few hours: each one's day once
+        for key, sums in hourly.items():
+            hour, dims = key[0], key[1:]
+            day = day_of.get(hour)
+            if day is None:
+                day = day_of[hour] = hour.replace(hour=0)
+            _add_into(daily, (day, *dims), sums)
+            for cut, masked in _cut_dims(dims):
+                _add_into(hourly_cuts, (cut, hour, *masked), sums)
+        daily_cuts: Deltas = {}
+        for key, sums in hourly_cuts.items():
+            _add_into(daily_cuts, (key[0], day_of[key[1]], *key[2:]), sums)
+        _apply(conn, usage_hourly, ("hour",), hourly)
+        _apply(conn, usage_daily, ("day",), daily)
+        _apply(conn, usage_hourly_cuts, ("cut", "hour"), hourly_cuts)
+        _apply(conn, usage_daily_cuts, ("cut", "day"), daily_cuts)
+        _apply_cumulative(conn, daily_cuts, MONTH_TO_DATE)
+        _apply_cumulative(conn, hourly_cuts, DAY_TO_HOUR, keep_days=self.hourly_sums_days)
+
+
+def _add_into(deltas: Deltas, key: RollupKey, sums: list) -> None:
+    """Add `sums` to the key's sums in `deltas` (a copy when the key is new: `sums` stays the caller's)."""
+    kept = deltas.get(key)
+    if kept is None:
+        deltas[key] = list(sums)
+    else:
+        _add(kept, sums)
 
 
 @lru_cache(maxsize=1 << 14)  # a few MB at most
@@ -167,6 +189,7 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
         )
         _SQLITE_UPSERTS[table.name] = statement
     width = len(leading)
+    pick = _picker(stored)
     rows = []
     stored_lead: dict[tuple, tuple] = {}  # a batch has few buckets: convert each once
     for key, sums in deltas.items():
@@ -176,9 +199,17 @@ def _apply_sqlite(conn: Connection, table: Table, leading: tuple[str, ...], delt
         if lead is None:
             lead = stored_lead[key[:width]] = tuple(map(sqlite_value, key[:width]))
         dims = key[width:]
-        rows.append((*lead, dims_key(dims), *(dims[i] for i in stored), *sums))
+        rows.append((*lead, dims_key(dims), *pick(dims), *sums))
     if rows:
         conn.exec_driver_sql(statement, rows)
+
+
+def _picker(positions: list[int]):
+    """A function giving the values at `positions` of a tuple, as a tuple (itemgetter, in C)."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda values: (values[only],)
+    return itemgetter(*positions)
 
 
 def _apply_cumulative(conn: Connection, cut_deltas: Deltas, family: Cumulative, keep_days: int | None = None) -> None:
@@ -187,30 +218,54 @@ def _apply_cumulative(conn: Connection, cut_deltas: Deltas, family: Cumulative, 
     With `keep_days` (a family of daily periods) the family is kept from its first day on only, and a new day
     drops all but the newest `keep_days` (0: none dropped): a day before the first kept one is left to the
     plain rollups (readers fall back there), never half-written by a late call."""
-    by_period: dict[datetime, list[tuple]] = defaultdict(list)
-    for (cut, bucket, *dims), sums in cut_deltas.items():
+    by_period: dict[datetime, dict[tuple, list[tuple[datetime, list]]]] = defaultdict(lambda: defaultdict(list))
+    period_of: dict[datetime, datetime] = {}  # a batch has few buckets: each one's period once
+    for key, sums in cut_deltas.items():
         if any(sums):
-            by_period[family.period_of(bucket)].append((cut, bucket, tuple(dims), sums))
+            bucket = key[1]
+            period = period_of.get(bucket)
+            if period is None:
+                period = period_of[bucket] = family.period_of(bucket)
+            by_period[period][(key[0], key[2:])].append((bucket, sums))  # (cut, dims) -> its changes
     if keep_days is not None and by_period:
         first_kept = first_period(conn, family)
-        by_period = {p: items for p, items in by_period.items() if first_kept is None or p >= first_kept}
-    step = family.step
-    for period, items in sorted(by_period.items()):
-        newest = max(bucket for _, bucket, _, _ in items)
+        by_period = {p: keys for p, keys in by_period.items() if first_kept is None or p >= first_kept}
+    for period, keys in sorted(by_period.items()):
+        newest = max(bucket for bucket, its_period in period_of.items() if its_period == period)
         last = _claim_period(conn, family, period, newest)
         if last is None and keep_days:
             _drop_before(conn, family, period - timedelta(days=keep_days - 1))
         if last is not None and newest > last:
             _copy_forward(conn, family, last, newest)
         last = newest if last is None else max(last, newest)
-        per_cut: dict[str, Deltas] = defaultdict(lambda: defaultdict(lambda: [0] * len(MEASURE_NAMES)))
-        for cut, bucket, dims, sums in items:
+        per_cut: dict[str, Deltas] = defaultdict(dict)
+        ladder = _ladder(min(b for b, p in period_of.items() if p == period), last, family.step)
+        place = {bucket: i for i, bucket in enumerate(ladder)}
+        for (cut, dims), changes in keys.items():  # each bucket from the key's first change on gets its sum
             deltas = per_cut[cut]
-            while bucket <= last:
-                _add(deltas[(bucket, *dims)], sums)
-                bucket += step
+            if len(changes) == 1:  # the common case: one change, the same sums in every later bucket
+                bucket, sums = changes[0]
+                for later in ladder[place[bucket] :]:
+                    deltas[(later, *dims)] = sums
+                continue
+            changed = dict(changes)
+            running: list = [0] * len(MEASURE_NAMES)
+            for later in ladder[place[min(changed)] :]:
+                change = changed.get(later)
+                if change is not None:
+                    running = list(map(add, running, change))
+                deltas[(later, *dims)] = running
         for cut, deltas in per_cut.items():
             _apply(conn, family.tables[cut], (family.bucket,), deltas)
+
+
+def _ladder(first: datetime, last: datetime, step: timedelta) -> list[datetime]:
+    """The buckets from `first` to `last`, `step` apart."""
+    buckets = []
+    while first <= last:
+        buckets.append(first)
+        first += step
+    return buckets
 
 
 def _claim_period(conn: Connection, family: Cumulative, period: datetime, newest: datetime) -> datetime | None:
@@ -245,11 +300,18 @@ def _copy_forward(conn: Connection, family: Cumulative, last: datetime, newest: 
     bucket = last + family.step
     while bucket <= newest:
         for table in family.tables.values():
-            names = [c.name for c in table.columns]
-            column = table.c[family.bucket]
-            source = select(*[literal(bucket, column.type) if n == family.bucket else table.c[n] for n in names])
-            conn.execute(insert(table).from_select(names, source.where(column == last)))
+            conn.execute(_copy_statement(table, family.bucket), {"copy_to": bucket, "copy_from": last})
         bucket += family.step
+
+
+@lru_cache(maxsize=64)  # one per cumulative table: built once, so SQLAlchemy's compiled cache serves it
+def _copy_statement(table: Table, bucket: str):
+    """`INSERT INTO t (...) SELECT :copy_to, <the other columns> FROM t WHERE bucket = :copy_from`."""
+    names = [c.name for c in table.columns]
+    column = table.c[bucket]
+    copied = [bindparam("copy_to", type_=column.type) if n == bucket else table.c[n] for n in names]
+    source = select(*copied).where(column == bindparam("copy_from", type_=column.type))
+    return insert(table).from_select(names, source)
 
 
 def rollup_update(table: Table, *leading: str):

@@ -13,18 +13,25 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Table, and_, delete, select, tuple_, update
+from sqlalchemy import Connection, Table, and_, delete, select, tuple_, update
 
 from shared.store.bounds import fit
 from shared.store.errors import is_data_error, store_message
 from shared.store.records import CallRecord, DeadLetter
 from shared.store.rollups import RollupDeltas
-from shared.store.rows import call_row, has_payload, payload_row, record_from_rows
+from shared.store.rows import (
+    SQLITE_CALL_COLUMNS,
+    SQLITE_PAYLOAD_COLUMNS,
+    call_row,
+    has_payload,
+    payload_row,
+    record_from_rows,
+    sqlite_call_values,
+    sqlite_payload_values,
+)
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts
-from shared.store.times import sqlite_value
 
 logger = logging.getLogger(__name__)
 
@@ -145,39 +152,36 @@ def _write_changes(
         rollup_changes += [(change.before, -1), (change.record, +1)]
         result.merged.append(change.record.call_id)
     if fresh:
-        bulk_insert(conn, calls, [call_row(r, now) for r in fresh])
-        if store_text:
-            payloads = [payload_row(r) for r in fresh if has_payload(r)]
-            if payloads:
-                bulk_insert(conn, call_payloads, payloads)
+        _insert_calls(conn, fresh, now, store_text)
         rollup_changes += [(r, +1) for r in fresh]
         result.recorded.extend(r.call_id for r in fresh)
     return result, rollup_changes
 
 
+def _insert_calls(conn: Connection, records: list[CallRecord], now: datetime, store_text: bool) -> None:
+    if conn.dialect.name == "sqlite":  # the ingest hot path: value tuples straight to the driver
+        conn.exec_driver_sql(_SQLITE_CALL_INSERT, [sqlite_call_values(r, now) for r in records])
+        texts = [sqlite_payload_values(r) for r in records if has_payload(r)] if store_text else []
+        if texts:
+            conn.exec_driver_sql(_SQLITE_PAYLOAD_INSERT, texts)
+        return
+    bulk_insert(conn, calls, [call_row(r, now) for r in records])
+    payloads = [payload_row(r) for r in records if has_payload(r)] if store_text else []
+    if payloads:
+        bulk_insert(conn, call_payloads, payloads)
+
+
+def _sqlite_insert(table: Table, names: Sequence[str]) -> str:
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+_SQLITE_CALL_INSERT = _sqlite_insert(calls, SQLITE_CALL_COLUMNS)
+_SQLITE_PAYLOAD_INSERT = _sqlite_insert(call_payloads, SQLITE_PAYLOAD_COLUMNS)
+
+
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows. On SQLite (the local default and the ingest hot path) straight through the driver's
-    executemany, skipping SQLAlchemy's per-row parameter processing; elsewhere through SQLAlchemy."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(table.insert(), rows)
-        return
-    names = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})"
-    )
-    values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))  # a row's values, in C
-    times = [i for i, name in enumerate(names) if isinstance(table.c[name].type, DateTime)]
-    if not times:
-        conn.exec_driver_sql(statement, list(map(values, rows)))
-        return
-    converted = []
-    for row in rows:  # only the time columns need converting
-        row_values = list(values(row))
-        for i in times:
-            row_values[i] = sqlite_value(row_values[i])
-        converted.append(tuple(row_values))
-    conn.exec_driver_sql(statement, converted)
+    """Insert many rows through SQLAlchemy (SQLite's ingest path binds tuples instead: see `_write_changes`)."""
+    conn.execute(table.insert(), rows)
 
 
 def existing_call_ids(conn: Connection, call_ids: list[str]) -> set[str]:
