@@ -35,13 +35,13 @@ class AppContext:
     store: SqlStore
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     teams: Teams | None = field(init=False)  # LEDGER_TEAMS_FILE, read once: a bad file stops the start
-    ptu_plan: PtuPlan | None = field(init=False, default=None)
+    ptu_plan: PtuPlan | None = field(init=False)  # LEDGER_PTU_FILE, read once: a bad file stops the start
 
     def __post_init__(self) -> None:
         install_log_redaction()  # every trigger and the local host build a context before they log
         configure_redaction(self.settings.redact)  # LEDGER_REDACT, for every write this process makes
         self.teams = load_teams(self.settings.teams_file)
-        self.ptu_plan = load_ptu_plan(self.settings.ptu_file)  # a bad file stops the start, naming what is wrong
+        self.ptu_plan = load_ptu_plan(self.settings.ptu_file)
 
     @cached_property
     def authenticator(self) -> Authenticator:

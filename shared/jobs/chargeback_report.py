@@ -23,7 +23,7 @@ from shared.app.settings import Settings
 from shared.jobs.context import JobContext
 from shared.reports.csv_export import csv_text
 from shared.reports.names import row_label
-from shared.reports.ptu import load_ptu_plan
+from shared.reports.ptu import PtuPlan
 from shared.reports.usage import UsageQuery, query_usage, usage_csv_columns
 from shared.store.schema_alerts import alerts
 
@@ -51,7 +51,7 @@ def run_chargeback_report(context: JobContext, now: datetime | None = None) -> d
     raised = None
     if not exists:
         with store.read() as conn:
-            alert = chargeback_alert(conn, settings, start, end)
+            alert = chargeback_alert(conn, settings, start, end, context.ptu_plan)
         with store.write() as conn:
             raised = create_alert(conn, alert, settings.email_mode, now)
     delivery = deliver_pending(store, sender_for(settings), settings, now)
@@ -64,9 +64,11 @@ def dedupe_key(month_start: datetime) -> str:
     return f"chargeback:{month_start.strftime('%Y-%m')}"
 
 
-def chargeback_alert(conn: Connection, settings: Settings, start: datetime, end: datetime) -> NewAlert:
+def chargeback_alert(
+    conn: Connection, settings: Settings, start: datetime, end: datetime, plan: PtuPlan | None
+) -> NewAlert:
+    """Last month's report; `plan` (LEDGER_PTU_FILE, read at start) shares provisioned hours as /api/usage does."""
     month = start.strftime("%Y-%m")
-    plan = load_ptu_plan(settings.ptu_file)  # provisioned hours shared by use, as in /api/usage
     # Names beside the ids come with the rows.
     by_subscription = query_usage(conn, UsageQuery(start, end, ("subscription",), ptu=plan)).rows
     by_user = query_usage(conn, UsageQuery(start, end, ("user",), ptu=plan)).rows

@@ -1,4 +1,5 @@
-"""What the timer jobs are given: the settings and the store (and, for the pending sweep, the ingestor).
+"""What the timer jobs are given: the settings, the store and the files read at start (and, for the pending
+sweep, the ingestor).
 
 A Protocol, so jobs stay below the composition root: `shared.app.wiring.AppContext` satisfies it, and a
 test can hand in its own.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from shared.app.settings import Settings
+from shared.reports.ptu import PtuPlan
 from shared.reports.teams import Teams
 from shared.store.sql import SqlStore
 
@@ -25,6 +27,9 @@ class JobContext(Protocol):
 
     @property
     def teams(self) -> Teams | None: ...  # LEDGER_TEAMS_FILE (team quotas)
+
+    @property
+    def ptu_plan(self) -> PtuPlan | None: ...  # LEDGER_PTU_FILE (the monthly chargeback report)
 
 
 class IngestJobContext(JobContext, Protocol):
