@@ -10,11 +10,13 @@ import azure.functions as func
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
+# One policy for every timer: two quick retries, then the next schedule runs the job again.
+_retry_twice = bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
 
 
 @bp.function_name("pending_sweep")
 @bp.timer_trigger(arg_name="timer", schedule="%PENDING_SWEEP_SCHEDULE%", run_on_startup=False)
-@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+@_retry_twice
 def pending_sweep(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context  # imported on first run: keeps the cold start small
     from shared.jobs.pending_sweep import sweep_pending
@@ -24,7 +26,7 @@ def pending_sweep(timer: func.TimerRequest) -> None:
 
 @bp.function_name("quota_check")
 @bp.timer_trigger(arg_name="timer", schedule="%QUOTA_CHECK_SCHEDULE%", run_on_startup=False)
-@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+@_retry_twice
 def quota_check(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context
     from shared.jobs.quota_check import run_quota_check
@@ -34,7 +36,7 @@ def quota_check(timer: func.TimerRequest) -> None:
 
 @bp.function_name("anomaly_scan")
 @bp.timer_trigger(arg_name="timer", schedule="%ANOMALY_SCAN_SCHEDULE%", run_on_startup=False)
-@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+@_retry_twice
 def anomaly_scan(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context
     from shared.jobs.anomaly_scan import run_anomaly_scan
@@ -44,7 +46,7 @@ def anomaly_scan(timer: func.TimerRequest) -> None:
 
 @bp.function_name("reconcile")
 @bp.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
-@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+@_retry_twice
 def reconcile(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context
     from shared.jobs.reconcile import run_reconcile
@@ -54,7 +56,7 @@ def reconcile(timer: func.TimerRequest) -> None:
 
 @bp.function_name("retention_purge")
 @bp.timer_trigger(arg_name="timer", schedule="%RETENTION_PURGE_SCHEDULE%", run_on_startup=False)
-@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+@_retry_twice
 def retention_purge(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context
     from shared.jobs.retention_purge import run_retention_purge
@@ -64,7 +66,7 @@ def retention_purge(timer: func.TimerRequest) -> None:
 
 @bp.function_name("chargeback_report")
 @bp.timer_trigger(arg_name="timer", schedule="%CHARGEBACK_REPORT_SCHEDULE%", run_on_startup=False)
-@bp.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:30")
+@_retry_twice
 def chargeback_report(timer: func.TimerRequest) -> None:
     from shared.app.wiring import app_context
     from shared.jobs.chargeback_report import run_chargeback_report
