@@ -119,3 +119,17 @@ def capture_event(
 
 def encode(event: Any) -> bytes:
     return orjson.dumps(event)
+
+
+def chat_stream_without_usage(text: str, model: str = "gpt-4o-2024-08-06") -> str:
+    """A streamed chat answer as SSE: one content chunk, a stop chunk and [DONE], no usage chunk (so the ledger
+    estimates the tokens until another source counts them)."""
+    chunks = [
+        {"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None},
+        {"index": 0, "delta": {}, "finish_reason": "stop"},
+    ]
+    events = [
+        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [choice]}
+        for choice in chunks
+    ]
+    return "".join(f"data: {orjson.dumps(event).decode()}\n\n" for event in events) + "data: [DONE]\n\n"

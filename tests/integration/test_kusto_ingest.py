@@ -27,7 +27,7 @@ from shared.ingest.types import IncomingEvent
 from shared.store.kusto_sink import MAPPING, TABLE, batch_tag, json_mapping
 from shared.store.schema import calls
 from tests.azurite import ACCOUNT, KEY
-from tests.builders import CHAT_REQUEST, capture_event, chat_response, encode
+from tests.builders import CHAT_REQUEST, capture_event, chat_response, chat_stream_without_usage, encode
 from tests.conftest import make_context
 from tests.monitor_builders import gateway_record, llm_records
 
@@ -234,21 +234,7 @@ def test_when_adx_cannot_be_reached_the_batch_rolls_back_and_the_retry_sends_it(
 def test_a_merged_call_is_sent_again_as_the_store_now_has_it_with_a_later_ingestion_time(store, adx, staging):
     """ADX keeps both versions; CallsLatest (arg_max(ingestedAt, *) by callId) is the completed call."""
     context = make_context(store, LEDGER_KUSTO_INGEST_URI=adx.uri, LEDGER_KUSTO_DATABASE="ledger")
-    stream = (
-        "data: "
-        + orjson.dumps(
-            {
-                "id": "c1",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "gpt-4o-2024-08-06",
-                "choices": [
-                    {"index": 0, "delta": {"role": "assistant", "content": "Short answer."}, "finish_reason": "stop"}
-                ],
-            }
-        ).decode()
-        + "\n\ndata: [DONE]\n\n"
-    )
+    stream = chat_stream_without_usage("Short answer.")
     event = capture_event(
         call_id="m-1", request=dict(CHAT_REQUEST, stream=True), response=stream, content_type="text/event-stream"
     )

@@ -15,7 +15,7 @@ from shared.ingest.types import IncomingEvent
 from shared.jobs.pending_sweep import sweep_pending
 from shared.store.schema import call_payloads, calls, dead_letters, pending_parts, usage_hourly
 from shared.store.sql import SqlStore
-from tests.builders import CHAT_REQUEST, capture_event
+from tests.builders import CHAT_REQUEST, capture_event, chat_stream_without_usage
 from tests.conftest import make_context
 from tests.monitor_builders import gateway_record, llm_records
 
@@ -129,31 +129,7 @@ def test_the_sweep_records_an_incomplete_call_after_the_join_window(store):
 def test_capture_and_llm_log_of_the_same_call_merge_into_one(store):
     """The capture gives bodies and caller; the LLM log gives the counts of a stream without a usage chunk."""
     context = make_context(store)
-    stream = (
-        "data: "
-        + orjson.dumps(
-            {
-                "id": "c1",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "gpt-4o-2024-08-06",
-                "choices": [
-                    {"index": 0, "delta": {"role": "assistant", "content": "Short answer."}, "finish_reason": None}
-                ],
-            }
-        ).decode()
-        + "\n\ndata: "
-        + orjson.dumps(
-            {
-                "id": "c1",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "gpt-4o-2024-08-06",
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-            }
-        ).decode()
-        + "\n\ndata: [DONE]\n\n"
-    )
+    stream = chat_stream_without_usage("Short answer.")
     request = dict(CHAT_REQUEST, stream=True)
     event = capture_event(call_id="both-1", request=request, response=stream, content_type="text/event-stream")
     context.ingestor.ingest_batch([IncomingEvent(orjson.dumps(event))])
