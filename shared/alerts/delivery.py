@@ -201,6 +201,16 @@ def claimable(table: Any, now: datetime):
     )
 
 
+def lease(conn: Connection, table: Any, row: Any, now: datetime) -> bool:
+    """Take one claimable outbox row (`row`: the condition picking it) for this check: True if this check won it."""
+    taken = conn.execute(
+        update(table)
+        .where(row, claimable(table, now))
+        .values(status="sending", claimed_at=naive_utc(now), attempts=table.c.attempts + 1)
+    )
+    return taken.rowcount == 1
+
+
 def deliver_pending(
     store: Any, sender: EmailSender | None, settings: Settings, now: datetime | None = None
 ) -> DeliveryReport:
@@ -228,15 +238,7 @@ def _deliver_mail(store: Any, sender: EmailSender | None, settings: Settings, no
         )
     for alert_id in ids:
         with store.write() as conn:
-            leased = (
-                conn.execute(
-                    update(alerts)
-                    .where(alerts.c.id == alert_id, claimable(alerts, now))
-                    .values(status="sending", claimed_at=naive_utc(now), attempts=alerts.c.attempts + 1)
-                ).rowcount
-                == 1
-            )
-            row = alert_row(conn, alert_id) if leased else None
+            row = alert_row(conn, alert_id) if lease(conn, alerts, alerts.c.id == alert_id, now) else None
         if row is None:
             continue  # another instance holds it
         try:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import exists, select, update
 
-from shared.alerts.delivery import DeliveryReport, alert_row, claimable, insert_once
+from shared.alerts.delivery import DeliveryReport, alert_row, claimable, insert_once, lease
 from shared.app.settings import Settings
 from shared.store.schema_alerts import alert_channels, alert_posts, alerts
 from shared.store.times import iso_utc, naive_utc
@@ -62,15 +62,7 @@ def deliver_webhooks(
     for alert_id, channel in due:
         key = (alert_posts.c.alert_id == alert_id) & (alert_posts.c.channel == channel)
         with store.write() as conn:
-            leased = (
-                conn.execute(
-                    update(alert_posts)
-                    .where(key, claimable(alert_posts, now))
-                    .values(status="sending", claimed_at=naive_utc(now), attempts=alert_posts.c.attempts + 1)
-                ).rowcount
-                == 1
-            )
-            row = alert_row(conn, alert_id) if leased else None
+            row = alert_row(conn, alert_id) if lease(conn, alert_posts, key, now) else None
         if row is None:
             continue  # another check holds it
         kind, url = channels[channel]
