@@ -40,12 +40,14 @@ def _smtp_settings(port: int, **extra: str) -> dict[str, str]:
 def _use_tokens(context, tokens: int, calls: int = 4) -> None:
     """Record `calls` calls of subscription sub-marketing this hour, `tokens` in all."""
     per_call = tokens // calls
-    moment = NOW.replace(minute=0, second=0, microsecond=0) if NOW.minute else NOW
+    # At the start of this hour, milliseconds apart: never after the check's now (in minute 0, calls at NOW plus
+    # a few seconds were in the future of a check run at once, so it counted none of them).
+    moment = NOW.replace(minute=0, second=0, microsecond=0)
     events = [
         IncomingEvent(
             body=encode(
                 capture_event(
-                    time=(moment + timedelta(seconds=i)).isoformat(),
+                    time=(moment + timedelta(milliseconds=i)).isoformat(),
                     response=chat_response(prompt=per_call - 10, completion=10),
                 )
             ),
