@@ -97,13 +97,12 @@ def names_of(conn: Connection, kind: str, ids: Sequence[str]) -> dict[str, str]:
 
 
 def ids_named(conn: Connection, kind: str, name: str) -> list[str]:
-    """The ids of `kind` whose latest name is `name`."""
-    query = select(display_names.c.id).where(display_names.c.kind == kind, display_names.c.name == name)
-    return sorted(conn.execute(query).scalars())
+    """The ids of `kind` whose latest name is `name`, in id order."""
+    return ids_by_name(conn, kind, [name]).get(name, [])
 
 
 def ids_by_name(conn: Connection, kind: str, names: Sequence[str]) -> dict[str, list[str]]:
-    """{name: the ids of `kind` whose latest name it is} for the names that some id bears (`ids_named`, in bulk)."""
+    """{name: the ids of `kind` whose latest name it is, in id order} for the names that some id bears."""
     found: dict[str, list[str]] = {}
     distinct = sorted(set(names))
     for start in range(0, len(distinct), _CHUNK):
