@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 from pathlib import Path
 
@@ -65,6 +66,13 @@ def test_ingest_function_records_a_batch_of_event_hub_events(app):
     )
     body = json.loads(response.get_body())
     assert response.status_code == 200 and body["totals"]["requests"] == 3
+
+
+def test_ingest_keeps_the_process_long_lived_objects_out_of_garbage_collections(app):
+    # Full collections during a batch would otherwise walk the modules, the store and the price book each time.
+    ingest = indexed_functions(app)["ingest"].get_user_function()
+    ingest([func.EventHubEvent(body=encode(capture_event(call_id="fn-frozen")), sequence_number=0)])
+    assert gc.get_freeze_count() > 0
 
 
 def test_usage_function_answers_bad_parameters_with_problem_json(app):
