@@ -21,7 +21,7 @@ from shared.ingest.redaction import (
     redact_record,
     redact_text,
 )
-from shared.ingest.secret_patterns import KINDS, find_secrets
+from shared.ingest.secret_patterns import KINDS, find_secrets, find_secrets_rule_by_rule
 from shared.store.records import CallRecord, DeadLetter
 
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJvaWQiOiIxMjM0NTY3ODkwIiwidXBuIjoiYW5hQGNvbnRvc28uY29tIn0.c2lnbmF0dXJlLXBhcnQ"
@@ -124,6 +124,39 @@ def test_ordinary_text_ids_and_prose_are_kept(name: str) -> None:
 def test_every_kind_of_secret_has_a_positive_case_and_no_kept_text_looks_like_one() -> None:
     assert {kind for text, _ in MASKED.values() for kind, _, _ in find_secrets(text)} == set(KINDS)
     assert {name: find_secrets(text) for name, text in KEPT.items() if find_secrets(text)} == {}
+
+
+# Secrets side by side, one inside another's label, in other cases, beside letters that fold to ASCII or change length.
+_SCAN_PIECES = (
+    [t for t, _ in MASKED.values()] + list(KEPT.values()) + [JWT, OPENAI_KEY, HEX_KEY, CASK_KEY, ENTRA_SECRET]
+)
+_SCAN_PIECES += [t.upper() for t in _SCAN_PIECES[:8]] + [
+    "api-\u212aey: Zx9kQ2mV7pL4rT8w",
+    "İ",
+    "\u0131",  # dotless i
+    "\u212a",
+    "Bearer ",
+    "api-",
+]
+_SCAN_PIECES += ["", " ", "\n", '"', '\\"', "=", ":", ";", "&", "-", "_", "~", "Q", "J"]
+
+
+@given(st.lists(st.sampled_from(_SCAN_PIECES), min_size=1, max_size=8), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_the_one_pass_scan_finds_what_every_rule_alone_finds(pieces: list[str], swap_case: bool) -> None:
+    text = "".join(pieces)
+    text = text.swapcase() if swap_case else text
+    assert find_secrets(text) == find_secrets_rule_by_rule(text)
+
+
+def test_the_scan_finds_adjacent_and_overlapping_secrets_as_each_rule_alone() -> None:
+    for text in (
+        f"Authorization: Bearer {OPENAI_KEY}{AZURE_KEY} api-key:{JWT};AccountKey={CASK_KEY}",
+        f"apikeyJ{JWT}sk-{OPENAI_KEY}8Q~{ENTRA_SECRET}password=\u212aey1234567890",
+        f"api-\u212aey: Zx9kQ2mV7pL4rT8w İ password: hunter2 {ENTRA_SECRET}{CASK_KEY}",
+    ):
+        found = find_secrets(text)
+        assert found == find_secrets_rule_by_rule(text) and found
 
 
 def test_only_the_secret_goes_and_its_label_stays() -> None:
