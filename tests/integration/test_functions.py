@@ -73,6 +73,7 @@ def test_ingest_keeps_the_process_long_lived_objects_out_of_garbage_collections(
     ingest = indexed_functions(app)["ingest"].get_user_function()
     ingest([func.EventHubEvent(body=encode(capture_event(call_id="fn-frozen")), sequence_number=0)])
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == wiring.YOUNG_COLLECTION_THRESHOLD
 
 
 def test_usage_function_answers_bad_parameters_with_problem_json(app):
