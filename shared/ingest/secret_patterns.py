@@ -103,9 +103,18 @@ def _labelled_key(text: str, match: re.Match[str]) -> bool:
     return _STRONG_KEY_VALUE.fullmatch(value) is not None
 
 
+_QUOTES = ('"', "'", "u0022", "u0027")
+
+
 def _credential(text: str, match: re.Match[str]) -> bool:
-    """After `=` (connection strings) or between quotes (JSON) always; `password: v` in prose needs a digit."""
+    """After `=` (connection strings) or between quotes (JSON) always; `password: v` in prose needs a digit.
+
+    A quoted key before an unquoted value (`"password": []`, `: 123456`, `: true`) is JSON's value other than a
+    string: not a credential by this rule, and masking it would break the JSON (inside a JSON string too)."""
     sep = match.group("sep")
+    colon = sep.find(":")
+    if colon >= 0 and any(q in sep[:colon] for q in _QUOTES) and not any(q in sep[colon:] for q in _QUOTES):
+        return False
     return "=" in sep or '"' in sep or "u0022" in sep or _has_digit(match.group("s"))
 
 

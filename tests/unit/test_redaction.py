@@ -235,6 +235,20 @@ def test_masked_json_bytes_still_parse_to_the_same_shape(doc) -> None:
         assert secret.encode() not in masked
 
 
+@pytest.mark.parametrize("value", [[], 123456, True, {"a": "b"}])
+def test_a_credential_key_with_a_value_other_than_a_string_keeps_a_json_body_parsable(value) -> None:
+    # Hypothesis found `{"PASSWORD": []}`: masking `[]}` inside the body string left the body unparsable.
+    raw = orjson.dumps({"body": orjson.dumps({"password": value}).decode()})
+    assert orjson.loads(orjson.loads(redact_bytes(raw))["body"]) == {"password": value}
+
+
+def test_a_credential_string_value_is_still_masked_at_every_depth() -> None:
+    raw = orjson.dumps({"body": orjson.dumps({"password": "hunter2x"}).decode(), "doc": {"password": "hunter2x"}})
+    masked = redact_bytes(raw)
+    assert b"hunter2x" not in masked
+    assert orjson.loads(orjson.loads(masked)["body"]) == {"password": "********"}
+
+
 def test_raw_bytes_are_masked_in_place_and_other_bytes_survive() -> None:
     raw = b'{"a": "x api-key: Zx9kQ2mV7pL4rT8w y", "b": "\xff\xfe not utf-8"}'
     assert redact_bytes(raw) == b'{"a": "x api-key: ' + MASK.encode() + b' y", "b": "\xff\xfe not utf-8"}'
