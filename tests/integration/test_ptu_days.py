@@ -1,0 +1,184 @@
+"""The PTU read model (closed days summed once, `reports.ptu_days`) gives the same answers as a brute force over
+the raw calls, on SQLite and PostgreSQL: after a refresh, after late calls into days it already built (stale
+days are computed live until the next refresh), and after that refresh; whole days, whole hours or cut hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+
+from shared.ingest.calls import record_calls
+from shared.jobs.ptu_refresh import refresh_ptu_days
+from shared.reports.ptu import Provisioned, PtuPlan
+from shared.reports.ptu_days import fresh_runs
+from shared.reports.ptu_days_build import stale_days
+from shared.reports.ptu_report import ptu_items
+from shared.reports.usage import UsageQuery, query_usage
+from shared.store.records import CallRecord
+from shared.store.schema import calls, metadata
+from shared.store.times import aware_utc, naive_utc
+from tests.integration.test_ptu_costs import _brute_force, _entry_of, _near
+
+DAY0 = datetime(2026, 10, 30, tzinfo=UTC)
+SPAN_HOURS = 3 * 24 + 6  # three whole days, and three hours either side
+FIRST = DAY0 - timedelta(hours=3)
+HOUR = timedelta(hours=1)
+NOW = DAY0 + timedelta(days=4)  # every day of the span is closed
+GROUP_KEYS = ("user", "deployment", "backend", "model", "day", "status")
+
+
+@st.composite
+def call_records(draw, prefix: str) -> list[CallRecord]:
+    records = []
+    for i in range(draw(st.integers(0, 50))):
+        prompt = draw(st.sampled_from([0, 3, 250, 900]))
+        records.append(
+            CallRecord(
+                call_id=f"{prefix}{i}",
+                time=FIRST
+                + timedelta(minutes=draw(st.integers(0, SPAN_HOURS * 60 - 1)), seconds=draw(st.integers(0, 59))),
+                source="capture/v1",
+                operation="chat.completions",
+                status=draw(st.sampled_from([200, 200, 429])),
+                prompt_tokens=prompt,
+                completion_tokens=0,
+                total_tokens=prompt,
+                cost_usd=draw(st.one_of(st.none(), st.integers(0, 90_000).map(lambda c: c / 1e6))),
+                deployment=draw(st.sampled_from(["chat-ptu", "chat-ptu", "mini-ptu", "paygo"])),
+                backend_id=draw(st.sampled_from(["east", "west", None])),
+                user_id=draw(st.sampled_from(["u1", "u2", "u3"])),
+                model=draw(st.sampled_from(["gpt-4o", "gpt-4o-mini"])),
+            )
+        )
+    return records
+
+
+@st.composite
+def plans(draw) -> PtuPlan:
+    """chat-ptu on any backend from an hour around the first day; mini-ptu on east for a window of whole hours."""
+    start = DAY0 + draw(st.integers(-4, 30)) * HOUR
+    end = draw(st.one_of(st.none(), st.integers(20, SPAN_HOURS).map(lambda h: start + h * HOUR)))
+    entries = [
+        Provisioned(
+            "chat-ptu", None, 100, draw(st.sampled_from([1.0, 37.5, 12.34])), naive_utc(start), end and naive_utc(end)
+        )
+    ]
+    if draw(st.booleans()):
+        entries.append(
+            Provisioned("mini-ptu", "east", 50, 10.0, naive_utc(DAY0 + 24 * HOUR), naive_utc(DAY0 + 48 * HOUR))
+        )
+    return PtuPlan("test", tuple(entries))
+
+
+@st.composite
+def queries(draw) -> UsageQuery:
+    kind = draw(st.sampled_from(["days", "hours", "cut"]))
+    if kind == "days":
+        start = DAY0 + draw(st.integers(-1, 2)) * timedelta(days=1)
+        end = start + draw(st.integers(1, 3)) * timedelta(days=1)
+    elif kind == "hours":
+        start = FIRST + draw(st.integers(0, SPAN_HOURS)) * HOUR
+        end = start + draw(st.integers(1, SPAN_HOURS)) * HOUR
+    else:
+        start = FIRST + timedelta(minutes=draw(st.integers(0, SPAN_HOURS * 60)))
+        end = start + timedelta(minutes=draw(st.integers(1, SPAN_HOURS * 60)))
+    group_by = tuple(draw(st.lists(st.sampled_from(GROUP_KEYS), max_size=2, unique=True)))
+    filters = {}
+    if draw(st.booleans()):
+        key, value = draw(
+            st.sampled_from([("deployment", "chat-ptu"), ("backend", "east"), ("user", "u2"), ("model", "gpt-4o")])
+        )
+        filters[key] = value
+    return UsageQuery(start, end, group_by, filters, draw(st.sampled_from([None, None, "u1"])))
+
+
+def _check(conn, raw: list[dict], plan: PtuPlan, query: UsageQuery) -> None:
+    expected, totals = _brute_force(raw, plan, query)
+    result = query_usage(conn, replace(query, ptu=plan))
+    got = {tuple(row[k] for k in query.group_by): row for row in result.rows}
+    assert set(got) == set(expected)
+    for key, figures in expected.items():
+        for name, value in figures.items():
+            _near(got[key][name], value, (key, name))
+    _near(result.totals["ptuCostUsd"], totals["ptuCostUsd"], "totals")
+    _near(result.totals["ptuIdleCostUsd"], totals["ptuIdleCostUsd"], "idle")
+    if query.filters or query.only_user:
+        return
+    for item in ptu_items(conn, plan, query.start, query.end):  # /api/ptu: the same shares, tokens, peak minute
+        entry = next(e for e in plan.entries if (e.deployment, e.backend) == (item["deployment"], item["backend"]))
+        mine = [c for c in raw if _entry_of(c, plan) == entry and query.start <= aware_utc(c["time"]) < query.end]
+        minutes: dict = {}
+        for call in mine:
+            minute = naive_utc(aware_utc(call["time"])).replace(second=0, microsecond=0)
+            minutes[minute] = minutes.get(minute, 0) + call["total_tokens"]
+        assert item["totalTokens"] == sum(c["total_tokens"] for c in mine)
+        assert item["peakTokensPerMinute"] == max(minutes.values(), default=0)
+        one = replace(
+            query, filters={"deployment": entry.deployment} | ({"backend": entry.backend} if entry.backend else {})
+        )
+        _, its_totals = _brute_force(raw, PtuPlan("one", (entry,)), one)
+        _near(item["allocatedUsd"], its_totals["ptuCostUsd"], ("allocated", item))
+        _near(item["idleUsd"], its_totals["ptuIdleCostUsd"], ("idle", item))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_read_model_answers_as_a_brute_force_over_the_raw_calls(engine, request, tmp_path):
+    from shared.store.sql import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}" if engine == "sqlite" else request.getfixturevalue("postgres_url")
+    store = SqlStore.from_url(url)
+    if engine == "postgresql":
+        metadata.drop_all(store.engine)
+        metadata.create_all(store.engine)
+
+    @settings(
+        max_examples=30 if engine == "sqlite" else 15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        first=call_records("a"),
+        late=call_records("b"),
+        plan=plans(),
+        cases=st.lists(queries(), min_size=1, max_size=4),
+    )
+    def check(first, late, plan, cases):
+        with store.write() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(delete(table))
+
+        def write(records):
+            with store.write() as conn:
+                record_calls(store, conn, records, now=NOW, reprice=lambda _record: None)
+
+        def verify():
+            with store.read() as conn:
+                raw = [dict(row) for row in conn.execute(select(calls)).mappings()]
+                for call in raw:
+                    call["hour"] = naive_utc(aware_utc(call["hour"]))
+                for query in cases:
+                    _check(conn, raw, plan, query)
+
+        write(first)
+        refresh_ptu_days(store, plan, NOW)
+        with store.read() as conn:  # every closed whole day of every entry is built, and used
+            for entry in plan.entries:
+                assert stale_days(conn, entry, NOW)[0] == []
+                built = fresh_runs(conn, entry, DAY0.replace(tzinfo=None), naive_utc(NOW))
+                assert built or (entry.end is not None and entry.end - entry.start < timedelta(days=2))
+        verify()
+        write(late)  # late calls into days already built: those days are stale, computed live
+        verify()
+        refresh_ptu_days(store, plan, NOW)  # rebuilt
+        verify()
+
+    try:
+        check()
+    finally:
+        store.dispose()
