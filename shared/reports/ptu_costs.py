@@ -35,6 +35,7 @@ from shared.store.times import hour_of, naive_utc, stored_time
 
 _HOUR = timedelta(hours=1)
 _DENOMINATOR_CUT = "service"  # the narrowest cut with deployment and backend_id
+_PTU_CHANGES = frozenset({"cost_usd", "priced_requests"})  # what a share changes of a report row's sums
 
 
 @dataclass
@@ -198,7 +199,7 @@ def key_shares(conn: Connection, query: UsageQuery, plan: PtuPlan, bucket: str |
     found: dict[tuple, KeyShare] = {}
     for entry in plan.entries:
         for statement in entry_statements(conn, entry, query, bucket):
-            for *key, ptu_usd, token_cost, unpriced, _tokens in conn.execute(statement):
+            for *key, ptu_usd, token_cost, unpriced, _tokens in conn.execute(statement).all():
                 if bucket is not None:
                     key[-1] = stored_time(key[-1])
                 share = found.setdefault(tuple(key), KeyShare())
@@ -227,7 +228,7 @@ def adjust_rows(
         sums = sums_of_row(row, width)
         sums["cost_usd"] = max(0.0, (sums["cost_usd"] or 0.0) - share.token_cost_usd)  # never -0.0 from rounding
         sums["priced_requests"] += share.unpriced
-        adjusted.append(row_with_sums(row, width, sums))
+        adjusted.append(row_with_sums(row, width, sums, _PTU_CHANGES))
         adjustment.shares.append(share.ptu_usd)
     if query.only_user is not None:
         adjustment.idle_usd = None
