@@ -196,6 +196,7 @@ BEGIN
     CREATE TABLE ptu_day_shares (
 	entry_key VARCHAR(32) NOT NULL, 
 	cut VARCHAR(32) NOT NULL, 
+	days INTEGER NOT NULL, 
 	day DATETIME2 NOT NULL, 
 	dims_key VARCHAR(32) NOT NULL, 
 	subscription_id NVARCHAR(256) NOT NULL, 
@@ -213,7 +214,7 @@ BEGIN
 	token_cost_usd FLOAT NOT NULL, 
 	unpriced BIGINT NOT NULL, 
 	total_tokens BIGINT NOT NULL, 
-	CONSTRAINT pk_ptu_day_shares PRIMARY KEY (entry_key, cut, day, dims_key)
+	CONSTRAINT pk_ptu_day_shares PRIMARY KEY (entry_key, cut, days, day, dims_key)
 );
 END;
 GO
@@ -222,13 +223,14 @@ IF OBJECT_ID(N'dbo.ptu_days', N'U') IS NULL
 BEGIN
     CREATE TABLE ptu_days (
 	entry_key VARCHAR(32) NOT NULL, 
+	days INTEGER NOT NULL, 
 	day DATETIME2 NOT NULL, 
 	changes BIGINT NOT NULL, 
 	total_tokens BIGINT NOT NULL, 
 	ptu_usd FLOAT NOT NULL, 
 	busy_hours INTEGER NOT NULL, 
 	peak_tokens_per_minute BIGINT NOT NULL, 
-	CONSTRAINT pk_ptu_days PRIMARY KEY (entry_key, day)
+	CONSTRAINT pk_ptu_days PRIMARY KEY (entry_key, days, day)
 );
 END;
 GO

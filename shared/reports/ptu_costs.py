@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Float, and_, case, cast, func, literal, or_, 
 
 from shared.reports.figures import FIGURES, HIDDEN_SUMS, row_with_sums, sums_of_row
 from shared.reports.ptu import Provisioned, PtuPlan, ceil_hour
-from shared.reports.ptu_days import Runs, days_summary, fresh_runs, outside_runs, shares_statement
+from shared.reports.ptu_days import Cover, Runs, days_summary, fresh_cover, outside_runs, shares_statement
 from shared.reports.usage import choose_cut, plan_range
 from shared.reports.usage_query import TIME_KEYS, UsageQuery, key_column, key_conditions
 from shared.store.expressions import day_of, round_half_up
@@ -84,9 +84,9 @@ def entry_statements(conn: Connection, entry: Provisioned, query: UsageQuery, bu
     if window is None or scoped is None:
         return []
     cut = choose_cut(query) if bucket != "hour" else None
-    runs = fresh_runs(conn, entry, *window) if cut is not None else []
-    statements = [shares_statement(entry, query, keys, cut, runs, bucket == "day")] if cut and runs else []
-    live = live_statement(entry, scoped, keys, bucket, outside_runs(*window, runs))
+    cover = fresh_cover(conn, entry, *window, weeks=bucket is None) if cut is not None else Cover([], ())
+    statements = [shares_statement(entry, query, keys, cut, cover, bucket == "day")] if cut and cover else []
+    live = live_statement(entry, scoped, keys, bucket, outside_runs(*window, cover.runs))
     return statements if live is None else [*statements, live]
 
 
@@ -189,8 +189,8 @@ def idle_usd(conn: Connection, entry: Provisioned, start: datetime, end: datetim
     if hours is None:
         return 0, 0.0
     count = int((hours[1] - hours[0]) / _HOUR)
-    runs = fresh_runs(conn, entry, *hours)
-    busy = days_summary(conn, entry, runs)[2] + busy_hours(conn, entry, outside_runs(*hours, runs))
+    cover = fresh_cover(conn, entry, *hours)
+    busy = days_summary(conn, entry, cover)[2] + busy_hours(conn, entry, outside_runs(*hours, cover.runs))
     return count, (count - busy) * entry.hourly_usd
 
 

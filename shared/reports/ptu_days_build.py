@@ -22,11 +22,11 @@ from sqlalchemy import Connection, Float, and_, case, cast, delete, func, insert
 
 from shared.reports.ptu import Provisioned, PtuPlan
 from shared.reports.ptu_costs import hour_tokens
-from shared.reports.ptu_days import DAY, current_changes, entry_key, whole_days
+from shared.reports.ptu_days import DAY, WEEK, built, current_changes, entry_key, is_fresh, whole_days
 from shared.reports.ptu_report import peak_tokens_per_minute
 from shared.store.rollups import dims_key
 from shared.store.schema import ROLLUP_CUTS, ROLLUP_DIMENSIONS, usage_hourly
-from shared.store.schema_ptu import ptu_day_shares, ptu_days, usage_day_changes
+from shared.store.schema_ptu import ptu_day_shares, ptu_days
 from shared.store.times import day_start, naive_utc, stored_time
 
 _BLANKS = {dim: 0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS}
@@ -37,9 +37,10 @@ class Refreshed:
     built: int = 0  # days (re)built now
     fresh: int = 0  # days already fresh
     moved: int = 0  # days a writer changed while they were built: left for the next refresh
+    weeks: int = 0  # weeks (re)built from their days
 
     def as_json(self) -> dict[str, int]:
-        return {"built": self.built, "fresh": self.fresh, "moved": self.moved}
+        return {"built": self.built, "fresh": self.fresh, "moved": self.moved, "weeks": self.weeks}
 
 
 def closed_days(entry: Provisioned, now: datetime) -> tuple[datetime, datetime] | None:
@@ -48,28 +49,24 @@ def closed_days(entry: Provisioned, now: datetime) -> tuple[datetime, datetime] 
     return whole_days(entry.start, end) if entry.start < end else None
 
 
-def stale_days(conn: Connection, entry: Provisioned, now: datetime) -> tuple[list[datetime], int]:
-    """The entry's closed days that are not fresh (oldest first), and how many are."""
-    days = closed_days(entry, now)
-    if days is None:
-        return [], 0
-    fresh = {
-        stored_time(value)
-        for (value,) in conn.execute(
-            select(ptu_days.c.day).where(
-                ptu_days.c.entry_key == entry_key(entry),
-                ptu_days.c.day >= days[0],
-                ptu_days.c.day < days[1],
-                ptu_days.c.changes == current_changes(entry, ptu_days.c.day),
-            )
-        )
-    }
-    stale, day = [], days[0]
-    while day < days[1]:
-        if day not in fresh:
-            stale.append(day)
+def stale_days(conn: Connection, entry: Provisioned, now: datetime) -> tuple[list[datetime], list[datetime], int]:
+    """The entry's closed days that are not fresh, the Mondays of its closed weeks that are not (oldest first), and
+    how many days are fresh."""
+    closed = closed_days(entry, now)
+    if closed is None:
+        return [], [], 0
+    first, last = closed
+    stored, counts = built(conn, entry, first, last), current_changes(conn, entry, first, last)
+    days, weeks, fresh, day = [], [], 0, first
+    while day < last:
+        if is_fresh(stored.get((1, day)), day, 1, counts):
+            fresh += 1
+        else:
+            days.append(day)
+        if day.weekday() == 0 and day + WEEK <= last and not is_fresh(stored.get((7, day)), day, 7, counts):
+            weeks.append(day)
         day += DAY
-    return stale, len(fresh)
+    return days, weeks, fresh
 
 
 def drop_other_entries(conn: Connection, plan: PtuPlan) -> None:
@@ -89,6 +86,7 @@ def build_day(conn: Connection, entry: Provisioned, day: datetime) -> bool:
     shares = [row for cut in ROLLUP_CUTS for row in _cut_rows(conn, entry, key, cut, day)]
     summary = {
         "entry_key": key,
+        "days": 1,
         "day": day,
         "changes": changes,
         "total_tokens": sum(tokens for _, tokens in hours),
@@ -98,19 +96,76 @@ def build_day(conn: Connection, entry: Provisioned, day: datetime) -> bool:
     }
     if _changes(conn, entry, day) != changes:
         return False
-    for table in (ptu_days, ptu_day_shares):
-        conn.execute(delete(table).where(table.c.entry_key == key, table.c.day == day))
+    _forget(conn, key, 1, day)
     conn.execute(insert(ptu_days), summary)
     if shares:
         conn.execute(insert(ptu_day_shares), shares)
     return True
 
 
-def _changes(conn: Connection, entry: Provisioned, day: datetime) -> int:
-    count = select(usage_day_changes.c.changes).where(
-        usage_day_changes.c.day == day, usage_day_changes.c.deployment == entry.deployment
+def build_week(conn: Connection, entry: Provisioned, monday: datetime) -> bool:
+    """(Re)build the week from `monday` as the sum of its seven built days; False when one of them is not fresh
+    (a writer changed it since: the next refresh rebuilds the day, then the week)."""
+    key, end = entry_key(entry), monday + WEEK
+    stored, counts = built(conn, entry, monday, end), current_changes(conn, entry, monday, end)
+    day_rows = [monday + i * DAY for i in range(7)]
+    if not all(is_fresh(stored.get((1, day)), day, 1, counts) for day in day_rows):
+        return False
+    _forget(conn, key, 7, monday)
+    days = ptu_days.c
+    summary = conn.execute(
+        select(
+            func.sum(days.changes),
+            func.sum(days.total_tokens),
+            func.sum(days.ptu_usd),
+            func.sum(days.busy_hours),
+            func.max(days.peak_tokens_per_minute),
+        ).where(days.entry_key == key, days.days == 1, days.day.in_(day_rows))
+    ).one()
+    if int(summary[0]) != sum(counts.get(day, 0) for day in day_rows):
+        return False
+    conn.execute(
+        insert(ptu_days),
+        {
+            "entry_key": key,
+            "days": 7,
+            "day": monday,
+            "changes": int(summary[0]),
+            "total_tokens": int(summary[1]),
+            "ptu_usd": float(summary[2]),
+            "busy_hours": int(summary[3]),
+            "peak_tokens_per_minute": int(summary[4]),
+        },
     )
-    return int(conn.execute(count).scalar() or 0)
+    shares = ptu_day_shares
+    kept = [shares.c.cut, shares.c.dims_key, *(shares.c[dim] for dim in ROLLUP_DIMENSIONS)]
+    sums = [func.sum(shares.c[m]) for m in ("ptu_usd", "token_cost_usd", "unpriced", "total_tokens")]
+    week = (
+        select(literal(key), *kept, literal(7), literal(monday, shares.c.day.type), *sums)
+        .where(shares.c.entry_key == key, shares.c.days == 1, shares.c.day.in_(day_rows))
+        .group_by(*kept)
+    )
+    names = [
+        "entry_key",
+        *(c.name for c in kept),
+        "days",
+        "day",
+        "ptu_usd",
+        "token_cost_usd",
+        "unpriced",
+        "total_tokens",
+    ]
+    conn.execute(insert(shares).from_select(names, week))
+    return True
+
+
+def _forget(conn: Connection, key: str, days: int, day: datetime) -> None:
+    for table in (ptu_days, ptu_day_shares):
+        conn.execute(delete(table).where(table.c.entry_key == key, table.c.days == days, table.c.day == day))
+
+
+def _changes(conn: Connection, entry: Provisioned, day: datetime) -> int:
+    return current_changes(conn, entry, day, day + DAY).get(day, 0)
 
 
 def _cut_rows(conn: Connection, entry: Provisioned, key: str, cut: str, day: datetime) -> list[dict[str, Any]]:
@@ -149,6 +204,7 @@ def _cut_rows(conn: Connection, entry: Provisioned, key: str, cut: str, day: dat
             | {
                 "entry_key": key,
                 "cut": cut,
+                "days": 1,
                 "day": day,
                 "dims_key": dims_key(tuple(row[dim] for dim in ROLLUP_DIMENSIONS)),
                 "ptu_usd": float(ptu_usd or 0.0),

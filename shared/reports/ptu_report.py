@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from shared.reports.ptu import Provisioned, PtuPlan
 from shared.reports.ptu_costs import entry_query, idle_usd, live_statement, money
-from shared.reports.ptu_days import days_summary, fresh_runs, outside_runs
+from shared.reports.ptu_days import days_summary, fresh_cover, outside_runs
 from shared.reports.usage_query import UsageQuery
 from shared.store.expressions import minute_of
 from shared.store.schema import calls
@@ -32,9 +32,9 @@ def ptu_items(conn: Connection, plan: PtuPlan, start: datetime, end: datetime) -
         hours, idle = idle_usd(conn, entry, start, end)
         allocated, tokens, peak = 0.0, 0, 0
         if window is not None:  # fresh whole days from the read model, the rest live
-            runs = fresh_runs(conn, entry, *window)
-            tokens, allocated, _, peak = days_summary(conn, entry, runs)
-            live = outside_runs(*window, runs)
+            cover = fresh_cover(conn, entry, *window)
+            tokens, allocated, _, peak = days_summary(conn, entry, cover)
+            live = outside_runs(*window, cover.runs)
             scoped = entry_query(UsageQuery(start, end), entry, ())
             statement = live_statement(entry, scoped, (), None, live) if scoped is not None else None
             if statement is not None:

@@ -6,8 +6,9 @@ day's rollups records the count it saw; a different count now means the day chan
 so the read model of that day is stale. No row: no change since the day was generated (0).
 
 `ptu_days` and `ptu_day_shares` hold, per provisioned entry (`entry_key`: a hash of its deployment, backend and
-price) and closed UTC day, what the reports need of that day's provisioned hours: the day's totals, and each key's
-share at the grain of every rollup cut (`schema.ROLLUP_CUTS`). They are derived data (`reports.ptu_days`), never
+price) and closed UTC day (`days` 1), or week from a Monday (`days` 7, the sum of its seven days), what the
+reports need of those provisioned hours: the totals, and each key's share at the grain of every rollup cut
+(`schema.ROLLUP_CUTS`). They are derived data (`reports.ptu_days`), never
 the only copy: a refresh rebuilds any day from the rollups.
 """
 
@@ -30,13 +31,14 @@ ptu_days = Table(
     "ptu_days",
     metadata,
     Column("entry_key", String(32), nullable=False),
+    Column("days", Integer, nullable=False),  # 1: a day; 7: the week starting on `day` (a Monday)
     Column("day", UTC_TIME, nullable=False),
-    Column("changes", BigInteger, nullable=False),  # usage_day_changes of the deployment's day when built
+    Column("changes", BigInteger, nullable=False),  # usage_day_changes of the deployment's days when built (summed)
     Column("total_tokens", BigInteger, nullable=False),
     Column("ptu_usd", Float, nullable=False),  # the share of the day's hours its calls were charged
     Column("busy_hours", Integer, nullable=False),  # hours with tokens (the others are idle)
     Column("peak_tokens_per_minute", BigInteger, nullable=False),
-    PrimaryKeyConstraint("entry_key", "day", name="pk_ptu_days"),
+    PrimaryKeyConstraint("entry_key", "days", "day", name="pk_ptu_days"),
 )
 
 ptu_day_shares = Table(
@@ -44,6 +46,7 @@ ptu_day_shares = Table(
     metadata,
     Column("entry_key", String(32), nullable=False),
     Column("cut", String(32), nullable=False),
+    Column("days", Integer, nullable=False),  # as ptu_days'
     Column("day", UTC_TIME, nullable=False),
     Column("dims_key", String(32), nullable=False),  # as the cut rollups' (all dimensions, the cut's kept)
     *dimension_columns(),
@@ -51,7 +54,7 @@ ptu_day_shares = Table(
     Column("token_cost_usd", Float, nullable=False),  # the per-token cost the report takes out of costUsd
     Column("unpriced", BigInteger, nullable=False),  # calls without a per-token price, priced at 0 here
     Column("total_tokens", BigInteger, nullable=False),
-    # (entry, cut, day) leads: a report reads one cut of one entry over a run of days, one contiguous slice.
-    PrimaryKeyConstraint("entry_key", "cut", "day", "dims_key", name="pk_ptu_day_shares"),
+    # (entry, cut, days, day) leads: a report reads one cut of one entry over runs of days or weeks, contiguous slices.
+    PrimaryKeyConstraint("entry_key", "cut", "days", "day", "dims_key", name="pk_ptu_day_shares"),
     sqlite_with_rowid=False,
 )

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from shared.ingest.calls import record_calls
 from shared.jobs.ptu_refresh import refresh_ptu_days
 from shared.reports.ptu import Provisioned, PtuPlan
-from shared.reports.ptu_days import fresh_runs
+from shared.reports.ptu_days import fresh_cover
 from shared.reports.ptu_days_build import stale_days
 from shared.reports.ptu_report import ptu_items
 from shared.reports.usage import UsageQuery, query_usage
@@ -25,11 +25,13 @@ from shared.store.schema import calls, metadata
 from shared.store.times import aware_utc, naive_utc
 from tests.integration.test_ptu_costs import _brute_force, _entry_of, _near
 
-DAY0 = datetime(2026, 10, 30, tzinfo=UTC)
-SPAN_HOURS = 3 * 24 + 6  # three whole days, and three hours either side
+DAY0 = datetime(2026, 10, 26, tzinfo=UTC)  # a Monday
+SPAN_HOURS = 9 * 24 + 6  # nine whole days (a week and two), and three hours either side
 FIRST = DAY0 - timedelta(hours=3)
 HOUR = timedelta(hours=1)
-NOW = DAY0 + timedelta(days=4)  # every day of the span is closed
+NOW = DAY0 + timedelta(days=10)  # every day of the span is closed
+WEEK = timedelta(days=7)
+WHOLE_WEEK = UsageQuery(DAY0, DAY0 + WEEK + timedelta(days=1), ("user",))  # always: the week, when built, and a day
 GROUP_KEYS = ("user", "deployment", "backend", "model", "day", "status")
 
 
@@ -62,7 +64,7 @@ def call_records(draw, prefix: str) -> list[CallRecord]:
 @st.composite
 def plans(draw) -> PtuPlan:
     """chat-ptu on any backend from an hour around the first day; mini-ptu on east for a window of whole hours."""
-    start = DAY0 + draw(st.integers(-4, 30)) * HOUR
+    start = DAY0 + draw(st.one_of(st.integers(-4, 0), st.integers(-4, 0), st.integers(1, 30))) * HOUR
     end = draw(st.one_of(st.none(), st.integers(20, SPAN_HOURS).map(lambda h: start + h * HOUR)))
     entries = [
         Provisioned(
@@ -80,8 +82,8 @@ def plans(draw) -> PtuPlan:
 def queries(draw) -> UsageQuery:
     kind = draw(st.sampled_from(["days", "hours", "cut"]))
     if kind == "days":
-        start = DAY0 + draw(st.integers(-1, 2)) * timedelta(days=1)
-        end = start + draw(st.integers(1, 3)) * timedelta(days=1)
+        start = DAY0 + draw(st.integers(-1, 3)) * timedelta(days=1)
+        end = start + draw(st.integers(1, 10)) * timedelta(days=1)
     elif kind == "hours":
         start = FIRST + draw(st.integers(0, SPAN_HOURS)) * HOUR
         end = start + draw(st.integers(1, SPAN_HOURS)) * HOUR
@@ -162,18 +164,20 @@ def test_the_read_model_answers_as_a_brute_force_over_the_raw_calls(engine, requ
                 raw = [dict(row) for row in conn.execute(select(calls)).mappings()]
                 for call in raw:
                     call["hour"] = naive_utc(aware_utc(call["hour"]))
-                for query in cases:
+                for query in [*cases, WHOLE_WEEK]:
                     _check(conn, raw, plan, query)
 
         write(first)
         refresh_ptu_days(store, plan, NOW)
-        with store.read() as conn:  # every closed whole day of every entry is built, and used
+        with store.read() as conn:  # every closed whole day and week of every entry is built, and used
             for entry in plan.entries:
-                assert stale_days(conn, entry, NOW)[0] == []
-                built = fresh_runs(conn, entry, DAY0.replace(tzinfo=None), naive_utc(NOW))
-                assert built or (entry.end is not None and entry.end - entry.start < timedelta(days=2))
+                assert stale_days(conn, entry, NOW)[:2] == ([], [])
+                cover = fresh_cover(conn, entry, naive_utc(FIRST), naive_utc(NOW))
+                if entry.start <= naive_utc(DAY0) and (entry.end is None or entry.end >= naive_utc(DAY0 + WEEK)):
+                    assert cover.weeks == (naive_utc(DAY0),)
+                assert cover or (entry.end is not None and entry.end - entry.start < timedelta(days=2))
         verify()
-        write(late)  # late calls into days already built: those days are stale, computed live
+        write(late)  # late calls into days (and weeks) already built: those are stale, computed live
         verify()
         refresh_ptu_days(store, plan, NOW)  # rebuilt
         verify()
