@@ -137,12 +137,18 @@ def build_week(conn: Connection, entry: Provisioned, monday: datetime) -> bool:
             "peak_tokens_per_minute": int(summary[4]),
         },
     )
+    conn.execute(week_shares(key, monday))
+    return True
+
+
+def week_shares(key: str, monday: datetime):
+    """`INSERT INTO ptu_day_shares ... SELECT` the week's rows: its seven days' rows summed per cut and key."""
     shares = ptu_day_shares
     kept = [shares.c.cut, shares.c.dims_key, *(shares.c[dim] for dim in ROLLUP_DIMENSIONS)]
     sums = [func.sum(shares.c[m]) for m in ("ptu_usd", "token_cost_usd", "unpriced", "total_tokens")]
     week = (
         select(literal(key), *kept, literal(7), literal(monday, shares.c.day.type), *sums)
-        .where(shares.c.entry_key == key, shares.c.days == 1, shares.c.day.in_(day_rows))
+        .where(shares.c.entry_key == key, shares.c.days == 1, shares.c.day >= monday, shares.c.day < monday + WEEK)
         .group_by(*kept)
     )
     names = [
@@ -155,8 +161,7 @@ def build_week(conn: Connection, entry: Provisioned, monday: datetime) -> bool:
         "unpriced",
         "total_tokens",
     ]
-    conn.execute(insert(shares).from_select(names, week))
-    return True
+    return insert(shares).from_select(names, week)
 
 
 def _forget(conn: Connection, key: str, days: int, day: datetime) -> None:
@@ -171,33 +176,8 @@ def _changes(conn: Connection, entry: Provisioned, day: datetime) -> int:
 def _cut_rows(conn: Connection, entry: Provisioned, key: str, cut: str, day: datetime) -> list[dict[str, Any]]:
     """The day's rows of one cut: per key of the cut, the share, per-token cost, unpriced calls and tokens."""
     kept = ROLLUP_CUTS[cut]
-    table = usage_hourly
-    conditions = [table.c.deployment == entry.deployment, table.c.hour >= day, table.c.hour < day + DAY]
-    if entry.backend is not None:
-        conditions.append(table.c.backend_id == entry.backend)
-    denominator = hour_tokens(entry, [(day, day + DAY)]).subquery("den")
-    share = case(
-        (
-            denominator.c.tokens > 0,
-            cast(table.c.total_tokens, Float) * literal(entry.hourly_usd, Float) / cast(denominator.c.tokens, Float),
-        ),
-        else_=literal(0.0, Float),
-    )
-    dims = [table.c[dim] for dim in kept]
-    statement = (
-        select(
-            *dims,
-            func.sum(share),
-            func.sum(table.c.cost_usd),
-            func.sum(table.c.requests - table.c.priced_requests),
-            func.sum(table.c.total_tokens),
-        )
-        .select_from(table.outerjoin(denominator, table.c.hour == denominator.c.hour))
-        .where(and_(*conditions))
-        .group_by(*dims)
-    )
     rows = []
-    for *values, ptu_usd, token_cost, unpriced, tokens in conn.execute(statement):
+    for *values, ptu_usd, token_cost, unpriced, tokens in conn.execute(cut_statement(entry, cut, day)):
         row = _BLANKS | dict(zip(kept, values, strict=True))
         rows.append(
             row
@@ -214,3 +194,32 @@ def _cut_rows(conn: Connection, entry: Provisioned, key: str, cut: str, day: dat
             }
         )
     return rows
+
+
+def cut_statement(entry: Provisioned, cut: str, day: datetime):
+    """Per key of the cut, the day's share, per-token cost, unpriced calls and tokens of the entry's calls."""
+    table = usage_hourly
+    conditions = [table.c.deployment == entry.deployment, table.c.hour >= day, table.c.hour < day + DAY]
+    if entry.backend is not None:
+        conditions.append(table.c.backend_id == entry.backend)
+    denominator = hour_tokens(entry, [(day, day + DAY)]).subquery("den")
+    share = case(
+        (
+            denominator.c.tokens > 0,
+            cast(table.c.total_tokens, Float) * literal(entry.hourly_usd, Float) / cast(denominator.c.tokens, Float),
+        ),
+        else_=literal(0.0, Float),
+    )
+    dims = [table.c[dim] for dim in ROLLUP_CUTS[cut]]
+    return (
+        select(
+            *dims,
+            func.sum(share),
+            func.sum(table.c.cost_usd),
+            func.sum(table.c.requests - table.c.priced_requests),
+            func.sum(table.c.total_tokens),
+        )
+        .select_from(table.outerjoin(denominator, table.c.hour == denominator.c.hour))
+        .where(and_(*conditions))
+        .group_by(*dims)
+    )

@@ -186,3 +186,24 @@ def test_the_read_model_answers_as_a_brute_force_over_the_raw_calls(engine, requ
         check()
     finally:
         store.dispose()
+
+
+def test_the_read_model_statements_compile_to_tsql_with_bound_values():
+    """Azure SQL runs the same statements (the tests above run SQLite and PostgreSQL): held to T-SQL here."""
+    from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc  # the dialect only; the driver is not loaded
+
+    from shared.reports.ptu_days import Cover, entry_key, shares_statement
+    from shared.reports.ptu_days_build import cut_statement, week_shares
+
+    dialect = mssql_pyodbc.dialect()
+    entry = Provisioned("chat-ptu", "east", 100, 12.5, naive_utc(DAY0), None)
+    monday = naive_utc(DAY0)
+    cover = Cover([(monday + WEEK, monday + WEEK + timedelta(days=2))], (monday,))
+    query = UsageQuery(DAY0, DAY0 + 9 * 24 * HOUR, ("user", "model"), {"model": "gpt-4o"}, only_user="u1")
+    tsql = str(shares_statement(entry, query, ["user", "model"], "user,model", cover, False).compile(dialect=dialect))
+    assert "FROM ptu_day_shares" in tsql and "GROUP BY" in tsql
+    assert "gpt-4o" not in tsql and "u1" not in tsql and entry_key(entry) not in tsql  # bound, never inlined
+    insert = str(week_shares(entry_key(entry), monday).compile(dialect=dialect))
+    assert insert.startswith("INSERT INTO ptu_day_shares (entry_key, cut, dims_key,") and "GROUP BY" in insert
+    day = str(cut_statement(entry, "team", monday).compile(dialect=dialect))
+    assert "LEFT OUTER JOIN (SELECT usage_hourly_cuts.hour" in day and "chat-ptu" not in day and "east" not in day
