@@ -207,3 +207,36 @@ def test_the_read_model_statements_compile_to_tsql_with_bound_values():
     assert insert.startswith("INSERT INTO ptu_day_shares (entry_key, cut, dims_key,") and "GROUP BY" in insert
     day = str(cut_statement(entry, "team", monday).compile(dialect=dialect))
     assert "LEFT OUTER JOIN (SELECT usage_hourly_cuts.hour" in day and "chat-ptu" not in day and "east" not in day
+
+
+def test_a_price_change_in_the_file_is_never_answered_from_days_built_at_the_old_price(store):
+    """The read model is keyed by each entry's deployment, backend and price: an edited file is answered live until
+    the refresh builds its days, and the refresh forgets the old entry's days."""
+    from sqlalchemy import func
+
+    from shared.jobs.ptu_refresh import run_ptu_refresh
+    from shared.store.schema_ptu import ptu_days
+    from tests.usage_oracle import chat_call
+
+    records = [
+        chat_call(f"c{i}", DAY0 + timedelta(hours=5 + 24 * i), 100 * (i + 1), "chat-ptu", "u1", 0.5) for i in range(3)
+    ]
+    with store.write() as conn:
+        record_calls(store, conn, records, now=NOW, reprice=lambda _record: None)
+    old = Provisioned("chat-ptu", None, 100, 10.0, naive_utc(DAY0), None)
+    new = replace(old, hourly_usd=20.0)
+    assert refresh_ptu_days(store, PtuPlan("old", (old,)), NOW).built == 10  # every closed day of the entry
+    week = UsageQuery(DAY0, DAY0 + WEEK, ("user",))
+    with store.read() as conn:
+        assert query_usage(conn, replace(week, ptu=PtuPlan("old", (old,)))).rows[0]["ptuCostUsd"] == 30.0
+        assert query_usage(conn, replace(week, ptu=PtuPlan("new", (new,)))).rows[0]["ptuCostUsd"] == 60.0
+
+    class Context:  # what the timer is given (JobContext): the store and the file read at start
+        def __init__(self, plan):
+            self.store, self.ptu_plan = store, plan
+
+    assert run_ptu_refresh(Context(PtuPlan("new", (new,))), NOW).built == 10
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(ptu_days)).scalar_one() == 10 + 1  # days and one week
+        assert query_usage(conn, replace(week, ptu=PtuPlan("new", (new,)))).rows[0]["ptuCostUsd"] == 60.0
+    assert run_ptu_refresh(Context(None), NOW).built == 0  # no LEDGER_PTU_FILE: nothing to do
