@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
@@ -20,10 +19,9 @@ from shared.reports.ptu_days import fresh_cover
 from shared.reports.ptu_days_build import stale_days
 from shared.reports.ptu_report import ptu_items
 from shared.reports.usage import UsageQuery, query_usage
-from shared.store.records import CallRecord
 from shared.store.schema import calls, metadata
 from shared.store.times import aware_utc, naive_utc
-from tests.integration.test_ptu_costs import _brute_force, _entry_of, _near
+from tests.integration.test_ptu_costs import _brute_force, _entry_of, _near, assert_brute_force, call_records
 
 DAY0 = datetime(2026, 10, 26, tzinfo=UTC)  # a Monday
 SPAN_HOURS = 9 * 24 + 6  # nine whole days (a week and two), and three hours either side
@@ -33,32 +31,6 @@ NOW = DAY0 + timedelta(days=10)  # every day of the span is closed
 WEEK = timedelta(days=7)
 WHOLE_WEEK = UsageQuery(DAY0, DAY0 + WEEK + timedelta(days=1), ("user",))  # always: the week, when built, and a day
 GROUP_KEYS = ("user", "deployment", "backend", "model", "day", "status")
-
-
-@st.composite
-def call_records(draw, prefix: str) -> list[CallRecord]:
-    records = []
-    for i in range(draw(st.integers(0, 50))):
-        prompt = draw(st.sampled_from([0, 3, 250, 900]))
-        records.append(
-            CallRecord(
-                call_id=f"{prefix}{i}",
-                time=FIRST
-                + timedelta(minutes=draw(st.integers(0, SPAN_HOURS * 60 - 1)), seconds=draw(st.integers(0, 59))),
-                source="capture/v1",
-                operation="chat.completions",
-                status=draw(st.sampled_from([200, 200, 429])),
-                prompt_tokens=prompt,
-                completion_tokens=0,
-                total_tokens=prompt,
-                cost_usd=draw(st.one_of(st.none(), st.integers(0, 90_000).map(lambda c: c / 1e6))),
-                deployment=draw(st.sampled_from(["chat-ptu", "chat-ptu", "mini-ptu", "paygo"])),
-                backend_id=draw(st.sampled_from(["east", "west", None])),
-                user_id=draw(st.sampled_from(["u1", "u2", "u3"])),
-                model=draw(st.sampled_from(["gpt-4o", "gpt-4o-mini"])),
-            )
-        )
-    return records
 
 
 @st.composite
@@ -101,15 +73,7 @@ def queries(draw) -> UsageQuery:
 
 
 def _check(conn, raw: list[dict], plan: PtuPlan, query: UsageQuery) -> None:
-    expected, totals = _brute_force(raw, plan, query)
-    result = query_usage(conn, replace(query, ptu=plan))
-    got = {tuple(row[k] for k in query.group_by): row for row in result.rows}
-    assert set(got) == set(expected)
-    for key, figures in expected.items():
-        for name, value in figures.items():
-            _near(got[key][name], value, (key, name))
-    _near(result.totals["ptuCostUsd"], totals["ptuCostUsd"], "totals")
-    _near(result.totals["ptuIdleCostUsd"], totals["ptuIdleCostUsd"], "idle")
+    assert_brute_force(conn, raw, query, plan)
     if query.filters or query.only_user:
         return
     for item in ptu_items(conn, plan, query.start, query.end):  # /api/ptu: the same shares, tokens, peak minute
@@ -129,24 +93,17 @@ def _check(conn, raw: list[dict], plan: PtuPlan, query: UsageQuery) -> None:
         _near(item["idleUsd"], its_totals["ptuIdleCostUsd"], ("idle", item))
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_the_read_model_answers_as_a_brute_force_over_the_raw_calls(engine, request, tmp_path):
-    from shared.store.sql import SqlStore
-
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if engine == "sqlite" else request.getfixturevalue("postgres_url")
-    store = SqlStore.from_url(url)
-    if engine == "postgresql":
-        metadata.drop_all(store.engine)
-        metadata.create_all(store.engine)
+def test_the_read_model_answers_as_a_brute_force_over_the_raw_calls(any_store):
+    store = any_store  # a SQLite file, then a real PostgreSQL server
 
     @settings(
-        max_examples=30 if engine == "sqlite" else 15,
+        max_examples=30 if store.dialect == "sqlite" else 15,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(
-        first=call_records("a"),
-        late=call_records("b"),
+        first=call_records("a", FIRST, SPAN_HOURS),
+        late=call_records("b", FIRST, SPAN_HOURS),
         plan=plans(),
         cases=st.lists(queries(), min_size=1, max_size=4),
     )
@@ -182,10 +139,7 @@ def test_the_read_model_answers_as_a_brute_force_over_the_raw_calls(engine, requ
         refresh_ptu_days(store, plan, NOW)  # rebuilt
         verify()
 
-    try:
-        check()
-    finally:
-        store.dispose()
+    check()
 
 
 def test_the_read_model_statements_compile_to_tsql_with_bound_values():
