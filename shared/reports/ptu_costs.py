@@ -10,8 +10,9 @@ A range that cuts an hour: a call's share is its share of its whole hour (the de
 hour, from the hourly rollup), so shares add up across ranges and a partial range shows the calls inside it; an
 hour's idle cost counts in the range where the hour starts. A range of whole hours is exact.
 
-Applied when a report is read, never at ingest: the report's own statement is unchanged, and one statement per
-provisioned entry, restricted to the entry's deployment and window, gives each report key its adjustment
+Applied when a report is read, never at ingest: the report's own statement is unchanged, and statements per
+provisioned entry, restricted to the entry's deployment and window, give each report key its adjustment: the
+range's fresh closed weeks and days from the read model (`ptu_days`, the same sums made once), the rest live
 (whole hours from the rollups, the range's partial hours from the raw calls). Money is rounded once, at the end.
 """
 
