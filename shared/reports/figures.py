@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Float, case, cast, func, literal, null
@@ -156,8 +157,15 @@ def row_with_sums(
     """The report row with its figures and hidden sums recomputed, in Python, from changed `sums` (only the
     figures reading a `changed` measure, when given: a PTU share changes two of twelve, on thousands of rows)."""
     values = list(row)
-    for i, (figure, reads) in enumerate(zip(FIGURES, _READS, strict=True)):
-        if changed is None or reads & changed:
-            values[width + i] = figure.formula(sums, IN_PYTHON)
+    for i, figure in _reading(changed):
+        values[width + i] = figure.formula(sums, IN_PYTHON)
     values[width + len(FIGURES) :] = [sums[m] for m in HIDDEN_SUMS]
     return tuple(values)
+
+
+@lru_cache(maxsize=8)
+def _reading(changed: frozenset[str] | None) -> tuple[tuple[int, Figure], ...]:
+    """(position, figure) of the figures reading a `changed` measure (all of them for None)."""
+    return tuple(
+        (i, f) for i, (f, reads) in enumerate(zip(FIGURES, _READS, strict=True)) if changed is None or reads & changed
+    )

@@ -256,7 +256,7 @@ def with_ptu_figures(
     """Add `ptuCostUsd` and `chargebackUsd` to each row and the totals (and `ptuIdleCostUsd` to the totals)."""
     cost_at = width + len(FIGURES) + HIDDEN_SUMS.index("cost_usd")
     for item, row, share in zip(items, rows, adjustment.shares, strict=True):
-        item["ptuCostUsd"] = money(share)
+        item["ptuCostUsd"] = money(share) if share else 0.0  # most rows of a report have no provisioned calls
         item["chargebackUsd"] = None if item["costUsd"] is None else money((row[cost_at] or 0.0) + share)
     total_share = sum(adjustment.shares)
     total_cost = sum(row[cost_at] or 0.0 for row in rows)
