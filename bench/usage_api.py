@@ -9,14 +9,18 @@ Then times `GET /api/usage?groupBy=user,model`, `groupBy=ip,model` and `GET /api
 over 30 days through `shared.api.handle` (p50/p95 over `--runs` runs), beside a plain GROUP BY over the raw
 rows of the same range in the same run, and prints the ratio; then the whole data of `GET /api/dashboard` for a
 calendar month (totals, the day series, the top 10 by cost of users, subscriptions, apps and models, quotas,
-alerts, dead letters) and the whole page, beside the five raw GROUP BYs that give the same figures. Beside them, a floor for the answer's size: as many
+alerts, dead letters) and the whole page, beside the five raw GROUP BYs that give the same figures. With a PTU plan
+(`PTU_PLAN`) the `user,model` report and `/api/ptu` are timed twice: computed live (no read model yet, fewer runs:
+the baseline), then from the PTU read model, whose build (the `ptu_refresh` timer's work for the 90 days, and for
+one stale day) is timed on its own. `--only-ptu` times those alone. Beside them, a floor for the answer's size: as many
 rows, already summed, read from one table and written out as JSON arrays (no merging, no names). Also shown:
 the same reports from the wide (ten-dimension) rollup only, which is why the narrow rollups exist.
 
 The ledger is built once and kept in `.bench-cache/` (gitignored; `--cache-dir` to put it elsewhere), named
 by what it holds: the generator's version (GENERATOR_VERSION, bumped when the generator or the rollup build
 changes), the number of calls, the days and a fingerprint of the app's schema. A rerun with the same name opens
-that file read-only instead of rebuilding it: the full 10M-call bench takes 25+ minutes on a 2-core machine the
+that file read-only instead of rebuilding it (the read models the bench derives, `DERIVED_TABLES`, are not in the
+fingerprint: each run builds them in a side file, `bench/read_models.py`): the full 10M-call bench takes 25+ minutes on a 2-core machine the
 first time, a few minutes after. A build is written to a temporary name and renamed when it is complete, so an
 interrupted build is never reused; a new build deletes the older ledgers of the same size. `--rebuild` forces one.
 After the reports the bench checks that the file is as it was (size, mtime, no journal beside it); if the run
@@ -24,7 +28,7 @@ wrote to it, it is deleted rather than reused. `--calls 200000` is a quick run (
 build, under a minute without) to check that the bench works, not for its figures: the narrow rollups pay off
 against many calls.
 
-    python bench/usage_api.py [--calls 10000000] [--runs 20] [--raw-runs 3] [--rebuild] [--cache-dir DIR]
+    python bench/usage_api.py [--calls 10000000] [--runs 20] [--raw-runs 3] [--rebuild] [--cache-dir DIR] [--only-ptu]
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.cache import CACHE_DIR, cached  # noqa: E402 - after the repository root goes on sys.path
+from bench.read_models import refresh_ptu, store_with_read_models  # noqa: E402 - after the repository root goes on sys.path
 from shared.store.measures import MEASURE_NAMES  # noqa: E402 - after the repository root goes on sys.path
 from shared.store.rollups import dims_key  # noqa: E402 - after the repository root goes on sys.path
 from shared.store.schema import DAY_TO_HOUR, MONTH_TO_DATE, ROLLUP_CUTS, ROLLUP_DIMENSIONS, Cumulative  # noqa: E402 - after the repository root goes on sys.path
@@ -69,6 +74,9 @@ MODELS = (
     "text-embedding-3-small",
 )
 CHUNK = 1_000_000
+# Tables the generator does not write: built by the bench in a side file beside each run (the PTU read model, and
+# the change counts it is checked against, which a generated ledger has none of), so they are not in the cache key.
+DERIVED_TABLES = ("usage_day_changes", "ptu_days", "ptu_day_shares")
 # LEDGER_TEAMS_FILE of the `groupBy=team` report, as an organisation might write it: a few named people first,
 # then teams by app, then ten teams of five subscriptions each (the generator's 50); the rest is no team's.
 BENCH_TEAMS = [
@@ -130,13 +138,18 @@ def _model_case() -> str:
 
 def app_schema() -> str:
     """What the app's own code puts in a ledger besides the generated rows: the SQLite schema it creates (every
-    table and index) and the rollup key of a sample combination of dimensions."""
+    table and index but the read models the bench derives itself, `DERIVED_TABLES`) and the rollup key of a
+    sample combination of dimensions."""
     from shared.store.sql import SqlStore
 
     store = SqlStore.from_url("sqlite://")
     with store.read() as conn:
         ddl = [
-            row[0] for row in conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT sql, tbl_name FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+            )
+            if row[1] not in DERIVED_TABLES
         ]
     store.dispose()
     return "\n".join([*ddl, dims_key(tuple(f"{dim}-1" for dim in ROLLUP_DIMENSIONS))])
@@ -409,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true", help="build the ledger again even when it is cached")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where built ledgers are kept")
+    parser.add_argument("--only-ptu", action="store_true", help="time the provisioned-throughput (PTU) reports only")
     args = parser.parse_args(argv)
     if args.calls < 1 or args.runs < 1 or args.raw_runs < 1:
         parser.error("--calls, --runs and --raw-runs must be at least 1")
@@ -432,28 +446,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(path: Path, args: argparse.Namespace) -> None:
-    """The timings, from the ledger at `path` opened read-only."""
-    from sqlalchemy import create_engine
+    """The timings, from the ledger at `path` opened read-only (its derived read models in a side file)."""
+    with store_with_read_models(path, DERIVED_TABLES) as store:
+        _report(path, args, store)
 
-    from shared.api.handler import handle
-    from shared.api.http import ApiRequest
+
+def _report(path: Path, args: argparse.Namespace, store) -> None:
     from shared.app.settings import load_settings
     from shared.app.wiring import AppContext
-    from shared.reports.usage import UsageQuery, query_usage
-    from shared.store.sql import SqlStore
 
-    # The app's SqlStore over a read-only engine, so the bench cannot change the cached ledger (the app's own
-    # engine would switch the file to WAL on connect). https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#uri-connections
-    url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    # The app's SqlStore over the ledger attached read-only (`read_models`), so the bench cannot change the cached
+    # ledger (the app's own engine would switch the file to WAL on connect).
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"  # only named in the settings; the store is `store`
     env = {"LEDGER_AUTH": "dev", "LEDGER_SQL_URL": url, "LEDGER_EMAIL_MODE": "off"}
     settings_dir = Path(tempfile.mkdtemp(prefix="bench-settings-"))  # never beside the cached ledger
     teams_file, ptu_file = settings_dir / "teams.json", settings_dir / "ptu.json"  # read when a context is built
     teams_file.write_bytes(orjson.dumps({"teams": BENCH_TEAMS}))
     ptu_file.write_bytes(orjson.dumps(PTU_PLAN))
-    context = AppContext(
-        settings=load_settings({**env, "LEDGER_TEAMS_FILE": str(teams_file)}), store=SqlStore(create_engine(url))
-    )
-    ptu_context = AppContext(settings=load_settings({**env, "LEDGER_PTU_FILE": str(ptu_file)}), store=context.store)
+    context = AppContext(settings=load_settings({**env, "LEDGER_TEAMS_FILE": str(teams_file)}), store=store)
+    ptu_context = AppContext(settings=load_settings({**env, "LEDGER_PTU_FILE": str(ptu_file)}), store=store)
     teams_file.unlink()
     ptu_file.unlink()
     settings_dir.rmdir()
@@ -472,8 +483,11 @@ def report(path: Path, args: argparse.Namespace) -> None:
         ("usage groupBy=ip,model", "usage", {"groupBy": "ip,model"}, ("ip", "model"), False),
         ("usage groupBy=team", "usage", {"groupBy": "team"}, ("team",), False),
         ("timeseries interval=day", "usage_timeseries", {"interval": "day"}, (), True),
-        # With LEDGER_PTU_FILE: the same report plus each provisioned entry's shares; and /api/ptu beside a raw
-        # scan of what it needs (tokens per deployment, backend and minute).
+    ]
+    # With LEDGER_PTU_FILE: the same report plus each provisioned entry's shares; and /api/ptu beside a raw scan of
+    # what it needs (tokens per deployment, backend and minute). First computed live (no read model yet: the
+    # baseline, fewer runs), then from the read model the `ptu_refresh` timer builds (its time printed).
+    ptu_cases = [
         ("PTU usage groupBy=user,model", "usage", {"groupBy": "user,model"}, ("user", "model"), False),
         ("PTU /api/ptu", "ptu", {}, (), False),
     ]
@@ -485,56 +499,77 @@ def report(path: Path, args: argparse.Namespace) -> None:
     header = f"{'report':<28} {'range':<10} {'rows':>6} {'p50 ms':>8} {'p95 ms':>8} {'raw p50 ms':>11} {'ratio':>7} {'floor ms':>9}"
     print(header + "\n" + "-" * len(header))
     worst_p95, worst_ratio = 0.0, float("inf")
-    for label, route, params, keys, series in cases:
-        served = ptu_context if label.startswith("PTU") else context
-        raw_sql = _PTU_RAW_SQL if route == "ptu" else _raw_sql(keys, series)
-        for range_name, (start, end) in ranges.items():
-            query = {**params, "from": [start.isoformat()], "to": [end.isoformat()]}
-            query = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
-            response = handle(route, ApiRequest("GET", f"/api/{route}", query), served)
-            assert response.status == 200, response.body[:300]
-            report = orjson.loads(response.body)
-            rows = len(report["items" if route == "ptu" else "rows"])
-            api = _timed(lambda: handle(route, ApiRequest("GET", f"/api/{route}", query), served), args.runs)  # noqa: B023 - called at once, within this iteration
-            bounds = (
-                start.replace(tzinfo=None).isoformat(" ", "microseconds"),
-                end.replace(tzinfo=None).isoformat(" ", "microseconds"),
-            )
-            scanned = raw.execute(raw_sql, bounds).fetchall()
-            # The same numbers as the raw scan, or the speed means nothing.
-            if route == "ptu":
-                _check_ptu(report["items"], scanned)
-            else:
-                assert (rows, report["totals"]["requests"]) == (
-                    len(scanned),
-                    sum(r[len(keys) or 1] for r in scanned),
-                ), label
-            scan = _timed(lambda: raw.execute(raw_sql, bounds).fetchall(), args.raw_runs)  # noqa: B023 - called at once, within this iteration
-            ratio = statistics.median(scan) / _p(api, 0.5)
-            worst_p95, worst_ratio = max(worst_p95, _p(api, 0.95)), min(worst_ratio, ratio)
-            floor = _timed(_answer_floor(raw, keys, rows), args.runs) if route != "ptu" else [float("nan")]
-            print(
-                f"{label:<28} {range_name:<10} {rows:>6,} {_p(api, 0.5):>8.1f} {_p(api, 0.95):>8.1f} "
-                f"{statistics.median(scan):>11.0f} {ratio:>6.0f}x {_p(floor, 0.5):>9.1f}"
-            )
-    dashboard_p95, dashboard_ratio = _dashboard(context, raw, ranges["month"], args)
-    worst_p95, worst_ratio = max(worst_p95, dashboard_p95), min(worst_ratio, dashboard_ratio)
-    print("\nthe same calendar-month reports from the wide ten-dimension rollup only (no narrow rollups):")
-
-    def wide_report(group: tuple[str, ...]) -> None:
-        with context.store.read() as conn:
-            query_usage(conn, UsageQuery(*ranges["month"], group, narrow_rollups=False))
-
-    for label, _, _, keys, series in cases[:3]:
-        group = ("day",) if series else keys
-        wide = _timed(lambda: wide_report(group), 3)  # noqa: B023 - called at once, within this iteration
-        print(f"  {label:<28} p50 {statistics.median(wide):>8.1f} ms")
+    timed = [(case, context, args.runs, "") for case in ([] if args.only_ptu else cases)]
+    timed += [(case, ptu_context, min(args.runs, 3), " live") for case in ptu_cases]
+    timed += [(case, ptu_context, args.runs, "") for case in ptu_cases]
+    for index, (case, served, runs, suffix) in enumerate(timed):
+        if suffix == "" and case[0].startswith("PTU") and timed[index - 1][3] == " live":
+            every, one = refresh_ptu(store, ptu_context.ptu_plan, END)
+            print(f"{'PTU read model refresh':<28} {'90 days':<10} {'':>6} {every * 1000:>8.0f}")
+            print(f"{'PTU read model refresh':<28} {'one day':<10} {'':>6} {one * 1000:>8.0f}")
+        for range_name, bounds in ranges.items():
+            p95, ratio = _time_case(case, served, raw, range_name, bounds, runs, suffix, args)
+            if not suffix:
+                worst_p95, worst_ratio = max(worst_p95, p95), min(worst_ratio, ratio)
+    if not args.only_ptu:
+        dashboard_p95, dashboard_ratio = _dashboard(context, raw, ranges["month"], args)
+        worst_p95, worst_ratio = max(worst_p95, dashboard_p95), min(worst_ratio, dashboard_ratio)
+        _wide_reports(context, cases, ranges["month"])
     print(
         f"\nworst p95 {worst_p95:.1f} ms (target <= 50); worst ratio to the raw scan {worst_ratio:.0f}x (target >= 100x)"
     )
     print("floor (p50): as many rows, already summed, read from one table and written as JSON arrays")
     raw.close()
-    context.store.dispose()
+
+
+def _time_case(case, served, raw: sqlite3.Connection, range_name: str, bounds_, runs: int, suffix: str, args):
+    """One report over one range: checked against the raw scan, timed, printed; its p95 and ratio to the scan."""
+    from shared.api.handler import handle
+    from shared.api.http import ApiRequest
+
+    label, route, params, keys, series = case
+    start, end = bounds_
+    raw_sql = _PTU_RAW_SQL if route == "ptu" else _raw_sql(keys, series)
+    query = {**params, "from": [start.isoformat()], "to": [end.isoformat()]}
+    query = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
+    response = handle(route, ApiRequest("GET", f"/api/{route}", query), served)
+    assert response.status == 200, response.body[:300]
+    report = orjson.loads(response.body)
+    rows = len(report["items" if route == "ptu" else "rows"])
+    api = _timed(lambda: handle(route, ApiRequest("GET", f"/api/{route}", query), served), runs)
+    bounds = (
+        start.replace(tzinfo=None).isoformat(" ", "microseconds"),
+        end.replace(tzinfo=None).isoformat(" ", "microseconds"),
+    )
+    scanned = raw.execute(raw_sql, bounds).fetchall()
+    # The same numbers as the raw scan, or the speed means nothing.
+    if route == "ptu":
+        _check_ptu(report["items"], scanned)
+    else:
+        assert (rows, report["totals"]["requests"]) == (len(scanned), sum(r[len(keys) or 1] for r in scanned)), label
+    scan = _timed(lambda: raw.execute(raw_sql, bounds).fetchall(), args.raw_runs)
+    ratio = statistics.median(scan) / _p(api, 0.5)
+    floor = _timed(_answer_floor(raw, keys, rows), args.runs) if route != "ptu" else [float("nan")]
+    print(
+        f"{label + suffix:<28} {range_name:<10} {rows:>6,} {_p(api, 0.5):>8.1f} {_p(api, 0.95):>8.1f} "
+        f"{statistics.median(scan):>11.0f} {ratio:>6.0f}x {_p(floor, 0.5):>9.1f}"
+    )
+    return _p(api, 0.95), ratio
+
+
+def _wide_reports(context, cases, month: tuple[datetime, datetime]) -> None:
+    from shared.reports.usage import UsageQuery, query_usage
+
+    print("\nthe same calendar-month reports from the wide ten-dimension rollup only (no narrow rollups):")
+
+    def wide_report(group: tuple[str, ...]) -> None:
+        with context.store.read() as conn:
+            query_usage(conn, UsageQuery(*month, group, narrow_rollups=False))
+
+    for label, _, _, keys, series in cases[:3]:
+        group = ("day",) if series else keys
+        wide = _timed(lambda: wide_report(group), 3)  # noqa: B023 - called at once, within this iteration
+        print(f"  {label:<28} p50 {statistics.median(wide):>8.1f} ms")
 
 
 if __name__ == "__main__":

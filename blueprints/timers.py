@@ -72,3 +72,13 @@ def chargeback_report(timer: func.TimerRequest) -> None:
     from shared.jobs.chargeback_report import run_chargeback_report
 
     run_chargeback_report(app_context())
+
+
+@bp.function_name("ptu_refresh")
+@bp.timer_trigger(arg_name="timer", schedule="%PTU_REFRESH_SCHEDULE%", run_on_startup=False)
+@_retry_twice
+def ptu_refresh(timer: func.TimerRequest) -> None:
+    from shared.app.wiring import app_context
+    from shared.jobs.ptu_refresh import run_ptu_refresh
+
+    run_ptu_refresh(app_context())

@@ -111,6 +111,7 @@ var ledgerSettings = {
   QUOTA_CHECK_SCHEDULE: '0 */5 * * * *'
   ANOMALY_SCAN_SCHEDULE: '0 */15 * * * *'
   RECONCILE_SCHEDULE: '0 15 * * * *'
+  PTU_REFRESH_SCHEDULE: '0 20 * * * *'
   CHARGEBACK_REPORT_SCHEDULE: '0 0 6 * * *'
   RETENTION_PURGE_SCHEDULE: '0 30 2 * * *'
   PENDING_SWEEP_SCHEDULE: '0 */1 * * * *'

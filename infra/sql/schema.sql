@@ -191,6 +191,50 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'dbo.ptu_day_shares', N'U') IS NULL
+BEGIN
+    CREATE TABLE ptu_day_shares (
+	entry_key VARCHAR(32) NOT NULL, 
+	cut VARCHAR(32) NOT NULL, 
+	days INTEGER NOT NULL, 
+	day DATETIME2 NOT NULL, 
+	dims_key VARCHAR(32) NOT NULL, 
+	subscription_id NVARCHAR(256) NOT NULL, 
+	product_id NVARCHAR(256) NOT NULL, 
+	user_id NVARCHAR(256) NOT NULL, 
+	app_id NVARCHAR(256) NOT NULL, 
+	ip NVARCHAR(256) NOT NULL, 
+	model NVARCHAR(256) NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	operation NVARCHAR(256) NOT NULL, 
+	backend_id NVARCHAR(256) NOT NULL, 
+	status INTEGER NOT NULL, 
+	end_user NVARCHAR(256) NOT NULL, 
+	ptu_usd FLOAT NOT NULL, 
+	token_cost_usd FLOAT NOT NULL, 
+	unpriced BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	CONSTRAINT pk_ptu_day_shares PRIMARY KEY (entry_key, cut, days, day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.ptu_days', N'U') IS NULL
+BEGIN
+    CREATE TABLE ptu_days (
+	entry_key VARCHAR(32) NOT NULL, 
+	days INTEGER NOT NULL, 
+	day DATETIME2 NOT NULL, 
+	changes BIGINT NOT NULL, 
+	total_tokens BIGINT NOT NULL, 
+	ptu_usd FLOAT NOT NULL, 
+	busy_hours INTEGER NOT NULL, 
+	peak_tokens_per_minute BIGINT NOT NULL, 
+	CONSTRAINT pk_ptu_days PRIMARY KEY (entry_key, days, day)
+);
+END;
+GO
+
 IF OBJECT_ID(N'dbo.quota_crossings', N'U') IS NULL
 BEGIN
     CREATE TABLE quota_crossings (
@@ -657,6 +701,17 @@ BEGIN
 	duration_ms_sum FLOAT NOT NULL, 
 	duration_count BIGINT NOT NULL, 
 	CONSTRAINT pk_usage_daily_cuts PRIMARY KEY (cut, day, dims_key)
+);
+END;
+GO
+
+IF OBJECT_ID(N'dbo.usage_day_changes', N'U') IS NULL
+BEGIN
+    CREATE TABLE usage_day_changes (
+	day DATETIME2 NOT NULL, 
+	deployment NVARCHAR(256) NOT NULL, 
+	changes BIGINT NOT NULL, 
+	CONSTRAINT pk_usage_day_changes PRIMARY KEY (day, deployment)
 );
 END;
 GO

@@ -131,6 +131,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ANOMALY_SCAN_SCHEDULE", "0 */15 * * * *", "NCRONTAB schedule of the `anomaly_scan` timer"),
     SettingSpec("RECONCILE_SCHEDULE", "0 15 * * * *", "NCRONTAB schedule of the `reconcile` timer"),
     SettingSpec(
+        "PTU_REFRESH_SCHEDULE",
+        "0 20 * * * *",
+        "NCRONTAB schedule of the `ptu_refresh` timer (builds closed days of the PTU read model; reports compute the rest live)",
+    ),
+    SettingSpec(
         "CHARGEBACK_REPORT_SCHEDULE",
         "0 0 6 * * *",
         "NCRONTAB schedule of the `chargeback_report` timer (daily: it sends last month's report once, catching up a missed 1st)",

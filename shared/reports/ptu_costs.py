@@ -10,8 +10,9 @@ A range that cuts an hour: a call's share is its share of its whole hour (the de
 hour, from the hourly rollup), so shares add up across ranges and a partial range shows the calls inside it; an
 hour's idle cost counts in the range where the hour starts. A range of whole hours is exact.
 
-Applied when a report is read, never at ingest: the report's own statement is unchanged, and one statement per
-provisioned entry, restricted to the entry's deployment and window, gives each report key its adjustment
+Applied when a report is read, never at ingest: the report's own statement is unchanged, and statements per
+provisioned entry, restricted to the entry's deployment and window, give each report key its adjustment: the
+range's fresh closed weeks and days from the read model (`ptu_days`, the same sums made once), the rest live
 (whole hours from the rollups, the range's partial hours from the raw calls). Money is rounded once, at the end.
 """
 
@@ -22,10 +23,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select
+from sqlalchemy import Connection, Float, and_, case, cast, func, literal, or_, select
 
 from shared.reports.figures import FIGURES, HIDDEN_SUMS, row_with_sums, sums_of_row
 from shared.reports.ptu import Provisioned, PtuPlan, ceil_hour
+from shared.reports.ptu_days import Cover, Runs, days_summary, fresh_cover, outside_runs, shares_statement
 from shared.reports.usage import choose_cut, plan_range
 from shared.reports.usage_query import TIME_KEYS, UsageQuery, key_column, key_conditions
 from shared.store.expressions import day_of, round_half_up
@@ -34,6 +36,7 @@ from shared.store.times import hour_of, naive_utc, stored_time
 
 _HOUR = timedelta(hours=1)
 _DENOMINATOR_CUT = "service"  # the narrowest cut with deployment and backend_id
+_PTU_CHANGES = frozenset({"cost_usd", "priced_requests"})  # what a share changes of a report row's sums
 
 
 @dataclass
@@ -71,18 +74,33 @@ def entry_query(query: UsageQuery, entry: Provisioned, keys: Sequence[str]) -> U
     return replace(query, group_by=(*keys, "hour"), filters=filters)
 
 
-def entry_statement(entry: Provisioned, query: UsageQuery, bucket: str | None):
+def entry_statements(conn: Connection, entry: Provisioned, query: UsageQuery, bucket: str | None) -> list:
     """Per key of the query (and `bucket`: "hour", "day" or None), the share of the entry's hours its calls in the
-    query's range hold, their per-token cost, unpriced calls and tokens. None when nothing of the range is
-    provisioned."""
+    query's range hold, their per-token cost, unpriced calls and tokens: a statement for the range's fresh whole
+    days from the read model (`ptu_days`) when the query fits a cut, one for the rest computed live. A key may
+    have a row in each: the caller adds them. Empty when nothing of the range is provisioned."""
     keys = [k for k in query.group_by if k not in TIME_KEYS]
     window = entry.calls_in(naive_utc(query.start), naive_utc(query.end))
     scoped = entry_query(query, entry, keys)
     if window is None or scoped is None:
+        return []
+    cut = choose_cut(query) if bucket != "hour" else None
+    cover = fresh_cover(conn, entry, *window, weeks=bucket is None) if cut is not None else Cover([], ())
+    statements = [shares_statement(entry, query, keys, cut, cover, bucket == "day")] if cut and cover else []
+    live = live_statement(entry, scoped, keys, bucket, outside_runs(*window, cover.runs))
+    return statements if live is None else [*statements, live]
+
+
+def live_statement(entry: Provisioned, scoped: UsageQuery, keys: Sequence[str], bucket: str | None, spans: Runs):
+    """`entry_statements` computed from the rollups (whole hours) and the raw calls (the partial hours at the
+    spans' edges), over the spans ([from, to) pieces of the entry's window); None without spans."""
+    if not spans:
         return None
-    pieces = [_rows(kind, s, e, scoped, keys) for kind, s, e in plan_range(*window, daily_allowed=False)]
+    pieces = [
+        _rows(kind, s, e, scoped, keys) for span in spans for kind, s, e in plan_range(*span, daily_allowed=False)
+    ]
     numerator = (pieces[0] if len(pieces) == 1 else pieces[0].union_all(*pieces[1:])).subquery("num")
-    denominator = hour_tokens(entry, *_whole_hours(window)).subquery("den")
+    denominator = hour_tokens(entry, [(hour_of(s), ceil_hour(e)) for s, e in spans]).subquery("den")
     tokens = numerator.c.total_tokens
     share = case(
         (
@@ -107,7 +125,7 @@ def entry_statement(entry: Provisioned, query: UsageQuery, bucket: str | None):
 
 def _rows(kind: str, start: datetime, end: datetime, scoped: UsageQuery, keys: Sequence[str]):
     """The rows of one piece of the range, ungrouped: a share is linear in tokens, so the one GROUP BY of
-    `entry_statement` does all the adding (whole hours: rollup rows, the narrowest cut that fits; the range's
+    `live_statement` does all the adding (whole hours: rollup rows, the narrowest cut that fits; the range's
     partial hours: raw calls, through the (deployment, time) index)."""
     if kind == "raw":
         columns = [
@@ -139,18 +157,13 @@ def _rows(kind: str, start: datetime, end: datetime, scoped: UsageQuery, keys: S
     return select(*columns, *measures).where(and_(*conditions))
 
 
-def _whole_hours(window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
-    """The whole hours holding [from, to): the denominators a range's calls need."""
-    return hour_of(window[0]), ceil_hour(window[1])
-
-
-def hour_tokens(entry: Provisioned, first: datetime, last: datetime):
-    """All tokens of the entry's calls per hour in [first, last) (whole hours), from the hourly service cut."""
+def hour_tokens(entry: Provisioned, spans: Runs):
+    """All tokens of the entry's calls per hour in the spans ([first, last) of whole hours), from the hourly
+    service cut."""
     table = usage_hourly_cuts
     conditions = [
         table.c.cut == _DENOMINATOR_CUT,
-        table.c.hour >= first,
-        table.c.hour < last,
+        or_(*(and_(table.c.hour >= first, table.c.hour < last) for first, last in spans)),
         table.c.deployment == entry.deployment,
     ]
     if entry.backend is not None:
@@ -162,35 +175,38 @@ def hour_tokens(entry: Provisioned, first: datetime, last: datetime):
     )
 
 
-def busy_hours(conn: Connection, entry: Provisioned, first: datetime, last: datetime) -> int:
-    """How many hours in [first, last) had tokens on the entry."""
-    hours = hour_tokens(entry, first, last).having(func.sum(usage_hourly_cuts.c.total_tokens) > 0).subquery()
+def busy_hours(conn: Connection, entry: Provisioned, spans: Runs) -> int:
+    """How many hours in the spans (whole hours) had tokens on the entry."""
+    if not spans:
+        return 0
+    hours = hour_tokens(entry, spans).having(func.sum(usage_hourly_cuts.c.total_tokens) > 0).subquery()
     return int(conn.execute(select(func.count()).select_from(hours)).scalar_one())
 
 
 def idle_usd(conn: Connection, entry: Provisioned, start: datetime, end: datetime) -> tuple[int, float]:
-    """The entry's provisioned hours starting in [start, end), and the price of those without tokens."""
+    """The entry's provisioned hours starting in [start, end), and the price of those without tokens (the fresh
+    whole days' busy hours from the read model, the other hours' from the rollup)."""
     hours = entry.hours_in(naive_utc(start), naive_utc(end))
     if hours is None:
         return 0, 0.0
     count = int((hours[1] - hours[0]) / _HOUR)
-    return count, (count - busy_hours(conn, entry, *hours)) * entry.hourly_usd
+    cover = fresh_cover(conn, entry, *hours)
+    busy = days_summary(conn, entry, cover)[2] + busy_hours(conn, entry, outside_runs(*hours, cover.runs))
+    return count, (count - busy) * entry.hourly_usd
 
 
 def key_shares(conn: Connection, query: UsageQuery, plan: PtuPlan, bucket: str | None) -> dict[tuple, KeyShare]:
     """Each report key's `KeyShare`, over every entry of the plan (a key's bucket as a datetime)."""
     found: dict[tuple, KeyShare] = {}
     for entry in plan.entries:
-        statement = entry_statement(entry, query, bucket)
-        if statement is None:
-            continue
-        for *key, ptu_usd, token_cost, unpriced, _tokens in conn.execute(statement):
-            if bucket is not None:
-                key[-1] = stored_time(key[-1])
-            share = found.setdefault(tuple(key), KeyShare())
-            share.ptu_usd += ptu_usd or 0.0
-            share.token_cost_usd += token_cost or 0.0
-            share.unpriced += int(unpriced or 0)
+        for statement in entry_statements(conn, entry, query, bucket):
+            for *key, ptu_usd, token_cost, unpriced, _tokens in conn.execute(statement).all():
+                if bucket is not None:
+                    key[-1] = stored_time(key[-1])
+                share = found.setdefault(tuple(key), KeyShare())
+                share.ptu_usd += ptu_usd or 0.0
+                share.token_cost_usd += token_cost or 0.0
+                share.unpriced += int(unpriced or 0)
     return found
 
 
@@ -213,7 +229,7 @@ def adjust_rows(
         sums = sums_of_row(row, width)
         sums["cost_usd"] = max(0.0, (sums["cost_usd"] or 0.0) - share.token_cost_usd)  # never -0.0 from rounding
         sums["priced_requests"] += share.unpriced
-        adjusted.append(row_with_sums(row, width, sums))
+        adjusted.append(row_with_sums(row, width, sums, _PTU_CHANGES))
         adjustment.shares.append(share.ptu_usd)
     if query.only_user is not None:
         adjustment.idle_usd = None
@@ -240,7 +256,7 @@ def with_ptu_figures(
     """Add `ptuCostUsd` and `chargebackUsd` to each row and the totals (and `ptuIdleCostUsd` to the totals)."""
     cost_at = width + len(FIGURES) + HIDDEN_SUMS.index("cost_usd")
     for item, row, share in zip(items, rows, adjustment.shares, strict=True):
-        item["ptuCostUsd"] = money(share)
+        item["ptuCostUsd"] = money(share) if share else 0.0  # most rows of a report have no provisioned calls
         item["chargebackUsd"] = None if item["costUsd"] is None else money((row[cost_at] or 0.0) + share)
     total_share = sum(adjustment.shares)
     total_cost = sum(row[cost_at] or 0.0 for row in rows)

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 
 from shared.reports.ptu import Provisioned, PtuPlan
-from shared.reports.ptu_costs import entry_statement, idle_usd, money
+from shared.reports.ptu_costs import entry_query, idle_usd, live_statement, money
+from shared.reports.ptu_days import days_summary, fresh_cover, outside_runs
 from shared.reports.usage_query import UsageQuery
 from shared.store.expressions import minute_of
 from shared.store.schema import calls
@@ -29,11 +30,17 @@ def ptu_items(conn: Connection, plan: PtuPlan, start: datetime, end: datetime) -
         if window is None and entry.hours_in(naive_utc(start), naive_utc(end)) is None:
             continue
         hours, idle = idle_usd(conn, entry, start, end)
-        allocated, tokens = 0.0, 0
-        statement = entry_statement(entry, UsageQuery(start, end), None)
-        if statement is not None:
-            row = conn.execute(statement).one()
-            allocated, tokens = row.ptu_usd or 0.0, int(row.total_tokens or 0)
+        allocated, tokens, peak = 0.0, 0, 0
+        if window is not None:  # fresh whole days from the read model, the rest live
+            cover = fresh_cover(conn, entry, *window)
+            tokens, allocated, _, peak = days_summary(conn, entry, cover)
+            live = outside_runs(*window, cover.runs)
+            scoped = entry_query(UsageQuery(start, end), entry, ())
+            statement = live_statement(entry, scoped, (), None, live) if scoped is not None else None
+            if statement is not None:
+                row = conn.execute(statement).one()
+                allocated, tokens = allocated + (row.ptu_usd or 0.0), tokens + int(row.total_tokens or 0)
+            peak = max([peak, *(peak_tokens_per_minute(conn, entry, *span) for span in live)])
         items.append(
             {
                 "deployment": entry.deployment,
@@ -44,7 +51,7 @@ def ptu_items(conn: Connection, plan: PtuPlan, start: datetime, end: datetime) -
                 "totalTokens": tokens,
                 "allocatedUsd": money(allocated),
                 "idleUsd": money(idle),
-                "peakTokensPerMinute": peak_tokens_per_minute(conn, entry, *window) if window else 0,
+                "peakTokensPerMinute": peak,
             }
         )
     return items

@@ -15,6 +15,7 @@ from operator import add, itemgetter
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.store.measures import MEASURE_NAMES, call_figures
 from shared.store.records import CallRecord
@@ -29,6 +30,7 @@ from shared.store.schema import (
     usage_hourly,
     usage_hourly_cuts,
 )
+from shared.store.schema_ptu import usage_day_changes
 from shared.store.times import hour_of, naive_utc, sqlite_value, stored_time
 
 RollupKey = tuple
@@ -108,6 +110,30 @@ class RollupDeltas:
         _apply(conn, usage_daily_cuts, ("cut", "day"), daily_cuts)
         _apply_cumulative(conn, daily_cuts, MONTH_TO_DATE)
         _apply_cumulative(conn, hourly_cuts, DAY_TO_HOUR, keep_days=self.hourly_sums_days)
+        count_day_changes(conn, {(day_of[key[0]], key[1 + _DEPLOYMENT]) for key in hourly})
+
+
+_DEPLOYMENT = ROLLUP_DIMENSIONS.index("deployment")
+
+
+def count_day_changes(conn: Connection, days: set[tuple[datetime, str]]) -> None:
+    """Add one to the change count of each (day, deployment) whose rollups this transaction changed: read models
+    built from a day's rollups (`reports.ptu_days`) compare the count they saw with it."""
+    table = usage_day_changes
+    rows = [{"day": day, "deployment": deployment, "changes": 1} for day, deployment in sorted(days)]
+    if not rows:
+        return
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        proposed = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+        upsert = proposed.on_conflict_do_update(
+            index_elements=["day", "deployment"], set_={"changes": table.c.changes + 1}
+        )
+        conn.execute(upsert, rows)
+        return
+    for row in rows:  # SQL Server, as `_apply`: update first, insert what was not there
+        where = and_(table.c.day == row["day"], table.c.deployment == row["deployment"])
+        if conn.execute(update(table).where(where).values(changes=table.c.changes + 1)).rowcount == 0:
+            conn.execute(insert(table), row)
 
 
 def _add_into(deltas: Deltas, key: RollupKey, sums: list) -> None:

@@ -154,13 +154,13 @@ ROLLUP_DIMENSIONS = (
 )
 
 
-def _dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column]:
+def dimension_columns(dims: tuple[str, ...] = ROLLUP_DIMENSIONS) -> list[Column]:
     return [Column(dim, Integer if dim == "status" else NAME, nullable=False) for dim in dims]
 
 
 def _rollup(name: str, bucket: str) -> Table:
     # The key is a hash of the dimensions: eleven wide text columns would exceed SQL Server's 900-byte index key.
-    dims, measures = _dimension_columns(), measure_columns()
+    dims, measures = dimension_columns(), measure_columns()
     return Table(
         name,
         metadata,
@@ -197,7 +197,7 @@ ROLLUP_CUTS: dict[str, tuple[str, ...]] = {
 
 
 def _cut_rollup(name: str, bucket: str) -> Table:
-    dims, measures = _dimension_columns(), measure_columns()
+    dims, measures = dimension_columns(), measure_columns()
     return Table(
         name,
         metadata,
@@ -254,7 +254,7 @@ def _cumulative(prefix: str, bucket: str, cut: str, kept: tuple[str, ...]) -> Ta
         metadata,
         Column(bucket, UTC_TIME, nullable=False),
         Column("dims_key", String(32), nullable=False),  # the same hash as the cut tables' (all dimensions, masked)
-        *_dimension_columns(kept),
+        *dimension_columns(kept),
         *measure_columns(),
         PrimaryKeyConstraint(bucket, "dims_key", name=f"pk_{name}"),
         sqlite_with_rowid=False,

@@ -4,4 +4,5 @@ from shared.store import (
     display_names,  # noqa: F401  (display_names)
     schema_alerts,  # noqa: F401  (quotas, quota_crossings, alerts, alert_channels, alert_posts)
     schema_privacy,  # noqa: F401  (access_log)
+    schema_ptu,  # noqa: F401  (usage_day_changes, ptu_days, ptu_day_shares)
 )

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from shared.ingest.calls import record_calls
 from shared.reports.ptu import Provisioned, PtuPlan
 from shared.reports.teams import Team, Teams
-from shared.reports.usage import UsageQuery, query_timeseries, query_usage
+from shared.reports.usage import UsageQuery, UsageResult, query_timeseries, query_usage
 from shared.store.records import CallRecord
 from shared.store.schema import calls, metadata
 from shared.store.times import aware_utc, naive_utc
@@ -37,15 +37,16 @@ CENT = 0.005
 
 
 @st.composite
-def call_records(draw) -> list[CallRecord]:
+def call_records(draw, prefix: str = "c", first: datetime = BASE, span_hours: int = SPAN_HOURS) -> list[CallRecord]:
+    """Calls in [first, first + span_hours), ids `prefix` and a number."""
     records = []
     for i in range(draw(st.integers(0, 60)) if draw(st.booleans()) else draw(st.integers(20, 60))):
         prompt, completion = draw(st.integers(0, 900)), draw(st.sampled_from([0, 0, 7, 300]))
         records.append(
             CallRecord(
-                call_id=f"c{i}",
-                time=BASE
-                + timedelta(minutes=draw(st.integers(0, SPAN_HOURS * 60 - 1)), seconds=draw(st.integers(0, 59))),
+                call_id=f"{prefix}{i}",
+                time=first
+                + timedelta(minutes=draw(st.integers(0, span_hours * 60 - 1)), seconds=draw(st.integers(0, 59))),
                 source="capture/v1",
                 operation="chat.completions",
                 status=draw(st.sampled_from([200, 200, 429])),
@@ -157,6 +158,20 @@ def _brute_force(raw: list[dict], plan: PtuPlan, query: UsageQuery) -> tuple[dic
     return expected, totals
 
 
+def assert_brute_force(conn, raw: list[dict], query: UsageQuery, plan: PtuPlan) -> UsageResult:
+    """`query_usage` with the plan gives the brute force's rows and totals (to the cent); the result."""
+    expected, totals = _brute_force(raw, plan, query)
+    result = query_usage(conn, replace(query, ptu=plan))
+    got = {tuple(row[k] for k in query.group_by): row for row in result.rows}
+    assert set(got) == set(expected)
+    for key, figures in expected.items():
+        for name, value in figures.items():
+            _near(got[key][name], value, (key, name))
+    _near(result.totals["ptuCostUsd"], totals["ptuCostUsd"], "totals")
+    _near(result.totals["ptuIdleCostUsd"], totals["ptuIdleCostUsd"], "idle")
+    return result
+
+
 def _near(got: float | None, want: float | None, what: object) -> None:
     assert (got is None) == (want is None), what
     if want is not None:
@@ -192,16 +207,9 @@ def test_ptu_shares_equal_a_brute_force_over_the_raw_calls(engine, request, tmp_
             for call in raw:
                 call["hour"] = naive_utc(aware_utc(call["hour"]))
             for query in cases:
-                expected, totals = _brute_force(raw, plan, query)
+                _, totals = _brute_force(raw, plan, query)
                 for narrow in (True, False):
-                    result = query_usage(conn, replace(query, ptu=plan, narrow_rollups=narrow))
-                    got = {tuple(row[k] for k in query.group_by): row for row in result.rows}
-                    assert set(got) == set(expected)
-                    for key, figures in expected.items():
-                        for name, value in figures.items():
-                            _near(got[key][name], value, (key, name))
-                    _near(result.totals["ptuCostUsd"], totals["ptuCostUsd"], "totals")
-                    _near(result.totals["ptuIdleCostUsd"], totals["ptuIdleCostUsd"], "idle")
+                    result = assert_brute_force(conn, raw, replace(query, narrow_rollups=narrow), plan)
                     assert sum(r["ptuCostUsd"] for r in result.rows) == pytest.approx(
                         result.totals["ptuCostUsd"], abs=CENT
                     )
