@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from shared.jobs.context import JobContext
 from shared.reports.erasure import purge_payloads
 from shared.store.schema import call_payloads, dead_letters
 from shared.store.times import naive_utc
@@ -88,7 +89,7 @@ def purge_expired(
     return purged
 
 
-def run_retention_purge(context) -> Purged:
+def run_retention_purge(context: JobContext) -> Purged:
     settings = context.settings
     return purge_expired(
         context.store,
