@@ -57,9 +57,13 @@ class _Rule:
 # whitespace that may be written as an escape (`\n`) when the text is itself inside a JSON string.
 _Q = r"(?:\\*[\"']|\\+u00(?:22|27))"
 _WS = r"(?:\s|\\+[nrt])*"
-_SEP = rf"(?P<sep>{_Q}?{_WS}[:=]{_WS}{_Q}?)"
+# The quote opening a value is named (`dq`, `sq`): a quoted value runs to its closing quote, spaces and all.
+_SEP = rf"(?P<sep>{_Q}?{_WS}[:=]{_WS}(?:(?P<dq>\\*\"|\\+u0022)|(?P<sq>\\*'|\\+u0027))?)"
 _TOKEN = r"(?:[a-z0-9\-._~+/%=]|\\/)"  # folded; `\/` is JSON's escaped slash
 _CONN_VALUE = r"(?:\{[^}\"\\]*\}|(?:[^;&\s\"'<>\\]|\\/)+)"  # up to `;`, `&`, a quote or an escape; ODBC {..}
+# A credential's value: inside quotes up to the closing quote (a password may hold spaces: "correct horse"),
+# otherwise as a connection string's.
+_CREDENTIAL_VALUE = rf"(?(dq)(?:[^\"\\]|\\/)+|(?(sq)(?:[^'\\]|\\/)+|{_CONN_VALUE}))"
 
 
 def _has_digit(value: str) -> bool:
@@ -103,18 +107,9 @@ def _labelled_key(text: str, match: re.Match[str]) -> bool:
     return _STRONG_KEY_VALUE.fullmatch(value) is not None
 
 
-_QUOTES = ('"', "'", "u0022", "u0027")
-
-
 def _credential(text: str, match: re.Match[str]) -> bool:
-    """After `=` (connection strings) or between quotes (JSON) always; `password: v` in prose needs a digit.
-
-    A quoted key before an unquoted value (`"password": []`, `: 123456`, `: true`) is JSON's value other than a
-    string: not a credential by this rule, and masking it would break the JSON (inside a JSON string too)."""
+    """After `=` (connection strings) or between quotes (JSON) always; `password: v` in prose needs a digit."""
     sep = match.group("sep")
-    colon = sep.find(":")
-    if colon >= 0 and any(q in sep[:colon] for q in _QUOTES) and not any(q in sep[colon:] for q in _QUOTES):
-        return False
     return "=" in sep or '"' in sep or "u0022" in sep or _has_digit(match.group("s"))
 
 
@@ -124,7 +119,7 @@ def _pwd(text: str, match: re.Match[str]) -> bool:
 
 
 def _credential_rule(name: str, label: str, gates: str, accept: Accept = _credential) -> _Rule:
-    return _Rule(name, label[:5], True, re.compile(label + _SEP + rf"(?P<s>{_CONN_VALUE})"), accept, gates)
+    return _Rule(name, label[:5], True, re.compile(label + _SEP + rf"(?P<s>{_CREDENTIAL_VALUE})"), accept, gates)
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -223,11 +218,24 @@ def _folded(text: str) -> str:
     return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
 
 
+_QUOTES = ('"', "'", "u0022", "u0027")
+
+
+def _json_value_other_than_a_string(match: re.Match[str]) -> bool:
+    """A quoted label before an unquoted value (`"password": []`, `"api-key": 100000.0`, `: true`): JSON's value
+    other than a string, which no rule means, and masking it would break the JSON (inside a JSON string too)."""
+    if "sep" not in match.re.groupindex:
+        return False
+    sep = match.group("sep")
+    colon = sep.find(":")
+    return colon >= 0 and any(q in sep[:colon] for q in _QUOTES) and not any(q in sep[colon:] for q in _QUOTES)
+
+
 def _matches(rule: _Rule, haystack: str) -> list[tuple[str, int, int]]:
     return [
         (rule.name, *m.span("s"))
         for m in rule.pattern.finditer(haystack)
-        if rule.accept is None or rule.accept(haystack, m)
+        if (rule.accept is None or rule.accept(haystack, m)) and not _json_value_other_than_a_string(m)
     ]
 
 

@@ -235,11 +235,13 @@ def test_masked_json_bytes_still_parse_to_the_same_shape(doc) -> None:
         assert secret.encode() not in masked
 
 
-@pytest.mark.parametrize("value", [[], 123456, True, {"a": "b"}])
-def test_a_credential_key_with_a_value_other_than_a_string_keeps_a_json_body_parsable(value) -> None:
-    # Hypothesis found `{"PASSWORD": []}`: masking `[]}` inside the body string left the body unparsable.
-    raw = orjson.dumps({"body": orjson.dumps({"password": value}).decode()})
-    assert orjson.loads(orjson.loads(redact_bytes(raw))["body"]) == {"password": value}
+@pytest.mark.parametrize("label", ["password", "PASSWORD", "api-key", "client_secret"])
+@pytest.mark.parametrize("value", [[], 123456, 100000.0, True, {"a": "b"}])
+def test_a_secret_label_with_a_value_other_than_a_string_keeps_a_json_body_parsable(label, value) -> None:
+    # Hypothesis found `{"PASSWORD": []}` and `{"api-key": 100000.0}`: masking the value inside the body string
+    # left the body unparsable.
+    raw = orjson.dumps({"body": orjson.dumps({label: value}).decode()})
+    assert orjson.loads(orjson.loads(redact_bytes(raw))["body"]) == {label: value}
 
 
 def test_a_credential_string_value_is_still_masked_at_every_depth() -> None:
@@ -247,6 +249,16 @@ def test_a_credential_string_value_is_still_masked_at_every_depth() -> None:
     masked = redact_bytes(raw)
     assert b"hunter2x" not in masked
     assert orjson.loads(orjson.loads(masked)["body"]) == {"password": "********"}
+
+
+def test_a_quoted_password_with_spaces_is_masked_to_its_closing_quote() -> None:
+    # Only "correct" was masked: the value stopped at the first space, and "horse battery staple" was kept.
+    doc = {"password": "correct horse battery staple", "next": "kept text"}
+    raw = orjson.dumps({"body": orjson.dumps(doc).decode(), "doc": doc})
+    masked = redact_bytes(raw)
+    assert b"horse" not in masked and b"staple" not in masked
+    assert orjson.loads(orjson.loads(masked)["body"])["next"] == "kept text"
+    assert "horse" not in redact_text('Log: {"password": "correct horse"} then "x"')
 
 
 def test_raw_bytes_are_masked_in_place_and_other_bytes_survive() -> None:
