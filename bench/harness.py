@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -15,8 +17,10 @@ if str(ROOT) not in sys.path:
 
 
 def bench_workdir(prefix: str) -> Path:
-    """A temp folder for the bench's databases; the app runs as the demo does (dev auth, no mail)."""
+    """A temp folder for the bench's databases, removed when the process exits (an ingest run leaves ~6 GB of
+    databases: reruns filled the disk); the app runs as the demo does (dev auth, no mail)."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     os.environ.update(
         {"LEDGER_SQL_URL": f"sqlite:///{workdir / 'ledger.db'}", "LEDGER_AUTH": "dev", "LEDGER_EMAIL_MODE": "off"}
     )
