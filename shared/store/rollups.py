@@ -10,7 +10,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import add, itemgetter
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, insert, select, update
@@ -124,16 +124,19 @@ def count_day_changes(conn: Connection, days: set[tuple[datetime, str]]) -> None
     if not rows:
         return
     if conn.dialect.name in ("sqlite", "postgresql"):
-        proposed = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
-        upsert = proposed.on_conflict_do_update(
-            index_elements=["day", "deployment"], set_={"changes": table.c.changes + 1}
-        )
-        conn.execute(upsert, rows)
+        conn.execute(_day_changes_upsert(conn.dialect.name), rows)
         return
     for row in rows:  # SQL Server, as `_apply`: update first, insert what was not there
         where = and_(table.c.day == row["day"], table.c.deployment == row["deployment"])
         if conn.execute(update(table).where(where).values(changes=table.c.changes + 1)).rowcount == 0:
             conn.execute(insert(table), row)
+
+
+@cache  # built once per dialect, as `display_names._upsert`: every ingest transaction runs it
+def _day_changes_upsert(dialect: str):
+    table = usage_day_changes
+    proposed = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+    return proposed.on_conflict_do_update(index_elements=["day", "deployment"], set_={"changes": table.c.changes + 1})
 
 
 def _add_into(deltas: Deltas, key: RollupKey, sums: list) -> None:
