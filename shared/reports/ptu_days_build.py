@@ -24,12 +24,12 @@ from shared.reports.ptu import Provisioned, PtuPlan
 from shared.reports.ptu_costs import hour_tokens
 from shared.reports.ptu_days import DAY, WEEK, built, current_changes, entry_key, is_fresh, whole_days
 from shared.reports.ptu_report import peak_tokens_per_minute
-from shared.store.rollups import dims_key
+from shared.store.rollups import BLANK_DIMENSIONS, dims_key
 from shared.store.schema import ROLLUP_CUTS, ROLLUP_DIMENSIONS, usage_hourly
 from shared.store.schema_ptu import ptu_day_shares, ptu_days
 from shared.store.times import day_start, naive_utc, stored_time
 
-_BLANKS = {dim: 0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS}
+_BLANKS = dict(zip(ROLLUP_DIMENSIONS, BLANK_DIMENSIONS, strict=True))
 
 
 @dataclass

@@ -41,7 +41,8 @@ def _key(record: CallRecord) -> tuple:
     return tuple((record.status or 0) if dim == "status" else (getattr(record, dim) or "") for dim in ROLLUP_DIMENSIONS)
 
 
-_BLANKS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
+# A dimension a call lacks, or a cut drops: status 0, text empty (read models keyed as the rollups use it too).
+BLANK_DIMENSIONS = tuple(0 if dim == "status" else "" for dim in ROLLUP_DIMENSIONS)
 _CUT_MASKS = tuple((cut, tuple(dim in kept for dim in ROLLUP_DIMENSIONS)) for cut, kept in ROLLUP_CUTS.items())
 
 
@@ -50,7 +51,7 @@ def _cut_dims(dims: tuple) -> tuple[tuple[str, tuple], ...]:
     """(cut, `dims` as the cut keeps them, the dropped ones blank) for each cut (cached: a batch sees the same
     combinations again and again)."""
     return tuple(
-        (cut, tuple(value if keep else blank for value, keep, blank in zip(dims, kept, _BLANKS, strict=True)))
+        (cut, tuple(value if keep else blank for value, keep, blank in zip(dims, kept, BLANK_DIMENSIONS, strict=True)))
         for cut, kept in _CUT_MASKS
     )
 
