@@ -224,11 +224,11 @@ _QUOTES = ('"', "'", "u0022", "u0027")
 def _json_value_other_than_a_string(match: re.Match[str]) -> bool:
     """A quoted label before an unquoted value (`"password": []`, `"api-key": 100000.0`, `: true`): JSON's value
     other than a string, which no rule means, and masking it would break the JSON (inside a JSON string too)."""
-    if "sep" not in match.re.groupindex:
-        return False
+    if "sep" not in match.re.groupindex or match.group("dq") or match.group("sq"):
+        return False  # no label, or a quoted value
     sep = match.group("sep")
     colon = sep.find(":")
-    return colon >= 0 and any(q in sep[:colon] for q in _QUOTES) and not any(q in sep[colon:] for q in _QUOTES)
+    return colon >= 0 and any(q in sep[:colon] for q in _QUOTES)
 
 
 def _matches(rule: _Rule, haystack: str) -> list[tuple[str, int, int]]:
