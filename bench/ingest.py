@@ -14,8 +14,11 @@ DIR is a checkout of that version (e.g. `git worktree add /tmp/before a1296ea`, 
 the first redaction mode, alternating with this tree's pipeline `--rounds` times, each run into a fresh
 database. Both are set beside the same floor.
 
+`--breakdown` also prints where the first mode's time went: seconds in the SQL driver per family of tables
+(calls and text, plain rollups, cumulative rollups, the rest) and in commits, and what is left (Python).
+
     python bench/ingest.py [--events 100000] [--batch-size 500] [--redact secrets,pii,off]
-                           [--baseline DIR [--rounds 2]]
+                           [--baseline DIR [--rounds 2]] [--breakdown]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 import orjson
 from cpu_clock import CpuClock
 from harness import bench_workdir, ingest_function
+from sql_time import FAMILIES, SqlTimer
 
 
 def _events(count: int) -> list[bytes]:
@@ -98,8 +102,9 @@ def _redact_modes(value: str) -> list[str]:
     return modes
 
 
-def _run_pipeline(ingest, batches, database: Path, mode: str) -> tuple[float, int]:
-    """Seconds to ingest every batch with LEDGER_REDACT=`mode` into a fresh `database`; calls with a redaction."""
+def _run_pipeline(ingest, batches, database: Path, mode: str, on_warm=None) -> tuple[float, int]:
+    """Seconds to ingest every batch with LEDGER_REDACT=`mode` into a fresh `database`; calls with a redaction.
+    `on_warm` is called once warm, just before the timed batches."""
     import os
 
     from shared.app.wiring import reset_app_context
@@ -111,6 +116,8 @@ def _run_pipeline(ingest, batches, database: Path, mode: str) -> tuple[float, in
     ingest(batches[0][:1])  # warm-up, as on a warm instance: schema, price book, both tokenizer vocabularies
     preload("gpt-4o")
     preload("gpt-35-turbo")
+    if on_warm is not None:
+        on_warm()
     started = time.perf_counter()
     for batch in batches:
         ingest(batch)
@@ -130,6 +137,7 @@ sys.path.append(clock_dir)  # this tree's bench/cpu_clock.py, after the baseline
 import ingest as bench
 from cpu_clock import CpuClock
 from harness import bench_workdir, ingest_function
+from sql_time import FAMILIES, SqlTimer
 bench_workdir("ledger-bench-baseline-")
 import azure.functions as func
 events = pickle.loads(Path(events_path).read_bytes())
@@ -163,6 +171,28 @@ def _run_this(ingest, batches, database: Path, mode: str) -> Run:
     return elapsed, redacted, clock.seconds()
 
 
+def _start_sql_timer(timers: list[SqlTimer]):
+    """An `on_warm` hook: times the SQL of the store the app built, from the timed batches on."""
+
+    def start() -> None:
+        from shared.app.wiring import app_context
+
+        timer = SqlTimer(app_context().store.engine)
+        timer.recording = True
+        timers.append(timer)
+
+    return start
+
+
+def _print_breakdown(timer: SqlTimer, wall: float, mode: str) -> None:
+    print(f"  where LEDGER_REDACT={mode}'s {wall:.2f} s went (SQL timed in the driver calls):")
+    for family in (*FAMILIES, "commit"):
+        print(f"    {family + ':':<76} {timer.seconds[family]:>6.2f} s  {timer.seconds[family] / wall:>4.0%}")
+    rest = wall - sum(timer.seconds.values())
+    rest_label = "the rest: Python (decode, mask, bound, price, rollup sums, rows), SQLAlchemy:"
+    print(f"    {rest_label:<76} {rest:>6.2f} s  {rest / wall:>4.0%}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
@@ -175,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--baseline", type=Path, help="a checkout of another version, run on the same events")
     parser.add_argument("--rounds", type=int, default=2, help="baseline/this alternations with --baseline")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="time the first mode's SQL per table family and its commits"
+    )
     args = parser.parse_args(argv)
     workdir = bench_workdir("ledger-bench-")
     import azure.functions as func
@@ -187,7 +220,17 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, len(events), args.batch_size)
     ]
     first = args.redact[0]
-    runs = {mode: _run_pipeline(ingest, batches, workdir / mode / "ledger.db", mode) for mode in args.redact}
+    timers: list[SqlTimer] = []
+    runs = {
+        mode: _run_pipeline(
+            ingest,
+            batches,
+            workdir / mode / "ledger.db",
+            mode,
+            on_warm=_start_sql_timer(timers) if args.breakdown and mode == first else None,
+        )
+        for mode in args.redact
+    }
     compared: list[tuple[str, Run]] = []
     if args.baseline is not None:
         events_file = workdir / "events.pickle"
@@ -222,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{redacted:,} calls with a redaction)  ratio pipeline/floor: {floor / pipeline:.2f}, in CPU time "
             f"{floor_cpu / cpu:.2f}"
         )
+    if timers:
+        _print_breakdown(timers[0], runs[first][0], first)
     print(
         f"  floor (orjson parse + executemany): {base:>8,.0f} events/s  ({floor:.2f} s = parse {parse:.2f} s + insert {insert:.2f} s; CPU {floor_cpu:.2f} s)"
     )
