@@ -137,7 +137,6 @@ sys.path.append(clock_dir)  # this tree's bench/cpu_clock.py, after the baseline
 import ingest as bench
 from cpu_clock import CpuClock
 from harness import bench_workdir, ingest_function
-from sql_time import FAMILIES, SqlTimer
 bench_workdir("ledger-bench-baseline-")
 import azure.functions as func
 events = pickle.loads(Path(events_path).read_bytes())
