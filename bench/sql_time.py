@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -65,17 +66,15 @@ class SqlTimer:
             self.seconds[family] += time.perf_counter() - started
 
     def _execute(self, cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
+        return self._timed(cursor.execute, statement, parameters)
+
+    def _execute_many(self, cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
+        return self._timed(cursor.executemany, statement, parameters)
+
+    def _timed(self, run: Callable[[str, Any], Any], statement: str, parameters: Any) -> bool:
         started = time.perf_counter()
         try:
-            cursor.execute(statement, parameters)
+            run(statement, parameters)
         finally:
             self._add(family_of(statement), started)
         return True  # executed here: SQLAlchemy does not run it again
-
-    def _execute_many(self, cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
-        started = time.perf_counter()
-        try:
-            cursor.executemany(statement, parameters)
-        finally:
-            self._add(family_of(statement), started)
-        return True
