@@ -15,7 +15,7 @@ the first redaction mode, alternating with this tree's pipeline `--rounds` times
 database. Both are set beside the same floor.
 
 `--breakdown` also prints where the first mode's time went: seconds in the SQL driver per family of tables
-(calls and text, plain rollups, cumulative rollups, the rest) and in commits, and what is left (Python).
+(calls and text, plain rollups, cumulative rollups, other statements) and in commits, and what is left (Python).
 
     python bench/ingest.py [--events 100000] [--batch-size 500] [--redact secrets,pii,off]
                            [--baseline DIR [--rounds 2]] [--breakdown]
