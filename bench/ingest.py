@@ -176,9 +176,7 @@ def _start_sql_timer(timers: list[SqlTimer]):
     def start() -> None:
         from shared.app.wiring import app_context
 
-        timer = SqlTimer(app_context().store.engine)
-        timer.recording = True
-        timers.append(timer)
+        timers.append(SqlTimer(app_context().store.engine))
 
     return start
 

@@ -42,11 +42,10 @@ def family_of(statement: str) -> str:
 
 
 class SqlTimer:
-    """Seconds spent in the driver per statement family and in commits, while `recording` is on."""
+    """Seconds spent in the driver per statement family and in commits, from its creation on."""
 
     def __init__(self, engine: Engine) -> None:
         self.seconds: Counter[str] = Counter()
-        self.recording = False
         event.listen(engine, "do_execute", self._execute)
         event.listen(engine, "do_executemany", self._execute_many)
         dialect = engine.dialect
@@ -62,8 +61,7 @@ class SqlTimer:
         dialect.do_commit = timed_commit  # type: ignore[method-assign]  # an instance attribute, this engine only
 
     def _add(self, family: str, started: float) -> None:
-        if self.recording:
-            self.seconds[family] += time.perf_counter() - started
+        self.seconds[family] += time.perf_counter() - started
 
     def _execute(self, cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
         return self._timed(cursor.execute, statement, parameters)

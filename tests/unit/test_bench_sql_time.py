@@ -1,5 +1,5 @@
 """`bench/ingest.py --breakdown`: the SQL an ingest run spends is put in the family of the table it writes, and
-commits apart, on a real SQLite engine; what ran before the timer was switched on is not counted."""
+commits apart, on a real SQLite engine; what ran before the timer was made is not counted."""
 
 from __future__ import annotations
 
@@ -33,11 +33,10 @@ def test_a_timed_run_counts_its_statements_by_family_and_its_commits(tmp_path: P
     with engine.begin() as conn:
         for table in ("calls", "usage_hourly", "usage_cumh_team", "display_names"):
             conn.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, value TEXT)")
-    timer = SqlTimer(engine)
-    with engine.begin() as conn:  # before recording: not counted
+    with engine.begin() as conn:  # before the timer: not counted
         conn.exec_driver_sql("INSERT INTO calls (value) VALUES (?)", [("early",)])
 
-    timer.recording = True
+    timer = SqlTimer(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO calls (value) VALUES (?)", [("a",), ("b",)])
         conn.execute(text("INSERT INTO usage_hourly (value) VALUES (:v)"), {"v": "x"})
